@@ -1,0 +1,81 @@
+"""The error tree; every error carries the exit code DESIGN.md gives it.
+
+    LlmctlError                      exit 1 (a bug: shown with the LLMCTL_DEBUG hint)
+    ├── UsageError                   exit 2 (bad option, unknown model, unsupported option)
+    │   └── InputError               exit 2 (empty input, unreadable file, bad UTF-8, bad JSONL)
+    ├── ConfigError                  exit 3 (broken config, missing key)
+    │   └── AuthError                exit 3 (401/403 from a provider)
+    ├── ProviderError                exit 4 (the provider failed after retries)
+    │   ├── NetworkError             exit 4 (timeout, connection refused, stream cut)
+    │   └── RateLimitError           exit 4 (429 after retries)
+    ├── MissingDependencyError       exit 5 (an optional extra is not installed)
+    ├── BudgetExceededError          exit 6 (--max-cost)
+    └── Interrupted                  exit 130
+
+Lower-level errors are re-raised as ours with `raise OurError(...) from exc`.
+"""
+
+from __future__ import annotations
+
+
+class LlmctlError(Exception):
+    """Base of every error llmctl raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def one_line(self) -> str:
+        text = self.message if not self.hint else f"{self.message} ({self.hint})"
+        return " ".join(text.split())
+
+
+class UsageError(LlmctlError):
+    exit_code = 2
+
+
+class InputError(UsageError):
+    exit_code = 2
+
+
+class ConfigError(LlmctlError):
+    exit_code = 3
+
+
+class AuthError(ConfigError):
+    exit_code = 3
+
+
+class ProviderError(LlmctlError):
+    exit_code = 4
+
+    def __init__(self, message: str, *, hint: str | None = None, status: int | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+
+
+class NetworkError(ProviderError):
+    pass
+
+
+class RateLimitError(ProviderError):
+    pass
+
+
+class MissingDependencyError(LlmctlError):
+    exit_code = 5
+
+    def __init__(self, what: str, extra: str) -> None:
+        super().__init__(f"{what} is not installed; run: pip install 'llmctl[{extra}]'")
+        self.extra = extra
+
+
+class BudgetExceededError(LlmctlError):
+    exit_code = 6
+
+
+class Interrupted(LlmctlError):
+    exit_code = 130

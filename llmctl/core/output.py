@@ -1,0 +1,101 @@
+"""Writing results: data to stdout (raw text, JSON/JSONL, TSV), everything for humans to stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+TableFormat = Literal["auto", "table", "tsv"]
+
+
+def _is_tty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _tsv_cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return text.replace("\t", " ").replace("\n", " ")
+
+
+@dataclass
+class Output:
+    """The one place commands write through, so --json/--quiet/--format mean the same everywhere."""
+
+    json_mode: bool = False
+    quiet: bool = False
+    verbose: bool = False
+    table_format: TableFormat = "auto"
+
+    # ------------------------------------------------------------------ stdout
+    def write(self, text: str) -> None:
+        """Raw data (model text, counts) to stdout, never through Rich markup."""
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    def line(self, text: str) -> None:
+        self.write(text + "\n")
+
+    def record(self, data: dict[str, Any]) -> None:
+        """One JSON object per line."""
+        self.line(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+
+    def stdout_is_tty(self) -> bool:
+        return _is_tty(sys.stdout)
+
+    def table(self, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None,
+              right_align: Sequence[str] = ()) -> None:
+        """A Rich table on a terminal, TSV (with a header line) in a pipe or with --format tsv."""
+        as_tsv = self.table_format == "tsv" or (self.table_format == "auto" and not self.stdout_is_tty())
+        if as_tsv:
+            self.line("\t".join(columns))
+            for row in rows:
+                self.line("\t".join(_tsv_cell(c) for c in row))
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=title, show_lines=False, header_style="bold")
+        for name in columns:
+            table.add_column(name, justify="right" if name in right_align else "left", overflow="fold")
+        for row in rows:
+            table.add_row(*("" if c is None else str(c) for c in row))
+        Console(file=sys.stdout, highlight=False).print(table)
+
+    # ------------------------------------------------------------------ stderr
+    def _err(self, text: str) -> None:
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
+    def summary(self, text: str) -> None:
+        """The closing usage/cost line of human mode; --quiet and --json drop it."""
+        if not self.quiet and not self.json_mode:
+            self._err(text)
+
+    def info(self, text: str) -> None:
+        if not self.quiet:
+            self._err(text)
+
+    def warn(self, text: str) -> None:
+        self._err(f"warning: {text}")
+
+    def debug(self, text: str) -> None:
+        if self.verbose:
+            self._err(f"· {text}")
+
+    @contextmanager
+    def spinner(self, text: str) -> Iterator[None]:
+        """A spinner on stderr while something slow (a model load) runs; silent when not a terminal."""
+        if self.quiet or not _is_tty(sys.stderr):
+            yield
+            return
+        from rich.console import Console
+
+        with Console(file=sys.stderr).status(text, spinner="dots"):
+            yield

@@ -1,0 +1,159 @@
+"""The provider interface every backend implements, and the request/result types it speaks."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, ClassVar
+
+from llmctl.core.errors import InputError, UsageError
+from llmctl.core.inputs import decode_utf8
+from llmctl.core.usage import Usage
+
+TOKENIZE = "tokenize"
+COMPLETE = "complete"
+EMBED = "embed"
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A resolved model name: which backend, which model, and what the configs say of it."""
+
+    provider: str
+    kind: str
+    model: str
+    label: str
+    spec: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    settings: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def context_window(self) -> int | None:
+        value = self.spec.get("context_window")
+        return int(value) if isinstance(value, int) else None
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        caps = self.spec.get("capabilities")
+        return frozenset(caps) if isinstance(caps, list) else frozenset()
+
+
+class Tokenizer(ABC):
+    """A model's own tokenizer. Special tokens in user text are encoded as plain text."""
+
+    name: str = "tokenizer"
+
+    @abstractmethod
+    def encode(self, text: str) -> list[int]: ...
+
+    @abstractmethod
+    def decode(self, ids: list[int]) -> str: ...
+
+    @abstractmethod
+    def token_bytes(self, token_id: int) -> bytes:
+        """The bytes one token stands for (what `--tokens` shows)."""
+
+    @property
+    @abstractmethod
+    def vocab_size(self) -> int: ...
+
+    def count(self, text: str) -> int:
+        return len(self.encode(text))
+
+    def count_stream(self, stream: BinaryIO, source: str) -> int:
+        """Count a whole file; backends with a faster exact path override this."""
+        return self.count(decode_utf8(stream.read(), source))
+
+    def check_ids(self, ids: list[int]) -> None:
+        size = self.vocab_size
+        bad = [i for i in ids if i < 0 or i >= size]
+        if bad:
+            raise InputError(f"token id {bad[0]} is outside the vocabulary of {self.name} (0..{size - 1})")
+
+
+@dataclass
+class CompletionRequest:
+    """One prompt and its sampling settings; unset values mean the backend's default."""
+
+    prompt: str
+    system: str | None = None
+    history: list[dict[str, str]] = field(default_factory=list)
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    stop: list[str] = field(default_factory=list)
+    seed: int | None = None
+    repeat_penalty: float | None = None
+    stream: bool = False
+
+    def messages(self) -> list[dict[str, str]]:
+        """The chat messages: system, earlier turns, then this prompt."""
+        out: list[dict[str, str]] = []
+        if self.system:
+            out.append({"role": "system", "content": self.system})
+        out.extend(self.history)
+        out.append({"role": "user", "content": self.prompt})
+        return out
+
+
+@dataclass
+class Completion:
+    text: str
+    usage: Usage
+    finish_reason: str | None = None
+    response_model: str | None = None
+
+
+@dataclass
+class EmbeddingRequest:
+    texts: list[str]
+    dimensions: int | None = None
+    normalize: bool = False
+
+
+@dataclass
+class Embeddings:
+    vectors: list[list[float]]
+    usage: Usage
+    response_model: str | None = None
+
+
+TextSink = Callable[[str], None]
+
+
+class Provider(ABC):
+    """One backend. Heavy libraries are imported inside methods, never at module import."""
+
+    kind: ClassVar[str]
+    #: extra that installs the backend's libraries, for the exit-5 message
+    extra: ClassVar[str | None] = None
+
+    def __init__(self, options: dict[str, Any] | None = None) -> None:
+        #: backend options from the command line (n_ctx, threads, device, base_url, ...)
+        self.options: dict[str, Any] = dict(options or {})
+
+    def capabilities(self, ref: ModelRef) -> frozenset[str]:
+        return ref.capabilities or frozenset({TOKENIZE})
+
+    def require(self, ref: ModelRef, capability: str) -> None:
+        caps = self.capabilities(ref)
+        if capability in caps:
+            return
+        if capability == COMPLETE and EMBED in caps:
+            raise UsageError(f"{ref.label} is an embedding model; use `llmctl embed`")
+        if capability == EMBED and COMPLETE in caps:
+            raise UsageError(f"{ref.label} is a generation model, not an embedding model; use `llmctl complete`")
+        raise UsageError(f"{ref.label} cannot {capability}")
+
+    @abstractmethod
+    def tokenizer(self, ref: ModelRef) -> Tokenizer: ...
+
+    def complete(self, ref: ModelRef, request: CompletionRequest, on_text: TextSink | None = None) -> Completion:
+        raise UsageError(f"{ref.label}: the {self.kind} provider cannot complete text")
+
+    def embed(self, ref: ModelRef, request: EmbeddingRequest) -> Embeddings:
+        raise UsageError(f"{ref.label}: the {self.kind} provider cannot embed text")
+
+    def close(self) -> None:
+        """Release clients and loaded models."""

