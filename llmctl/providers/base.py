@@ -128,10 +128,28 @@ class Provider(ABC):
     kind: ClassVar[str]
     #: extra that installs the backend's libraries, for the exit-5 message
     extra: ClassVar[str | None] = None
+    #: how many calls may run at once on one instance (None: no limit; local models say 1)
+    max_concurrency: ClassVar[int | None] = None
+    #: local backends cost nothing and say so (`"local": true`)
+    local: ClassVar[bool] = False
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
-        #: backend options from the command line (n_ctx, threads, device, base_url, ...)
+        #: backend options from the command line and the provider/profile settings
+        #: (n_ctx, threads, n_gpu_layers, device, allow_pickle, trust_remote_code, timeout,
+        #: max_retries, concurrency, verbose, base_url, key_env, profile, ...)
         self.options: dict[str, Any] = dict(options or {})
+        self._warnings: list[str] = []
+
+    def warn(self, message: str) -> None:
+        """Queue a warning for the CLI to show on stderr (a provider never prints)."""
+        self._warnings.append(message)
+
+    def drain_warnings(self) -> list[str]:
+        found, self._warnings = self._warnings, []
+        return found
+
+    def load(self, ref: ModelRef) -> None:
+        """Get ready to serve `ref` (load a local model, build a client); the CLI shows a spinner."""
 
     def capabilities(self, ref: ModelRef) -> frozenset[str]:
         return ref.capabilities or frozenset({TOKENIZE})
