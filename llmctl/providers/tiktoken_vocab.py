@@ -174,15 +174,16 @@ class RankIndex:
         start += 4 * n
         self._sorted_of_rank = mem[start : start + 4 * n].cast("I")
         start += 4 * n
-        self._blob = mem[start : start + blob_len]
+        self._blob_start = start
+        self._blob_len = blob_len
         self._mem = mem
 
     def rank(self, token: bytes) -> int | None:
-        offsets, blob = self._offsets, self._blob
+        offsets, blob, base = self._offsets, self._map, self._blob_start
         lo, hi = 0, self.size
         while lo < hi:
             mid = (lo + hi) >> 1
-            probe = blob[offsets[mid] : offsets[mid + 1]]
+            probe = blob[base + offsets[mid] : base + offsets[mid + 1]]
             if probe < token:
                 lo = mid + 1
             elif probe == token:
@@ -193,11 +194,12 @@ class RankIndex:
 
     def token_bytes(self, rank: int) -> bytes:
         i = self._sorted_of_rank[rank]
-        return bytes(self._blob[self._offsets[i] : self._offsets[i + 1]])
+        base = self._blob_start
+        return self._map[base + self._offsets[i] : base + self._offsets[i + 1]]
 
     def all_ranks(self) -> dict[bytes, int]:
         """The full table, for handing over to tiktoken (built from verified bytes)."""
-        data = bytes(self._blob)
+        data = self._map[self._blob_start : self._blob_start + self._blob_len]
         offsets = self._offsets.tolist()
         tokens = [data[offsets[i] : offsets[i + 1]] for i in range(self.size)]
         return dict(zip(tokens, self._rank_of_sorted.tolist(), strict=True))
