@@ -1,0 +1,241 @@
+"""The `openai` provider: OpenAI's API and any OpenAI-compatible server (profiles, --base-url)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from llmctl.core.errors import NetworkError, ProviderError, UsageError
+from llmctl.core.usage import Usage
+from llmctl.providers.base import (
+    Completion,
+    CompletionRequest,
+    EmbeddingRequest,
+    Embeddings,
+    ModelRef,
+    TextSink,
+    Tokenizer,
+)
+from llmctl.providers.hosted import PLACEHOLDER_KEY, EmbedLimits, HostedProvider, not_json_error
+
+#: OpenAI's documented stop-sequence limit.
+MAX_STOP = 4
+
+
+class OpenAIProvider(HostedProvider):
+    kind = "openai"
+    extra = "openai"
+    default_key_env = "OPENAI_API_KEY"
+    default_base_url = "https://api.openai.com/v1"
+    temperature_range = (0.0, 2.0)
+    # 2048 inputs and 300k tokens per request, 8191 tokens per input (OpenAI's embeddings guide).
+    embed_limits = EmbedLimits(max_inputs=2048, max_request_tokens=300_000, max_input_tokens=8191)
+
+    def __init__(self, options: dict[str, Any] | None = None) -> None:
+        super().__init__(options)
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def tokenizer(self, ref: ModelRef) -> Tokenizer:
+        from llmctl.providers.openai_tokens import openai_tokenizer
+
+        return openai_tokenizer(ref)
+
+    # ------------------------------------------------------------------ client
+    def load(self, ref: ModelRef) -> None:
+        self.client()
+
+    def client(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                self._client = self._build_client()
+            return self._client
+
+    def _build_client(self) -> Any:
+        from llmctl.core.http import client_options, make_client, make_timeout
+        from llmctl.providers.registry import require_import
+
+        openai = require_import("openai", "the openai SDK", "openai")
+        creds = self.credentials()
+        settings = client_options(self.options)
+        http = make_client(secrets=[creds.key or ""], **settings)
+        return openai.OpenAI(
+            api_key=creds.key or PLACEHOLDER_KEY,
+            base_url=self.base_url,
+            http_client=http,
+            max_retries=0,  # llmctl.core.http retries; one policy, not two
+            timeout=make_timeout(settings.get("timeout")),
+            organization=None,
+            project=None,
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    # ------------------------------------------------------------------ complete
+    def _sampling(self, ref: ModelRef, request: CompletionRequest, *, chat: bool) -> dict[str, Any]:
+        self.check_request(ref, request)
+        if len(request.stop) > MAX_STOP and not self.custom_endpoint:
+            raise UsageError(f"OpenAI accepts at most {MAX_STOP} --stop sequences, not {len(request.stop)}")
+        args: dict[str, Any] = {"model": ref.model}
+        extra: dict[str, Any] = {}
+        if request.max_tokens is not None:
+            # Hosted chat models take max_completion_tokens (reasoning models refuse max_tokens);
+            # OpenAI-compatible servers and the legacy endpoint know max_tokens.
+            name = "max_completion_tokens" if chat and not self.custom_endpoint else "max_tokens"
+            args[name] = request.max_tokens
+        if request.temperature is not None:
+            args["temperature"] = request.temperature
+        if request.top_p is not None:
+            args["top_p"] = request.top_p
+        if request.stop:
+            args["stop"] = list(request.stop)
+        if request.seed is not None:
+            args["seed"] = request.seed
+        for name, value in (("top_k", request.top_k), ("repeat_penalty", request.repeat_penalty)):
+            if value is None:
+                continue
+            if not self.custom_endpoint:
+                flag = name.replace("_", "-")
+                raise UsageError(f"--{flag} is not supported by the OpenAI API ({ref.label}); "
+                                 "it works with OpenAI-compatible servers (a profile or --base-url)")
+            extra[name] = value
+        if extra:
+            args["extra_body"] = extra
+        return args
+
+    def complete(self, ref: ModelRef, request: CompletionRequest, on_text: TextSink | None = None) -> Completion:
+        legacy = ref.spec.get("endpoint") == "completions"
+        args = self._sampling(ref, request, chat=not legacy)
+        if legacy:
+            args["prompt"] = _legacy_prompt(request)
+        else:
+            args["messages"] = request.messages()
+        client = self.client()
+        endpoint = client.completions if legacy else client.chat.completions
+        if request.stream:
+            return self._stream(ref, request, endpoint, args, legacy, on_text)
+        response = self._call(ref, lambda: endpoint.create(**args))
+        _check_object(ref, response)
+        if not response.choices:
+            raise ProviderError(f"{ref.label}: the server returned no choices")
+        choice = response.choices[0]
+        text = (choice.text if legacy else choice.message.content) or ""
+        usage = _usage(response.usage) or self.estimate_usage(ref, request, text)
+        return Completion(text, usage, choice.finish_reason, getattr(response, "model", None))
+
+    def _stream(self, ref: ModelRef, request: CompletionRequest, endpoint: Any, args: dict[str, Any],
+                legacy: bool, on_text: TextSink | None) -> Completion:
+        args = {**args, "stream": True, "stream_options": {"include_usage": True}}
+        stream = self._call(ref, lambda: endpoint.create(**args))
+        parts: list[str] = []
+        usage: Usage | None = None
+        finish: str | None = None
+        model: str | None = None
+        for chunk in self._chunks(ref, stream):
+            model = model or getattr(chunk, "model", None)
+            if getattr(chunk, "usage", None):
+                usage = _usage(chunk.usage)
+            for choice in chunk.choices or []:
+                if choice.index:
+                    continue
+                delta = choice.text if legacy else (choice.delta.content if choice.delta else None)
+                if delta:
+                    parts.append(delta)
+                    if on_text is not None:
+                        on_text(delta)
+                if choice.finish_reason:
+                    finish = choice.finish_reason
+        text = "".join(parts)
+        if finish is None:
+            # No finish_reason: the connection closed early, however cleanly it looked.
+            raise NetworkError(f"{ref.label}: the stream ended before the answer was complete "
+                               f"({len(text)} characters received)")
+        return Completion(text, usage or self.estimate_usage(ref, request, text), finish, model)
+
+    def _chunks(self, ref: ModelRef, stream: Any) -> Iterator[Any]:
+        import httpx2
+        import openai
+
+        try:
+            with stream:
+                yield from stream
+        except httpx2.TransportError as exc:
+            raise self.transport_error(ref, exc, streaming=True) from exc
+        except openai.APIConnectionError as exc:
+            raise self.transport_error(ref, exc.__cause__ or exc, streaming=True) from exc
+        except openai.APIError as exc:
+            raise ProviderError(f"{ref.label}: the stream failed: {exc.message}") from exc
+        except ValueError as exc:
+            raise ProviderError(f"{ref.label}: the stream carried an event that is not JSON ({exc})") from exc
+
+    # ------------------------------------------------------------------ embed
+    def embed(self, ref: ModelRef, request: EmbeddingRequest) -> Embeddings:
+        client = self.client()
+
+        def send(texts: list[str]) -> Embeddings:
+            args: dict[str, Any] = {"model": ref.model, "input": texts, "encoding_format": "float"}
+            if request.dimensions is not None:
+                args["dimensions"] = request.dimensions
+            response = self._call(ref, lambda: client.embeddings.create(**args))
+            _check_object(ref, response)
+            rows = sorted(response.data, key=lambda row: row.index)
+            vectors = [list(row.embedding) for row in rows]
+            usage = _usage(response.usage)
+            if usage is None:
+                tokenizer = self.tokenizer(ref)
+                usage = Usage(sum(tokenizer.count(t) for t in texts), estimated=True)
+            return Embeddings(vectors, usage, getattr(response, "model", None))
+
+        return self.embed_batches(ref, request, send)
+
+    # ------------------------------------------------------------------ errors
+    def _call(self, ref: ModelRef, fn: Any) -> Any:
+        import httpx2
+        import openai
+
+        try:
+            return fn()
+        except openai.APIStatusError as exc:
+            body = exc.body if exc.body is not None else exc.response.text
+            raise self.status_error(ref, exc.status_code, body, self.attempts) from None
+        except openai.APITimeoutError as exc:
+            raise self.transport_error(ref, exc.__cause__ or exc) from None
+        except openai.APIConnectionError as exc:
+            raise self.transport_error(ref, exc.__cause__ or exc) from None
+        except openai.APIResponseValidationError as exc:
+            response = exc.response
+            raise not_json_error(ref, response.status_code, response.text,
+                                 response.headers.get("content-type")) from None
+        except httpx2.TransportError as exc:
+            raise self.transport_error(ref, exc) from None
+
+
+def _check_object(ref: ModelRef, response: Any) -> None:
+    """The SDK hands back a plain string when the body was not JSON; that is a failed call."""
+    if isinstance(response, (str, bytes)):
+        text = response if isinstance(response, str) else response.decode("utf-8", "replace")
+        raise not_json_error(ref, 200, text, None)
+
+
+def _legacy_prompt(request: CompletionRequest) -> str:
+    """The legacy endpoint takes one string: the system text, earlier turns, then the prompt."""
+    parts = [request.system] if request.system else []
+    parts.extend(turn["content"] for turn in request.history)
+    parts.append(request.prompt)
+    return "\n\n".join(parts)
+
+
+def _usage(raw: Any) -> Usage | None:
+    if raw is None:
+        return None
+    prompt = getattr(raw, "prompt_tokens", None)
+    if prompt is None:
+        return None
+    details = getattr(raw, "prompt_tokens_details", None)
+    cached = getattr(details, "cached_tokens", None) if details is not None else None
+    return Usage(int(prompt), int(getattr(raw, "completion_tokens", 0) or 0), int(cached or 0))
