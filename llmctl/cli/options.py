@@ -34,3 +34,40 @@ FormatOpt = Annotated[
     typer.Option("--format", help="Tables as `table` or `tsv` (default: table on a terminal, tsv in a pipe).",
                  show_default=False),
 ]
+
+# Backend options, shared by complete, embed and run-local.
+BaseUrlOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--base-url", help="Send requests to this OpenAI-compatible endpoint.", show_default=False),
+]
+TimeoutOpt = Annotated[
+    Optional[float],  # noqa: UP045
+    typer.Option("--timeout", help="Seconds to wait for each request.", show_default=False),
+]
+MaxRetriesOpt = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option("--max-retries", help="Retries on 429, 5xx and connection errors.", show_default=False),
+]
+ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", help="Requests in flight at once for batches.")]
+NCtxOpt = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option("--n-ctx", help="Context window for a local GGUF model.", show_default=False),
+]
+ThreadsOpt = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option("--threads", help="CPU threads for a local model.", show_default=False),
+]
+NGpuLayersOpt = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option("--n-gpu-layers", help="Layers of a GGUF model to put on the GPU (-1: all).", show_default=False),
+]
+DeviceOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--device", help="Device for an HF model: cpu, cuda, cuda:N or auto.", show_default=False),
+]
+AllowPickleOpt = Annotated[
+    bool, typer.Option("--allow-pickle", help="Allow loading pickle (.bin) HF weights; they can run code.")
+]
+TrustRemoteCodeOpt = Annotated[
+    bool, typer.Option("--trust-remote-code", help="Allow an HF model's own Python code to run.")
+]

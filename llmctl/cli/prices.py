@@ -1,0 +1,51 @@
+"""`llmctl prices`: the price table, where each price comes from, and which are getting old."""
+
+from __future__ import annotations
+
+import typer
+
+from llmctl.cli.common import guarded, make_output
+from llmctl.cli.options import FormatOpt, JsonOpt
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+@guarded
+def prices_command(ctx: typer.Context, json_mode: JsonOpt = False, table_format: FormatOpt = None) -> None:
+    """Show API prices per 1M tokens, with as_of and source; warn about entries older than 180 days."""
+    from llmctl.core.config import get_config
+    from llmctl.core.pricing import STALE_AFTER_DAYS, PriceTable
+
+    out = make_output(ctx, json_mode=json_mode, table_format=table_format)
+    entries = PriceTable(get_config()).entries()
+    stale = [e for e in entries if e.is_stale()]
+    rows = []
+    for e in entries:
+        record = {
+            "model": f"{e.provider}:{e.model}",
+            "input": _text(e.input) or None,
+            "cached_input": _text(e.cached_input) or None,
+            "output": _text(e.output) or None,
+            "batch_input": _text(e.batch_input) or None,
+            "batch_output": _text(e.batch_output) or None,
+            "currency": e.currency,
+            "per_tokens": 1_000_000,
+            "as_of": e.as_of,
+            "age_days": e.age_days(),
+            "stale": e.is_stale(),
+            "source": e.source,
+        }
+        if out.json_mode:
+            out.record(record)
+        else:
+            rows.append([record["model"], _text(e.input), _text(e.cached_input), _text(e.output),
+                         _text(e.batch_input), _text(e.batch_output), e.as_of, e.source])
+    if not out.json_mode:
+        out.table(["model", "input", "cached_input", "output", "batch_input", "batch_output", "as_of", "source"],
+                  rows, right_align=("input", "cached_input", "output", "batch_input", "batch_output"))
+    if stale:
+        oldest = max((e.age_days() or 0) for e in stale)
+        out.warn(f"{len(stale)} of {len(entries)} prices are older than {STALE_AFTER_DAYS} days "
+                 f"(oldest {oldest} days); check the sources and override them in the user config")

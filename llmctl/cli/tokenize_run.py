@@ -1,0 +1,202 @@
+"""The work behind `llmctl tokenize`, kept apart so the command module stays a thin parser."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from llmctl.core.config import get_config
+from llmctl.core.errors import InputError, UsageError
+from llmctl.core.inputs import InputItem, collect_inputs, open_input_binary, source_name
+from llmctl.core.output import Output
+from llmctl.core.pricing import PriceTable
+from llmctl.core.usage import LOCAL_COST, Cost, Usage, format_money
+from llmctl.providers.base import ModelRef, Tokenizer
+from llmctl.providers.registry import default_model_name, get_tokenizer, resolve_model
+
+LOCAL_KINDS = ("gguf", "hf")
+
+
+def default_name() -> str:
+    return default_model_name(purpose="complete")
+
+
+def read_items(texts: Sequence[str] | None, files: Sequence[str] | None, jsonl: str | None,
+               field: str) -> list[InputItem]:
+    items = collect_inputs(texts, files, jsonl, field, allow_empty_text=True)
+    for item in items:
+        if not item.text:
+            where = item.source if item.line is None else f"{item.source} line {item.line}"
+            raise InputError(f"{where}: empty input")
+    return items
+
+
+def _load(out: Output, name: str, options: dict[str, Any]) -> tuple[ModelRef, Tokenizer]:
+    ref = resolve_model(name)
+    with out.spinner(f"loading the {ref.label} tokenizer"):
+        tokenizer = get_tokenizer(ref, options)
+    return ref, tokenizer
+
+
+def _context_window(ref: ModelRef, tokenizer: Tokenizer) -> int | None:
+    return ref.context_window or getattr(tokenizer, "context_window", None)
+
+
+def input_cost(ref: ModelRef, tokens: int, out: Output | None = None) -> Cost:
+    if ref.kind in LOCAL_KINDS:
+        return LOCAL_COST
+    cost = PriceTable(get_config()).cost_of(ref.provider, ref.model, Usage(input_tokens=tokens))
+    if cost.input is None and out is not None:
+        out.warn(f"no price is known for {ref.label}; cost is unknown (add one under [prices] in the config)")
+    return cost
+
+
+def _record(ref: ModelRef, tokenizer: Tokenizer, tokens: int, cost: Cost) -> dict[str, Any]:
+    return {
+        "model": ref.label,
+        "tokens": tokens,
+        "context_window": _context_window(ref, tokenizer),
+        "tokenizer": tokenizer.name,
+        "cost": cost.to_json(),
+    }
+
+
+def _summary(out: Output, ref: ModelRef, tokenizer: Tokenizer, tokens: int, cost: Cost) -> None:
+    parts = [ref.label, f"{tokens:,} tokens"]
+    window = _context_window(ref, tokenizer)
+    if window:
+        parts.append(f"{100 * tokens / window:.1f}% of {window:,}")
+    if cost.local:
+        parts.append("local, no cost")
+    else:
+        parts.append(f"{format_money(cost.input, cost.currency)} as input")
+    out.summary(" · ".join(parts))
+
+
+def count_streams(out: Output, name: str, paths: Sequence[str], options: dict[str, Any]) -> None:
+    """Count files (or stdin) without holding them as token lists: `wc`-style for several."""
+    ref, tokenizer = _load(out, name, options)
+    counts: list[tuple[str, int]] = []
+    for path in paths:
+        stream = open_input_binary(path)
+        try:
+            n = tokenizer.count_stream(stream, source_name(path))
+        finally:
+            if stream is not sys.stdin.buffer:
+                stream.close()
+        if n == 0:
+            raise InputError(f"{source_name(path)}: empty input")
+        counts.append((source_name(path), n))
+    _report_counts(out, ref, tokenizer, counts)
+
+
+def count_items(out: Output, name: str, items: list[InputItem], options: dict[str, Any]) -> None:
+    ref, tokenizer = _load(out, name, options)
+    counts = [(_where(item), tokenizer.count(item.text)) for item in items]
+    _report_counts(out, ref, tokenizer, counts, items)
+
+
+def _where(item: InputItem) -> str:
+    return item.source if item.line is None else f"{item.source}:{item.line}"
+
+
+def _report_counts(out: Output, ref: ModelRef, tokenizer: Tokenizer, counts: list[tuple[str, int]],
+                   items: list[InputItem] | None = None) -> None:
+    total = sum(n for _, n in counts)
+    total_cost = input_cost(ref, total, out)
+    if out.json_mode:
+        for i, (where, n) in enumerate(counts):
+            record = _record(ref, tokenizer, n, input_cost(ref, n))
+            if len(counts) > 1:
+                record["source"] = where
+            if items is not None and items[i].fields:
+                record = {**items[i].fields, **record}
+            out.record(record)
+        return
+    if len(counts) == 1:
+        out.line(str(total))
+    else:
+        width = len(str(total))
+        for where, n in counts:
+            out.line(f"{n:>{width}} {where}")
+        out.line(f"{total:>{width}} total")
+    _summary(out, ref, tokenizer, total, total_cost)
+
+
+def show_tokens(out: Output, name: str, items: list[InputItem], mode: str, truncate: int | None,
+                options: dict[str, Any]) -> None:
+    ref, tokenizer = _load(out, name, options)
+    total = 0
+    for item in items:
+        ids = tokenizer.encode(item.text)
+        total += len(ids)
+        if mode == "truncate":
+            assert truncate is not None
+            kept = ids[:truncate]
+            text = item.text if len(kept) == len(ids) else tokenizer.decode(kept)
+            if out.json_mode:
+                out.record({**item.fields, **_record(ref, tokenizer, len(kept), input_cost(ref, len(kept))),
+                            "text": text, "truncated": len(kept) < len(ids)})
+            else:
+                out.write(text)
+            continue
+        if out.json_mode:
+            record = {**item.fields, **_record(ref, tokenizer, len(ids), input_cost(ref, len(ids))), "ids": ids}
+            if mode == "tokens":
+                record["pieces"] = [readable(tokenizer.token_bytes(i)) for i in ids]
+            out.record(record)
+        elif mode == "ids":
+            out.line(" ".join(str(i) for i in ids))
+        else:
+            for i in ids:
+                out.line(readable(tokenizer.token_bytes(i)))
+    if not out.json_mode and mode != "truncate":
+        _summary(out, ref, tokenizer, total, input_cost(ref, total, out))
+
+
+def readable(data: bytes) -> str:
+    """A token's bytes as one printable line: UTF-8 where it decodes, \\xNN escapes elsewhere."""
+    text = data.decode("utf-8", errors="backslashreplace")
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t") \
+        if any(c in text for c in "\n\r\t") else text
+
+
+def decode_ids(out: Output, name: str, args: Sequence[str], options: dict[str, Any]) -> None:
+    words = [w for arg in args for w in arg.replace(",", " ").split()]
+    if not words:
+        raise InputError("no token ids to decode: give ids as arguments, e.g. --decode 1687 3974")
+    ids: list[int] = []
+    for word in words:
+        try:
+            ids.append(int(word))
+        except ValueError:
+            raise UsageError(f"--decode takes token ids (integers), not {word!r}") from None
+    ref, tokenizer = _load(out, name, options)
+    tokenizer.check_ids(ids)
+    text = tokenizer.decode(ids)
+    if out.json_mode:
+        out.record({"model": ref.label, "ids": ids, "text": text})
+    else:
+        out.line(text)
+
+
+def compare(out: Output, names: Sequence[str], items: list[InputItem], options: dict[str, Any]) -> None:
+    """One table: model, tokens, share of its context window, input cost if sent."""
+    rows: list[list[Any]] = []
+    for name in names:
+        ref, tokenizer = _load(out, name, options)
+        tokens = sum(tokenizer.count(item.text) for item in items)
+        cost = input_cost(ref, tokens, out)
+        window = _context_window(ref, tokenizer)
+        if out.json_mode:
+            out.record(_record(ref, tokenizer, tokens, cost))
+            continue
+        share = f"{100 * tokens / window:.2f}%" if window else ""
+        money = "local" if cost.local else (f"{cost.input:.7f}".rstrip("0").rstrip(".") if isinstance(
+            cost.input, Decimal) else "")
+        rows.append([ref.label, tokens, window or "", share, money])
+    if not out.json_mode:
+        out.table(["model", "tokens", "context_window", "context_used", "input_cost_usd"], rows,
+                  right_align=("tokens", "context_window", "context_used", "input_cost_usd"))
