@@ -24,7 +24,7 @@ demo: install
 	$(BIN)/llmctl complete --temperature 0 --max-tokens 48 "What is the capital of France?"
 	$(BIN)/llmctl embed -m minilm "A man is eating food." "Someone is having a meal." \
 		"The stock market crashed today." --similarity
-	$(BIN)/llmctl tokenize -m openai:gpt-4o -m mistral:mistral-small-latest -m smollm2 README.md
+	$(BIN)/llmctl tokenize -m openai:gpt-4o -m mistral:mistral-small-latest -m smollm2 -f README.md
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -62,7 +62,7 @@ def tokenize_command(
         return
     mode = "ids" if ids else "tokens" if tokens else "truncate" if truncate is not None else "count"
     if mode == "count" and not texts and not jsonl and (file or stdin_is_piped()):
-        run.count_streams(out, names[0], file or ["-"], options)
+        run.count_streams(out, names[0], file or ["-"], options, piped_stdin=not file)
         return
     items = run.read_items(texts, file, jsonl, field)
     if mode == "count":

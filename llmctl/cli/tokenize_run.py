@@ -9,7 +9,7 @@ from typing import Any
 
 from llmctl.core.config import get_config
 from llmctl.core.errors import InputError, UsageError
-from llmctl.core.inputs import InputItem, collect_inputs, open_input_binary, source_name
+from llmctl.core.inputs import FinalNewlineStripped, InputItem, collect_inputs, open_input_binary, source_name
 from llmctl.core.output import Output
 from llmctl.core.pricing import PriceTable
 from llmctl.core.usage import LOCAL_COST, Cost, Usage, format_money
@@ -75,14 +75,16 @@ def _summary(out: Output, ref: ModelRef, tokenizer: Tokenizer, tokens: int, cost
     out.summary(" · ".join(parts))
 
 
-def count_streams(out: Output, name: str, paths: Sequence[str], options: dict[str, Any]) -> None:
+def count_streams(out: Output, name: str, paths: Sequence[str], options: dict[str, Any],
+                  *, piped_stdin: bool = False) -> None:
     """Count files (or stdin) without holding them as token lists: `wc`-style for several."""
     ref, tokenizer = _load(out, name, options)
     counts: list[tuple[str, int]] = []
     for path in paths:
         stream = open_input_binary(path)
+        reader: Any = FinalNewlineStripped(stream) if piped_stdin else stream
         try:
-            n = tokenizer.count_stream(stream, source_name(path))
+            n = tokenizer.count_stream(reader, source_name(path))
         finally:
             if stream is not sys.stdin.buffer:
                 stream.close()

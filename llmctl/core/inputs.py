@@ -97,6 +97,38 @@ def iter_jsonl(path: str, field_name: str) -> Iterator[InputItem]:
             fh.close()
 
 
+class FinalNewlineStripped:
+    """A binary reader that drops one newline (\\n or \\r\\n) at the very end of the stream.
+
+    `echo text | llmctl ...` means "text": like shell command substitution, the newline that
+    echo adds is not part of the input. Files named with -f are read exactly as they are.
+    """
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._held = b""
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._held + self._stream.read(size)
+        if not data:
+            return b""
+        if size < 0 or len(data) <= len(self._held):
+            # The stream is done: drop the final newline and hand out the rest.
+            self._held = b""
+            return strip_final_newline(data)
+        keep = 2 if data.endswith(b"\r\n") else 1 if data.endswith((b"\n", b"\r")) else 0
+        self._held = data[len(data) - keep:] if keep else b""
+        return data[: len(data) - keep]
+
+
+def strip_final_newline(data: bytes) -> bytes:
+    if data.endswith(b"\r\n"):
+        return data[:-2]
+    if data.endswith(b"\n"):
+        return data[:-1]
+    return data
+
+
 def stdin_is_piped() -> bool:
     stream = sys.stdin
     if stream is None or stream.closed:
@@ -134,7 +166,7 @@ def collect_inputs(
         if not items:
             raise InputError(f"{source_name(jsonl)}: no records")
     if not items and stdin_is_piped():
-        data = sys.stdin.buffer.read()
+        data = strip_final_newline(sys.stdin.buffer.read())
         items.append(InputItem(decode_utf8(data, STDIN_NAME), STDIN_NAME))
     if not items:
         raise InputError("no input: give TEXT, -f FILE, --jsonl FILE, or pipe text on stdin")

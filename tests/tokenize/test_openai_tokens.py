@@ -1,0 +1,138 @@
+"""The OpenAI tokenizers give exactly tiktoken's ids, on the short path and the long one."""
+
+from __future__ import annotations
+
+import io
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from llmctl.core.errors import InputError
+from llmctl.providers.openai_tokens import SHORT_TEXT_CHARS, TiktokenTokenizer, safe_cut
+from llmctl.providers.tiktoken_vocab import BUNDLED, load_verified_ranks, tiktoken_encoding
+
+VARIED = [
+    "We live in Paris but ewhd here",
+    "def f(x):\n    return x**2  # squared\n\n\n\tclass A: pass\r\n",
+    "日本語のテキストと中文混合，한국어도 있어요。",
+    "emoji 😀👍🏽 family 👨‍👩‍👧‍👦 flags 🇫🇷🇯🇵",
+    "            lots of spaces                 \n\n\n      \t\t\t  end   ",
+    "<|endoftext|> <|im_start|>user [INST] hi [/INST] <s></s> <|fim_prefix|>",
+    "I'm sure you're right; they'll SAY WE'VE it's DON'T",
+    "12345678901234 3.14159e-10 0x1F -42 1,000,000",
+    "ÀÉÎÕÜ ñ ß ø å Ελληνικά кириллица عربى עברית हिन्दी",
+    "https://example.com/path?q=1&b=2#frag  user@example.org",
+    "a" * 300 + " " + "ab" * 200,
+    "\u200b\u200d\ufeff zero width and combining e\u0301 a\u0308",
+    "",
+]
+
+
+@pytest.fixture(scope="module", params=["o200k_base", "cl100k_base"])
+def pair(request: pytest.FixtureRequest) -> tuple[TiktokenTokenizer, object]:
+    return TiktokenTokenizer(request.param), tiktoken_encoding(request.param)
+
+
+def test_bundled_vocabularies_match_tiktoken_pinned_hashes() -> None:
+    for name, encoding in BUNDLED.items():
+        ranks = load_verified_ranks(name)
+        assert len(ranks) == encoding.n_vocab
+        assert sorted(ranks.values()) == list(range(encoding.n_vocab))
+
+
+@pytest.mark.parametrize("text", VARIED)
+def test_short_path_equals_tiktoken(pair, text: str) -> None:
+    tokenizer, encoding = pair
+    assert tokenizer.encode(text) == encoding.encode_ordinary(text)
+    assert tokenizer.count(text) == len(encoding.encode_ordinary(text))
+
+
+def test_known_ids_for_gpt4_and_gpt4o() -> None:
+    assert TiktokenTokenizer("cl100k_base").encode("We live in Paris but ewhd here") == [
+        1687, 3974, 304, 12366, 719, 37990, 16373, 1618]
+    assert TiktokenTokenizer("o200k_base").count("We live in Paris but ewhd here") == 9
+    assert TiktokenTokenizer("o200k_base").count("We live in Paris but ewhd here\n") == 10
+
+
+def test_long_text_goes_to_tiktoken_with_same_result(pair) -> None:
+    tokenizer, encoding = pair
+    text = " ".join(VARIED) * 20
+    assert len(text) > SHORT_TEXT_CHARS
+    assert tokenizer.encode(text) == encoding.encode_ordinary(text)
+    assert tokenizer.count(text) == len(encoding.encode_ordinary(text))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=200))
+def test_random_text_equals_tiktoken(text: str) -> None:
+    for name in ("o200k_base", "cl100k_base"):
+        assert TiktokenTokenizer(name).encode(text) == tiktoken_encoding_cached(name).encode_ordinary(text)
+
+
+_ENCODINGS: dict[str, object] = {}
+
+
+def tiktoken_encoding_cached(name: str):
+    if name not in _ENCODINGS:
+        _ENCODINGS[name] = tiktoken_encoding(name)
+    return _ENCODINGS[name]
+
+
+def test_special_token_look_alikes_count_as_plain_text(pair) -> None:
+    tokenizer, encoding = pair
+    text = "<|endoftext|>"
+    assert tokenizer.encode(text) == encoding.encode_ordinary(text)
+    assert len(tokenizer.encode(text)) > 1
+
+
+def test_decode_round_trips_and_rejects_ids_outside_vocab(pair) -> None:
+    tokenizer, _ = pair
+    text = "héllo wörld, 日本 😀"
+    assert tokenizer.decode(tokenizer.encode(text)) == text
+    with pytest.raises(InputError, match="not in the"):
+        tokenizer.decode([10**7])
+    with pytest.raises(InputError):
+        tokenizer.decode([-1])
+
+
+def _mixed_document(seed: int, size: int) -> str:
+    rng = random.Random(seed)
+    pieces = VARIED[:-1] + ["\n", "\n\n", "  \n", "x\n/", "word ", "Word\n", "\r\n"]
+    out: list[str] = []
+    total = 0
+    while total < size:
+        piece = rng.choice(pieces)
+        out.append(piece)
+        total += len(piece)
+    return "".join(out)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_count_stream_in_pieces_equals_whole_text_count(pair, seed: int, monkeypatch) -> None:
+    tokenizer, encoding = pair
+    import llmctl.providers.openai_tokens as module
+
+    # Small pieces so a few hundred KB cross many cut points.
+    monkeypatch.setattr(module, "STREAM_PIECE_BYTES", 4096)
+    text = _mixed_document(seed, 300_000)
+    expected = len(encoding.encode_ordinary(text))
+    assert tokenizer.count_stream(io.BytesIO(text.encode()), "doc") == expected
+
+
+def test_count_stream_reports_bad_utf8_with_offset(monkeypatch) -> None:
+    import llmctl.providers.openai_tokens as module
+
+    monkeypatch.setattr(module, "STREAM_PIECE_BYTES", 1024)
+    data = ("hello world\n" * 500).encode() + b"\xff\xfe" + b"more\n" * 10
+    with pytest.raises(InputError, match=r"^doc.txt: not valid UTF-8 at byte offset 6000$"):
+        TiktokenTokenizer("o200k_base").count_stream(io.BytesIO(data), "doc.txt")
+
+
+def test_safe_cut_only_at_certain_boundaries() -> None:
+    assert safe_cut(b"abc\ndef") == 4
+    assert safe_cut(b"abc\n def") == -1  # a newline before a space is no certain cut
+    assert safe_cut(b"abc def") == 3  # no newline+word: falls back to letter+space
+    assert safe_cut(b"\n\n\n   ") == -1
+    assert safe_cut(b"x\n/y") == -1
