@@ -254,6 +254,13 @@ class HostedProvider(Provider):
 
 def not_json_error(ref: ModelRef, status: int | None, text: str, content_type: str | None) -> ProviderError:
     snippet = " ".join(text.split())[:80]
+    try:
+        json.loads(text)
+    except ValueError:
+        pass
+    else:
+        return ProviderError(f"{ref.label}: the server answered with JSON of an unexpected shape "
+                             f"(HTTP {status}): {snippet!r}", status=status)
     kind = f", {content_type.split(';')[0]}" if content_type else ""
     return ProviderError(f"{ref.label}: the server answered with a body that is not JSON "
                          f"(HTTP {status}{kind}): {snippet!r}", status=status)

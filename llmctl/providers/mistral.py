@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -158,7 +159,21 @@ class MistralProvider(HostedProvider):
             args: dict[str, Any] = {"model": ref.model, "inputs": texts}
             if request.dimensions is not None:
                 args["output_dimension"] = request.dimensions
-            response = self._call(ref, lambda: client.embeddings.create(**args))
+            def create() -> Any:
+                from mistralai.client import errors
+
+                try:
+                    return client.embeddings.create(**args)
+                except errors.ResponseValidationError as exc:
+                    # OpenAI-compatible servers leave out Mistral's `id`; the vectors are all there.
+                    found = _embeddings_from_body(exc.body, len(texts))
+                    if found is None:
+                        raise
+                    return found
+
+            response = self._call(ref, create)
+            if isinstance(response, Embeddings):
+                return response
             rows = sorted(response.data, key=lambda row: row.index or 0)
             vectors = [list(row.embedding or []) for row in rows]
             usage = _usage(response.usage)
@@ -187,6 +202,22 @@ class MistralProvider(HostedProvider):
             raise NetworkError(f"{ref.label}: no response from {self.server_url} ({exc})") from None
         except httpx2.TransportError as exc:
             raise self.transport_error(ref, exc) from None
+
+
+def _embeddings_from_body(body: str, expected: int) -> Embeddings | None:
+    """Vectors from an OpenAI-shaped embeddings body, or None when the body is not one."""
+    try:
+        data = json.loads(body)
+        rows = sorted(data["data"], key=lambda row: row.get("index", 0))
+        vectors = [[float(x) for x in row["embedding"]] for row in rows]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if len(vectors) != expected:
+        return None
+    prompt = (data.get("usage") or {}).get("prompt_tokens")
+    if not isinstance(prompt, int):
+        return None
+    return Embeddings(vectors, Usage(prompt), data.get("model"))
 
 
 def _text(content: Any) -> str:
