@@ -109,16 +109,17 @@ class FinalNewlineStripped:
         self._held = b""
 
     def read(self, size: int = -1) -> bytes:
-        data = self._held + self._stream.read(size)
-        if not data:
-            return b""
-        if size < 0 or len(data) <= len(self._held):
-            # The stream is done: drop the final newline and hand out the rest.
-            self._held = b""
-            return strip_final_newline(data)
-        keep = 2 if data.endswith(b"\r\n") else 1 if data.endswith((b"\n", b"\r")) else 0
-        self._held = data[len(data) - keep:] if keep else b""
-        return data[: len(data) - keep]
+        while True:
+            fresh = self._stream.read(size)
+            data = self._held + fresh
+            if not fresh or size < 0:
+                # The stream is done: drop the final newline and hand out the rest.
+                self._held = b""
+                return strip_final_newline(data)
+            keep = 2 if data.endswith(b"\r\n") else 1 if data.endswith((b"\n", b"\r")) else 0
+            self._held = data[len(data) - keep :] if keep else b""
+            if len(data) > keep:
+                return data[: len(data) - keep]
 
 
 def strip_final_newline(data: bytes) -> bytes:
