@@ -89,6 +89,7 @@ class HostedProvider(Provider):
                 return Credentials(None, None)
             key_env = self.default_key_env
         key = os.environ.get(str(key_env), "").strip()
+        self._secret = key
         if not key:
             where = f"the profile {profile!r}" if profile else self.kind
             raise AuthError(f"{key_env} is not set; {where} needs an API key",
@@ -213,7 +214,10 @@ class HostedProvider(Provider):
     # ------------------------------------------------------------------ errors
     def status_error(self, ref: ModelRef, status: int, body: Any, attempts: int) -> LlmctlError:
         """The llmctl error for an HTTP error status after retries."""
-        message = provider_message(body) or f"HTTP {status}"
+        from llmctl.core.http import redact
+
+        # Providers echo (masked) keys in 401 bodies; none of it reaches the user's terminal.
+        message = redact(provider_message(body) or f"HTTP {status}", [getattr(self, "_secret", "")])
         where = f"{ref.label}"
         if status in (401, 403):
             creds_env = self.options.get("key_env") or (None if self.custom_endpoint else self.default_key_env)
