@@ -1,0 +1,291 @@
+"""The `gguf` backend: local GGUF models on llama-cpp-python (tokenize, complete, embed)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from llmctl.core.errors import ProviderError, UsageError
+from llmctl.core.usage import Usage
+from llmctl.providers.base import (
+    COMPLETE,
+    EMBED,
+    TOKENIZE,
+    Completion,
+    CompletionRequest,
+    EmbeddingRequest,
+    Embeddings,
+    ModelRef,
+    Provider,
+    TextSink,
+    Tokenizer,
+)
+from llmctl.providers.gguf_file import GGUFHeader, read_gguf_header
+from llmctl.providers.registry import require_import
+
+#: Options that only mean something to other backends; a user who sets one is told so.
+FOREIGN_OPTIONS = {"device": "--device", "allow_pickle": "--allow-pickle", "trust_remote_code": "--trust-remote-code"}
+
+LLAMA_POOLING_MEAN = 1
+
+
+def _engine() -> Any:
+    """The llama.cpp plumbing, imported on first use (exit 5 when llama-cpp-python is missing)."""
+    require_import("llama_cpp", "llama-cpp-python", "gguf")
+    from llmctl.providers import gguf_engine
+
+    return gguf_engine
+
+
+class GGUFTokenizer(Tokenizer):
+    """A GGUF model's own vocabulary, loaded without weights; no BOS, special tokens read as text."""
+
+    def __init__(self, llm: Any, name: str) -> None:
+        self._engine = _engine()
+        self._llm = llm
+        self._vocab = self._engine.vocab_of(llm)
+        self.name = name
+
+    def encode(self, text: str) -> list[int]:
+        return self._engine.tokenize(self._llm, text, add_special=False, parse_special=False)  # type: ignore[no-any-return]
+
+    def decode(self, ids: list[int]) -> str:
+        self.check_ids(ids)
+        data = b"".join(self._engine.token_piece(self._vocab, i, special=True) for i in ids)
+        return data.decode("utf-8", errors="replace")
+
+    def token_bytes(self, token_id: int) -> bytes:
+        self.check_ids([token_id])
+        return self._engine.token_piece(self._vocab, token_id, special=True)  # type: ignore[no-any-return]
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self._engine.llama_lib.llama_vocab_n_tokens(self._vocab))
+
+
+class GGUFProvider(Provider):
+    kind = "gguf"
+    extra = "gguf"
+    local = True
+    max_concurrency = 1
+
+    def __init__(self, options: dict[str, Any] | None = None) -> None:
+        super().__init__(options)
+        for key, flag in FOREIGN_OPTIONS.items():
+            if self.options.get(key):
+                raise UsageError(f"{flag} applies to hf models, not to gguf models")
+        self._headers: dict[str, GGUFHeader] = {}
+        self._tokenizers: dict[str, GGUFTokenizer] = {}
+        self._chat_models: dict[str, Any] = {}
+        self._embed_models: dict[str, Any] = {}
+        self._formatters: dict[str, Any] = {}
+        self._purpose: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ the file
+    def header(self, ref: ModelRef) -> GGUFHeader:
+        found = self._headers.get(ref.model)
+        if found is None:
+            found = self._headers[ref.model] = read_gguf_header(ref.model)
+        return found
+
+    def capabilities(self, ref: ModelRef) -> frozenset[str]:
+        header = self.header(ref)
+        if header.is_embedding_only:
+            return frozenset({EMBED, TOKENIZE})
+        return frozenset({COMPLETE, EMBED, TOKENIZE})
+
+    def require(self, ref: ModelRef, capability: str) -> None:
+        super().require(ref, capability)
+        # load() then knows which of the two llama.cpp contexts to build.
+        self._purpose[ref.model] = capability
+
+    def _int_option(self, name: str) -> int | None:
+        value = self.options.get(name)
+        return None if value is None else int(value)
+
+    def n_ctx(self, ref: ModelRef) -> int:
+        """The context window to build: --n-ctx, else the training window capped at 4096."""
+        given = self._int_option("n_ctx")
+        if given is not None:
+            return given
+        trained = self.header(ref).context_length
+        return min(trained, 4096) if trained else 2048
+
+    def _llama_kwargs(self, ref: ModelRef) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"n_ctx": self.n_ctx(ref)}
+        threads = self._int_option("threads")
+        if threads is not None:
+            kwargs["n_threads"] = threads
+            kwargs["n_threads_batch"] = threads
+        layers = self._int_option("n_gpu_layers")
+        if layers is not None:
+            kwargs["n_gpu_layers"] = layers
+        return kwargs
+
+    def _open(self, ref: ModelRef, **extra: Any) -> Any:
+        header = self.header(ref)
+        engine = _engine()
+        n_ctx = self.n_ctx(ref)
+        trained = header.context_length
+        if trained and n_ctx > trained and not extra.get("vocab_only"):
+            self.warn(f"--n-ctx {n_ctx} is larger than {ref.label}'s training context of {trained} tokens; "
+                      "quality may drop past it")
+        try:
+            return engine.open_llama(ref.model, **{**self._llama_kwargs(ref), **extra})
+        except (ValueError, RuntimeError, OSError) as exc:
+            detail = engine.last_log_error() or str(exc)
+            raise UsageError(f"{ref.model}: llama.cpp cannot load this model: {detail}") from None
+
+    # ------------------------------------------------------------------ loading
+    def load(self, ref: ModelRef) -> None:
+        if self._purpose.get(ref.model) == EMBED:
+            self._embedder(ref)
+        elif self._purpose.get(ref.model) == TOKENIZE:
+            self.tokenizer(ref)
+        else:
+            self._chat_model(ref)
+
+    def _chat_model(self, ref: ModelRef) -> Any:
+        llm = self._chat_models.get(ref.model)
+        if llm is None:
+            llm = self._chat_models[ref.model] = self._open(ref)
+        return llm
+
+    def _embedder(self, ref: ModelRef) -> Any:
+        llm = self._embed_models.get(ref.model)
+        if llm is None:
+            header = self.header(ref)
+            extra: dict[str, Any] = {"embedding": True}
+            if header.pooling_type in (None, 0):
+                # A generative model declares no pooling; llama.cpp would then give one vector per
+                # token. Mean pooling gives one per text, as sentence embedders do.
+                extra["pooling_type"] = LLAMA_POOLING_MEAN
+            llm = self._embed_models[ref.model] = self._open(ref, **extra)
+        return llm
+
+    def tokenizer(self, ref: ModelRef) -> Tokenizer:
+        found = self._tokenizers.get(ref.model)
+        if found is None:
+            self.header(ref)
+            llm = self._open(ref, vocab_only=True, n_ctx=64)
+            found = self._tokenizers[ref.model] = GGUFTokenizer(llm, ref.label)
+        return found
+
+    def close(self) -> None:
+        for models in (self._chat_models, self._embed_models):
+            for llm in models.values():
+                llm.close()
+            models.clear()
+        self._tokenizers.clear()
+
+    # ------------------------------------------------------------------ completion
+    def _formatter(self, ref: ModelRef, llm: Any) -> Any | None:
+        """The model's own chat template (GGUF metadata), or None for a raw-completion model."""
+        if ref.model in self._formatters:
+            return self._formatters[ref.model]
+        template = self.header(ref).chat_template
+        formatter = None
+        if template:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            engine = _engine()
+            vocab = engine.vocab_of(llm)
+            eos, bos = llm.token_eos(), llm.token_bos()
+            text_of = (lambda t: engine.token_piece(vocab, t, special=True).decode("utf-8", "replace")
+                       if t >= 0 else "")
+            formatter = Jinja2ChatFormatter(template=template, eos_token=text_of(eos), bos_token=text_of(bos),
+                                            stop_token_ids=[eos])
+        self._formatters[ref.model] = formatter
+        return formatter
+
+    def prompt_tokens(self, ref: ModelRef, request: CompletionRequest) -> tuple[list[int], list[str]]:
+        """The exact tokens the model will read for this request, and the stop strings to add."""
+        llm = self._chat_model(ref)
+        engine = _engine()
+        formatter = self._formatter(ref, llm)
+        if formatter is not None:
+            try:
+                rendered = formatter(messages=request.messages())
+            except Exception as exc:  # a template's raise_exception() or a Jinja error
+                raise UsageError(f"{ref.label}: the model's chat template rejected the messages: {exc}") from None
+            tokens = engine.tokenize(llm, rendered.prompt, add_special=not rendered.added_special,
+                                     parse_special=True)
+            stops = rendered.stop if isinstance(rendered.stop, list) else [rendered.stop] if rendered.stop else []
+            return tokens, [s for s in stops if s]
+        # No template: a base model continues the text, earlier turns included.
+        parts = [request.system or ""] + [m["content"] for m in request.history] + [request.prompt]
+        text = "\n".join(p for p in parts if p)
+        return engine.tokenize(llm, text, add_special=True, parse_special=False), []
+
+    def _sampling(self, request: CompletionRequest, room: int) -> Any:
+        engine = _engine()
+        sampling = engine.Sampling(max_tokens=room)
+        if request.max_tokens is not None:
+            if request.max_tokens < 1:
+                raise UsageError(f"--max-tokens must be at least 1, not {request.max_tokens}")
+            sampling.max_tokens = min(request.max_tokens, room)
+        checks: list[tuple[str, Any, bool]] = [
+            ("--temperature", request.temperature, request.temperature is None or request.temperature >= 0),
+            ("--top-p", request.top_p, request.top_p is None or 0 < request.top_p <= 1),
+            ("--top-k", request.top_k, request.top_k is None or request.top_k >= 0),
+            ("--repeat-penalty", request.repeat_penalty, request.repeat_penalty is None or request.repeat_penalty > 0),
+        ]
+        for flag, value, ok in checks:
+            if not ok:
+                raise UsageError(f"{flag} is out of range: {value}")
+        if request.temperature is not None:
+            sampling.temperature = float(request.temperature)
+        if request.top_p is not None:
+            sampling.top_p = float(request.top_p)
+        if request.top_k is not None:
+            sampling.top_k = int(request.top_k)
+        if request.repeat_penalty is not None:
+            sampling.repeat_penalty = float(request.repeat_penalty)
+        sampling.seed = request.seed
+        return sampling
+
+    def complete(self, ref: ModelRef, request: CompletionRequest, on_text: TextSink | None = None) -> Completion:
+        llm = self._chat_model(ref)
+        tokens, template_stops = self.prompt_tokens(ref, request)
+        n_ctx = int(llm.n_ctx())
+        if len(tokens) >= n_ctx:
+            raise UsageError(f"the prompt is {len(tokens)} tokens but the context window is {n_ctx} tokens "
+                             "(room is needed for at least one new token); raise --n-ctx or shorten the prompt")
+        sampling = self._sampling(request, n_ctx - len(tokens))
+        stops = list(request.stop) + template_stops
+        try:
+            result = _engine().generate(llm, tokens, sampling, stops, on_text if request.stream else None)
+        except RuntimeError as exc:
+            raise ProviderError(f"{ref.label}: llama.cpp failed while generating: {exc}") from None
+        usage = Usage(result.prompt_tokens, result.output_tokens, estimated=False)
+        return Completion(result.text, usage, result.finish_reason, ref.label)
+
+    # ------------------------------------------------------------------ embeddings
+    def embed(self, ref: ModelRef, request: EmbeddingRequest) -> Embeddings:
+        if request.dimensions is not None:
+            raise UsageError(f"--dimensions is not supported by {ref.label} (its vectors have a fixed width)")
+        llm = self._embedder(ref)
+        engine = _engine()
+        limit = min(int(llm.n_ctx()), int(llm.n_batch))
+        for index, text in enumerate(request.texts):
+            count = len(engine.tokenize(llm, text, add_special=True, parse_special=False))
+            if count > limit:
+                raise UsageError(f"input {index + 1} is {count} tokens; {ref.label} embeds at most {limit} "
+                                 "tokens at a time (raise --n-ctx)")
+        try:
+            vectors, counted = llm.embed(request.texts, normalize=False, truncate=False, return_count=True)
+        except (RuntimeError, ValueError) as exc:
+            detail = engine.last_log_error() or str(exc)
+            raise ProviderError(f"{ref.label}: llama.cpp cannot embed with this model: {detail}") from None
+        if vectors and isinstance(vectors[0], list) and vectors[0] and isinstance(vectors[0][0], list):
+            raise ProviderError(f"{ref.label}: llama.cpp returned one vector per token (the model declares "
+                                "no pooling)")
+        out = [[float(x) for x in v] for v in vectors]
+        if request.normalize:
+            out = [_unit(v) for v in out]
+        return Embeddings(out, Usage(int(counted), 0, estimated=False), ref.label)
+
+
+def _unit(vector: list[float]) -> list[float]:
+    norm = math.sqrt(math.fsum(x * x for x in vector))
+    return [x / norm for x in vector] if norm > 0 else vector
