@@ -148,7 +148,7 @@ class Provider(ABC):
         found, self._warnings = self._warnings, []
         return found
 
-    def load(self, ref: ModelRef) -> None:
+    def load(self, ref: ModelRef) -> None:  # noqa: B027 - optional hook
         """Get ready to serve `ref` (load a local model, build a client); the CLI shows a spinner."""
 
     def capabilities(self, ref: ModelRef) -> frozenset[str]:
@@ -173,5 +173,5 @@ class Provider(ABC):
     def embed(self, ref: ModelRef, request: EmbeddingRequest) -> Embeddings:
         raise UsageError(f"{ref.label}: the {self.kind} provider cannot embed text")
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook
         """Release clients and loaded models."""

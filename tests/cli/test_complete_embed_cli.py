@@ -18,8 +18,8 @@ from llmctl.providers import registry
 from llmctl.providers.base import (
     Completion,
     CompletionRequest,
-    Embeddings,
     EmbeddingRequest,
+    Embeddings,
     ModelRef,
     Provider,
     Tokenizer,

@@ -216,7 +216,8 @@ def test_help_imports_no_heavy_library() -> None:
     code = ("import sys; sys.argv=['llmctl','--help']\n"
             "from llmctl.cli.app import app\n"
             "try:\n app(prog_name='llmctl')\nexcept SystemExit: pass\n"
-            "heavy=[m for m in ('torch','transformers','llama_cpp','openai','mistralai','pydantic') if m in sys.modules]\n"
+            "heavy=[m for m in ('torch','transformers','llama_cpp','openai','mistralai','pydantic')"
+            " if m in sys.modules]\n"
             "print('|'+','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.splitlines()[-1] == "|"

@@ -1,0 +1,157 @@
+"""Tokenize speed: llmctl against ttok and the reference tokenizers, measured in the same run.
+
+    python benchmarks/bench_tokenize.py [--size-mb 200] [--runs 15]
+
+Prints, for each target of the foundation issue, the figures and the ratio:
+  1. `llmctl --help` wall time, and that it imports no heavy library;
+  2. `llmctl tokenize -m openai:gpt-4o hello` against `ttok -m gpt-4o hello` (target <= 0.6x);
+  3. counting a SIZE MB text file: llmctl against ttok, wall time and peak memory (target >= 3x
+     faster, < 400 MB), and llmctl's count against tiktoken's count of the whole text (must be equal);
+  4. Mistral (tekken) counting of the same file against mistral-common called directly on the
+     whole text (target >= 1.0x).
+ttok needs tiktoken's download cache; it is filled here from the same verified bundled files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
+WORDS = ("the of and to in is was for on that with as by at from it this be are or an were which have not "
+         "tokenizer model context window price request response stream batch latency throughput").split()
+
+
+def make_corpus(path: Path, size_mb: int, seed: int = 7) -> None:
+    """Varied text: prose, code, CJK, emoji, numbers and long whitespace runs, no special tokens."""
+    if path.exists() and path.stat().st_size >= size_mb * 1_000_000:
+        return
+    rng = random.Random(seed)
+    blocks = [
+        "def handler(event, context):\n    return {'status': 200, 'body': json.dumps(event)}\n\n",
+        "日本語の文章と中文的句子，还有한국어 문장도 있습니다。\n",
+        "Emoji 😀👍🏽 and flags 🇫🇷 in between words.\n",
+        "    \t    indented      with     runs of      spaces\n\n\n",
+        "Numbers 3.14159 2,718,281 0x7fff 1e-9 and dates 2026-11-26.\n",
+        "Ünïcödé àccents, Ελληνικά, кириллица, עברית, हिन्दी.\n",
+    ]
+    with path.open("w", encoding="utf-8") as fh:
+        written = 0
+        while written < size_mb * 1_000_000:
+            if rng.random() < 0.15:
+                chunk = rng.choice(blocks)
+            else:
+                n = rng.randint(5, 40)
+                words = [rng.choice(WORDS) for _ in range(n)]
+                words[0] = words[0].capitalize()
+                chunk = " ".join(words) + rng.choice([". ", ".\n", "!\n", "? ", ".\n\n"])
+            fh.write(chunk)
+            written += len(chunk.encode())
+
+
+def prepare_ttok_cache(cache: Path) -> None:
+    from llmctl.providers.tiktoken_vocab import bundled_vocab_file
+
+    cache.mkdir(parents=True, exist_ok=True)
+    for name in ("o200k_base", "cl100k_base"):
+        url = f"https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
+        target = cache / hashlib.sha1(url.encode()).hexdigest()
+        if not target.exists():
+            target.write_bytes(gzip.decompress(bundled_vocab_file(name).read_bytes()))
+
+
+def best_wall(cmd: list[str], runs: int, env: dict[str, str]) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=True)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def wall_and_peak(cmd: list[str], env: dict[str, str], stdin: Path | None = None) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS in MB and stdout of one child run (peak via wait4's rusage)."""
+    t0 = time.perf_counter()
+    with open(stdin, "rb") if stdin else open(os.devnull, "rb") as fin:
+        proc = subprocess.Popen(cmd, stdin=fin, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        out = proc.stdout.read().decode() if proc.stdout else ""
+        _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - t0
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}")
+    return seconds, usage.ru_maxrss / 1024, out.strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size-mb", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+
+    llmctl, ttok = str(BIN / "llmctl"), str(BIN / "ttok")
+    if not Path(ttok).exists():
+        raise SystemExit("ttok is not installed in this environment: pip install ttok")
+    work = Path(tempfile.mkdtemp(prefix="llmctl-bench-"))
+    env = dict(os.environ, TIKTOKEN_CACHE_DIR=str(work / "tiktoken"), XDG_CACHE_HOME=str(work / "cache"))
+    prepare_ttok_cache(work / "tiktoken")
+    subprocess.run([llmctl, "tokenize", "-m", "openai:gpt-4o", "warm"], env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # build the rank index once
+    print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}")
+
+    help_s = best_wall([llmctl, "--help"], args.runs, env)
+    probe = ("import sys; sys.argv=['llmctl','--help']\nfrom llmctl.cli.app import app\n"
+             "try:\n app(prog_name='llmctl')\nexcept SystemExit: pass\n"
+             "print('|'+','.join(m for m in ('torch','transformers','llama_cpp','openai','mistralai') "
+             "if m in sys.modules))")
+    heavy = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env).stdout
+    heavy_list = heavy.strip().splitlines()[-1].lstrip("|") or "none"
+    print(f"llmctl --help: {help_s * 1000:.0f} ms (target < 150 ms); heavy imports: {heavy_list}")
+
+    ours = best_wall([llmctl, "tokenize", "-m", "openai:gpt-4o", "hello"], args.runs, env)
+    theirs = best_wall([ttok, "-m", "gpt-4o", "hello"], args.runs, env)
+    print(f"tokenize hello: llmctl {ours * 1000:.0f} ms, ttok {theirs * 1000:.0f} ms, "
+          f"ratio {ours / theirs:.2f}x (target <= 0.60x)")
+
+    corpus = HERE / "data" / f"corpus-{args.size_mb}mb.txt"
+    corpus.parent.mkdir(exist_ok=True)
+    make_corpus(corpus, args.size_mb)
+    size = corpus.stat().st_size / 1e6
+    ours_s, ours_mb, ours_out = wall_and_peak([llmctl, "tokenize", "-q", "-m", "openai:gpt-4o", "-f",
+                                               str(corpus)], env)
+    ttok_s, ttok_mb, ttok_out = wall_and_peak([ttok, "-m", "gpt-4o", "-i", str(corpus)], env)
+    print(f"count {size:.0f} MB: llmctl {ours_s:.2f} s {ours_mb:.0f} MB peak; ttok {ttok_s:.2f} s "
+          f"{ttok_mb:.0f} MB peak; speed-up {ttok_s / ours_s:.2f}x (target >= 3x, < 400 MB)")
+    print(f"counts: llmctl {ours_out}, ttok (tiktoken, whole text) {ttok_out}, "
+          f"{'EQUAL' if ours_out == ttok_out else 'DIFFERENT'}")
+
+    probe = (f"import time,sys\nfrom mistral_common.tokens.tokenizers.mistral import MistralTokenizer\n"
+             f"tok=MistralTokenizer.v3(is_tekken=True).instruct_tokenizer.tokenizer\n"
+             f"t=time.perf_counter();text=open({str(corpus)!r},encoding='utf-8').read()\n"
+             f"n=len(tok.encode(text,bos=False,eos=False));print(n, time.perf_counter()-t)")
+    ref_out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
+    ref_n, ref_s = ref_out.stdout.split()
+    probe_ours = (f"import time\nfrom llmctl.providers.mistral_tokens import tokenizer_for_version\n"
+                  f"tok=tokenizer_for_version('tekken');tok._tokenizer()\n"
+                  f"t=time.perf_counter()\nwith open({str(corpus)!r},'rb') as fh: n=tok.count_stream(fh,'c')\n"
+                  f"print(n, time.perf_counter()-t)")
+    our_out = subprocess.run([sys.executable, "-c", probe_ours], capture_output=True, text=True, env=env,
+                             check=True)
+    our_n, our_s = our_out.stdout.split()
+    print(f"mistral tekken count {size:.0f} MB: llmctl {float(our_s):.2f} s, mistral-common direct "
+          f"{float(ref_s):.2f} s, throughput ratio {float(ref_s) / float(our_s):.2f}x (target >= 1.0x); "
+          f"counts {'EQUAL' if our_n == ref_n else 'DIFFERENT'} ({our_n})")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
