@@ -35,6 +35,7 @@ class MistralProvider(HostedProvider):
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         super().__init__(options)
         self._client: Any = None
+        self._http: Any = None
         self._lock = threading.Lock()
 
     def tokenizer(self, ref: ModelRef) -> Tokenizer:
@@ -66,6 +67,7 @@ class MistralProvider(HostedProvider):
         creds = self.credentials()
         settings = client_options(self.options)
         http = make_client(secrets=[creds.key or ""], **settings)
+        self._http = http
         seconds = float(settings.get("timeout") or DEFAULT_TIMEOUT)
         return sdk.Mistral(
             api_key=creds.key,
@@ -77,7 +79,9 @@ class MistralProvider(HostedProvider):
 
     def close(self) -> None:
         with self._lock:
-            self._client = None
+            if self._http is not None:
+                self._http.close()
+            self._client = self._http = None
 
     # ------------------------------------------------------------------ complete
     def _arguments(self, ref: ModelRef, request: CompletionRequest) -> dict[str, Any]:
