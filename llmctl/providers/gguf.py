@@ -143,9 +143,9 @@ class GGUFProvider(Provider):
         elif self._purpose.get(ref.model) == TOKENIZE:
             self.tokenizer(ref)
         else:
-            self._chat_model(ref)
+            self.chat_model(ref)
 
-    def _chat_model(self, ref: ModelRef) -> Any:
+    def chat_model(self, ref: ModelRef) -> Any:
         llm = self._chat_models.get(ref.model)
         if llm is None:
             llm = self._chat_models[ref.model] = self._open(ref)
@@ -200,7 +200,7 @@ class GGUFProvider(Provider):
 
     def prompt_tokens(self, ref: ModelRef, request: CompletionRequest) -> tuple[list[int], list[str]]:
         """The exact tokens the model will read for this request, and the stop strings to add."""
-        llm = self._chat_model(ref)
+        llm = self.chat_model(ref)
         engine = _engine()
         formatter = self._formatter(ref, llm)
         if formatter is not None:
@@ -217,7 +217,7 @@ class GGUFProvider(Provider):
         text = "\n".join(p for p in parts if p)
         return engine.tokenize(llm, text, add_special=True, parse_special=False), []
 
-    def _sampling(self, request: CompletionRequest, room: int) -> Any:
+    def sampling(self, request: CompletionRequest, room: int) -> Any:
         engine = _engine()
         sampling = engine.Sampling(max_tokens=room)
         if request.max_tokens is not None:
@@ -245,13 +245,13 @@ class GGUFProvider(Provider):
         return sampling
 
     def complete(self, ref: ModelRef, request: CompletionRequest, on_text: TextSink | None = None) -> Completion:
-        llm = self._chat_model(ref)
+        llm = self.chat_model(ref)
         tokens, template_stops = self.prompt_tokens(ref, request)
         n_ctx = int(llm.n_ctx())
         if len(tokens) >= n_ctx:
             raise UsageError(f"the prompt is {len(tokens)} tokens but the context window is {n_ctx} tokens "
                              "(room is needed for at least one new token); raise --n-ctx or shorten the prompt")
-        sampling = self._sampling(request, n_ctx - len(tokens))
+        sampling = self.sampling(request, n_ctx - len(tokens))
         stops = list(request.stop) + template_stops
         try:
             result = _engine().generate(llm, tokens, sampling, stops, on_text if request.stream else None)
