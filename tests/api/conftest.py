@@ -155,3 +155,13 @@ def llama_server() -> Iterator[str]:
             proc.kill()
             proc.wait()
         log.close()
+
+
+@pytest.fixture(autouse=True)
+def close_cached_providers() -> Iterator[None]:
+    """Close every provider a test opened (through the CLI too), so no socket outlives its test."""
+    yield
+    from llmctl.providers import registry
+
+    for provider in list(registry._PROVIDER_CACHE.values()):
+        provider.close()
