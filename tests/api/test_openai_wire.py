@@ -8,9 +8,9 @@ import math
 import pytest
 from conftest import OPENAI_KEY, Recorder, fixture_json, fixture_text
 
+from llmctl.core.config import get_config
 from llmctl.core.errors import AuthError, InputError, ProviderError, RateLimitError, UsageError
 from llmctl.core.pricing import PriceTable
-from llmctl.core.config import get_config
 from llmctl.providers.base import CompletionRequest, EmbeddingRequest
 
 pytestmark = pytest.mark.usefixtures("keys")
