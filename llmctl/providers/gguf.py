@@ -163,6 +163,10 @@ class GGUFProvider(Provider):
             llm = self._embed_models[ref.model] = self._open(ref, **extra)
         return llm
 
+    def context_size(self, ref: ModelRef, llm: Any) -> int:
+        # llama.cpp may round the context up, but llama-cpp-python's buffers keep the size asked for.
+        return min(self.n_ctx(ref), int(llm.n_ctx()))
+
     def tokenizer(self, ref: ModelRef) -> Tokenizer:
         found = self._tokenizers.get(ref.model)
         if found is None:
@@ -247,7 +251,7 @@ class GGUFProvider(Provider):
     def complete(self, ref: ModelRef, request: CompletionRequest, on_text: TextSink | None = None) -> Completion:
         llm = self.chat_model(ref)
         tokens, template_stops = self.prompt_tokens(ref, request)
-        n_ctx = int(llm.n_ctx())
+        n_ctx = self.context_size(ref, llm)
         if len(tokens) >= n_ctx:
             raise UsageError(f"the prompt is {len(tokens)} tokens but the context window is {n_ctx} tokens "
                              "(room is needed for at least one new token); raise --n-ctx or shorten the prompt")
@@ -266,7 +270,7 @@ class GGUFProvider(Provider):
             raise UsageError(f"--dimensions is not supported by {ref.label} (its vectors have a fixed width)")
         llm = self._embedder(ref)
         engine = _engine()
-        limit = min(int(llm.n_ctx()), int(llm.n_batch))
+        limit = min(self.context_size(ref, llm), int(llm.n_batch))
         for index, text in enumerate(request.texts):
             count = len(engine.tokenize(llm, text, add_special=True, parse_special=False))
             if count > limit:

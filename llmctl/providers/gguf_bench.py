@@ -45,7 +45,7 @@ def run_bench(provider: GGUFProvider, ref: ModelRef, *, load_s: float, prompt_to
     """Measure on a loaded model: a `prompt_tokens` prompt evaluated cold, then a chat answer."""
     engine = _engine()
     llm = provider.chat_model(ref)
-    n_ctx = int(llm.n_ctx())
+    n_ctx = provider.context_size(ref, llm)
     prompt_tokens = max(8, min(prompt_tokens, n_ctx - gen_tokens - 64, int(llm.n_batch)))
     filler = engine.tokenize(llm, FILLER * (prompt_tokens // 8 + 8), add_special=True, parse_special=False)
     filler = filler[:prompt_tokens]

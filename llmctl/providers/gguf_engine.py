@@ -172,7 +172,13 @@ def generate(llm: llama_cpp.Llama, prompt: list[int], sampling: Sampling, stops:
     """
     vocab = vocab_of(llm)
     stops = [s for s in stops if s]
-    llm.set_seed(sampling.seed if sampling.seed is not None else random.SystemRandom().randrange(2**31))
+    if sampling.seed is not None:
+        # A reused KV-cache prefix is evaluated in other batch shapes, which moves the logits by
+        # rounding; a seeded run evaluates the whole prompt so the same seed gives the same text.
+        llm.reset()
+        llm.set_seed(sampling.seed)
+    else:
+        llm.set_seed(random.SystemRandom().randrange(2**31))
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     text, sent, produced, finish, cut_at_stop = "", 0, 0, "length", False
     started, first_at = time.perf_counter(), None
