@@ -1,0 +1,238 @@
+"""The `hf` provider: a local Hugging Face model folder through transformers, offline, safetensors first."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from llmctl.core.errors import LlmctlError, UsageError
+from llmctl.providers.base import (
+    COMPLETE,
+    EMBED,
+    TOKENIZE,
+    Completion,
+    CompletionRequest,
+    EmbeddingRequest,
+    Embeddings,
+    ModelRef,
+    Provider,
+    TextSink,
+    Tokenizer,
+)
+from llmctl.providers.hf_folder import HFFolder
+from llmctl.providers.hf_tokenizer import HFTokenizer
+from llmctl.providers.registry import require_import
+
+_DEVICE = re.compile(r"(cpu|auto|mps|cuda(:\d+)?)")
+#: options that belong to other backends: an error here, never silently dropped
+_FOREIGN_OPTIONS = {"n_ctx": "--n-ctx", "n_gpu_layers": "--n-gpu-layers"}
+
+
+@dataclass
+class _Loaded:
+    model: Any
+    tokenizer: Any  # transformers tokenizer (generation) or tokenizers.Tokenizer (embedding)
+    device: str
+    pad_id: int = 0
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300] or type(exc).__name__
+
+
+class HFProvider(Provider):
+    """Tokenize, complete and embed with a model folder on disk; nothing is downloaded."""
+
+    kind: ClassVar[str] = "hf"
+    extra: ClassVar[str | None] = "hf"
+    local: ClassVar[bool] = True
+    max_concurrency: ClassVar[int | None] = 1
+
+    def __init__(self, options: dict[str, Any] | None = None) -> None:
+        super().__init__(options)
+        for key, flag in _FOREIGN_OPTIONS.items():
+            if self.options.get(key) is not None:
+                raise UsageError(f"{flag} is for GGUF models; Hugging Face models take --device and --threads")
+        device = self.options.get("device")
+        if device is not None and not _DEVICE.fullmatch(str(device)):
+            raise UsageError(f"--device must be cpu, cuda, cuda:N, mps or auto, not {device!r}")
+        threads = self.options.get("threads")
+        if threads is not None and (not isinstance(threads, int) or threads < 1):
+            raise UsageError(f"--threads must be a positive whole number, not {threads!r}")
+        self._folders: dict[str, HFFolder] = {}
+        self._tokenizers: dict[str, Tokenizer] = {}
+        self._loaded: dict[str, _Loaded] = {}
+
+    @property
+    def trust_remote_code(self) -> bool:
+        return bool(self.options.get("trust_remote_code"))
+
+    def folder(self, ref: ModelRef) -> HFFolder:
+        found = self._folders.get(ref.model)
+        if found is None:
+            found = self._folders[ref.model] = HFFolder(ref.model, ref.label)
+        return found
+
+    def capabilities(self, ref: ModelRef) -> frozenset[str]:
+        folder = self.folder(ref)
+        if not folder.has("config.json"):
+            return frozenset({TOKENIZE})
+        return frozenset({TOKENIZE, COMPLETE if folder.generates else EMBED})
+
+    # ---------------------------------------------------------------- tokenizer
+    def tokenizer(self, ref: ModelRef) -> Tokenizer:
+        found = self._tokenizers.get(ref.model)
+        if found is None:
+            found = self._tokenizers[ref.model] = self._open_tokenizer(ref)
+        return found
+
+    def _open_tokenizer(self, ref: ModelRef) -> Tokenizer:
+        folder = self.folder(ref)
+        if folder.tokenizer_json is not None:
+            return HFTokenizer.from_file(str(folder.tokenizer_json), ref.label)
+        folder.require_tokenizer()
+        # No tokenizer.json: let transformers build the fast tokenizer from the older files.
+        auto = self._transformers_tokenizer(folder)
+        backend = getattr(auto, "backend_tokenizer", None)
+        if backend is None:
+            raise UsageError(f"{ref.label}: the tokenizer has no fast (tokenizers) form that llmctl can use")
+        from tokenizers import Tokenizer as Backend
+
+        return HFTokenizer(Backend.from_str(backend.to_str()), ref.label)
+
+    def _transformers_tokenizer(self, folder: HFFolder) -> Any:
+        transformers = self._transformers()
+        auto_map = folder.tokenizer_config.get("auto_map")
+        if auto_map and not self.trust_remote_code:
+            raise UsageError(f"{folder.label}: the tokenizer needs remote code (auto_map in tokenizer_config.json); "
+                             "pass --trust-remote-code if you trust this folder")
+        try:
+            return transformers.AutoTokenizer.from_pretrained(
+                str(folder.path), local_files_only=True, trust_remote_code=self.trust_remote_code)
+        except LlmctlError:
+            raise
+        except Exception as exc:
+            raise UsageError(f"{folder.label}: cannot load the tokenizer: {_one_line(exc)}") from None
+
+    # ------------------------------------------------------------------ loading
+    def _transformers(self) -> Any:
+        require_import("torch", "torch", "hf")
+        transformers = require_import("transformers", "transformers", "hf")
+        # A provider never prints: no progress bars or log lines from the library on our stderr.
+        transformers.utils.logging.disable_progress_bar()
+        transformers.utils.logging.set_verbosity_error()
+        return transformers
+
+    def _device(self) -> str:
+        import torch
+
+        wanted = str(self.options.get("device") or "cpu")
+        if wanted == "auto":
+            if torch.cuda.is_available():
+                return "cuda"
+            mps = getattr(torch.backends, "mps", None)
+            return "mps" if mps is not None and mps.is_available() else "cpu"
+        if wanted.startswith("cuda"):
+            if not torch.cuda.is_available():
+                raise UsageError(f"--device {wanted}: torch sees no CUDA GPU here (try --device cpu or auto)")
+            index = int(wanted.partition(":")[2] or 0)
+            if index >= torch.cuda.device_count():
+                raise UsageError(f"--device {wanted}: only {torch.cuda.device_count()} CUDA GPU(s) visible")
+        if wanted == "mps":
+            mps = getattr(torch.backends, "mps", None)
+            if mps is None or not mps.is_available():
+                raise UsageError("--device mps: torch sees no Apple GPU here")
+        return wanted
+
+    def load(self, ref: ModelRef) -> None:
+        self._load(ref)
+
+    def _load(self, ref: ModelRef) -> _Loaded:
+        found = self._loaded.get(ref.model)
+        if found is not None:
+            return found
+        folder = self.folder(ref)
+        folder.config  # noqa: B018 - a folder without config.json fails here, with its own message
+        weights = folder.weights(bool(self.options.get("allow_pickle")))
+        transformers = self._transformers()
+        import torch
+        from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+        folder.check_remote_code(self.trust_remote_code, frozenset(CONFIG_MAPPING_NAMES))
+        threads = self.options.get("threads")
+        if threads:
+            torch.set_num_threads(int(threads))
+        device = self._device()
+        if folder.is_encoder_decoder:
+            auto_class = transformers.AutoModelForSeq2SeqLM
+        elif folder.generates:
+            auto_class = transformers.AutoModelForCausalLM
+        else:
+            auto_class = transformers.AutoModel
+        try:
+            model = auto_class.from_pretrained(
+                str(folder.path),
+                local_files_only=True,
+                trust_remote_code=self.trust_remote_code,
+                use_safetensors=weights == "safetensors",
+                # Full precision on the CPU: half precision there is slower and drifts from the reference.
+                dtype=torch.float32 if device == "cpu" else "auto",
+            )
+            model.to(device)
+            model.eval()
+        except LlmctlError:
+            raise
+        except Exception as exc:  # a truncated or malformed checkpoint is the user's file, not our bug
+            raise UsageError(f"{ref.label}: cannot load the model: {_one_line(exc)}") from None
+        if folder.generates:
+            folder.require_tokenizer()
+            loaded = _Loaded(model, self._transformers_tokenizer(folder), device)
+        else:
+            loaded = self._embedding_tokenizer(ref, folder, model, device)
+        self._loaded[ref.model] = loaded
+        return loaded
+
+    def _embedding_tokenizer(self, ref: ModelRef, folder: HFFolder, model: Any, device: str) -> _Loaded:
+        """A tokenizer set up as sentence-transformers sets it: special tokens added, cut at the max length."""
+        from tokenizers import Tokenizer as Backend
+
+        folder.require_tokenizer()
+        if folder.tokenizer_json is not None:
+            backend = Backend.from_file(str(folder.tokenizer_json))
+        else:
+            auto = self._transformers_tokenizer(folder)
+            if getattr(auto, "backend_tokenizer", None) is None:
+                raise UsageError(f"{ref.label}: the tokenizer has no fast (tokenizers) form that llmctl can use")
+            backend = Backend.from_str(auto.backend_tokenizer.to_str())
+        pad_id = model.config.pad_token_id
+        if backend.padding:
+            pad_id = backend.token_to_id(backend.padding["pad_token"])
+        backend.no_padding()
+        max_len = folder.pooling.max_seq_length
+        if max_len:
+            backend.enable_truncation(max_len)
+        else:
+            backend.no_truncation()
+        return _Loaded(model, backend, device, int(pad_id or 0))
+
+    # ---------------------------------------------------------------- the work
+    def complete(self, ref: ModelRef, request: CompletionRequest, on_text: TextSink | None = None) -> Completion:
+        from llmctl.providers.hf_generate import generate
+
+        self.require(ref, COMPLETE)
+        loaded = self._load(ref)
+        return generate(loaded.model, loaded.tokenizer, self.folder(ref), request, loaded.device,
+                        on_text if request.stream else None, self.warn)
+
+    def embed(self, ref: ModelRef, request: EmbeddingRequest) -> Embeddings:
+        from llmctl.providers.hf_embed import embed_texts
+
+        self.require(ref, EMBED)
+        loaded = self._load(ref)
+        folder = self.folder(ref)
+        return embed_texts(loaded.model, loaded.tokenizer, loaded.pad_id, folder, folder.pooling, request,
+                           loaded.device, self.warn)
+
+    def close(self) -> None:
+        self._loaded.clear()
