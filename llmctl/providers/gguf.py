@@ -195,8 +195,10 @@ class GGUFProvider(Provider):
             engine = _engine()
             vocab = engine.vocab_of(llm)
             eos, bos = llm.token_eos(), llm.token_bos()
-            text_of = (lambda t: engine.token_piece(vocab, t, special=True).decode("utf-8", "replace")
-                       if t >= 0 else "")
+
+            def text_of(token: int) -> str:
+                return engine.token_piece(vocab, token, special=True).decode("utf-8", "replace") if token >= 0 else ""
+
             formatter = Jinja2ChatFormatter(template=template, eos_token=text_of(eos), bos_token=text_of(bos),
                                             stop_token_ids=[eos])
         self._formatters[ref.model] = formatter
