@@ -277,6 +277,10 @@ def run_local_command(
     if bench:
         _bench(out, ref, provider, load_s, max_tokens, seed)
         return
+    if system is None:
+        from llmctl.providers.registry import default_system_prompt
+
+        system = default_system_prompt(ref)
     chat = Chat(provider, ref, CompletionRequest("", system=system, max_tokens=max_tokens,
                                                  temperature=temperature, seed=seed))
     if prompt:

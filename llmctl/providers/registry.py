@@ -193,9 +193,17 @@ def resolve_model(name: str, config: Config | None = None, *, base_url: str | No
     else:
         ref = _resolve_bare(config, name, base_url)
     if seen and ref.kind in ("gguf", "hf"):
-        # An alias of a local file reads better than the path it stands for.
-        ref = ModelRef(ref.provider, ref.kind, ref.model, f"{ref.provider}:{seen[-1]}", ref.spec, ref.settings)
+        # An alias of a local file reads better than the path it stands for, and may carry
+        # settings of its own under [models.<provider>."<alias>"] (a default system prompt, say).
+        spec = {**ref.spec, **(config.model_spec(ref.provider, seen[-1]) or {})}
+        ref = ModelRef(ref.provider, ref.kind, ref.model, f"{ref.provider}:{seen[-1]}", spec, ref.settings)
     return ref
+
+
+def default_system_prompt(ref: ModelRef) -> str | None:
+    """The system prompt a model's config gives it when the user gives none."""
+    value = ref.spec.get("system")
+    return value if isinstance(value, str) and value else None
 
 
 def _resolve_bare(config: Config, name: str, base_url: str | None) -> ModelRef:

@@ -135,3 +135,15 @@ def test_broken_user_config_is_exit_3(user_config) -> None:
     with pytest.raises(ConfigError, match=f"^{path}: invalid TOML") as info:
         get_config()
     assert info.value.exit_code == 3
+
+
+def test_local_alias_carries_its_settings(user_config, tmp_path: Path) -> None:
+    from llmctl.providers.registry import default_system_prompt
+
+    assert default_system_prompt(resolve_model("smollm2")) == "You are a helpful assistant."
+    assert default_system_prompt(resolve_model("default")) == "You are a helpful assistant."
+    model = tmp_path / "z.gguf"
+    model.write_bytes(b"GGUF")
+    user_config(f'[aliases]\nzephyr = "gguf:{model}"\n\n[models.gguf.zephyr]\nsystem = "Be terse."\n')
+    assert default_system_prompt(resolve_model("zephyr")) == "Be terse."
+    assert default_system_prompt(resolve_model(f"gguf:{model}")) is None
