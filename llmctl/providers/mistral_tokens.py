@@ -7,16 +7,13 @@ Text is encoded without BOS/EOS, and control tokens in user text count as plain 
 
 from __future__ import annotations
 
-import os
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from llmctl.core.errors import ConfigError, InputError, UsageError
 from llmctl.core.inputs import decode_utf8
 from llmctl.providers.base import ModelRef, Tokenizer
-from llmctl.providers.openai_tokens import STREAM_PIECE_BYTES, safe_cut
+from llmctl.providers.openai_tokens import count_in_pieces
 
 #: tokenizer version -> file name inside mistral_common/data
 TOKENIZER_FILES: dict[str, str] = {
@@ -98,32 +95,7 @@ class MistralTokenizer(Tokenizer):
         if not self.is_tekken:
             return self.count(decode_utf8(stream.read(), source))
         # Tekken splits text with an o200k-style pre-tokenizer, so the same certain cut points apply.
-        encoding = self._tokenizer()._model
-        workers = max(1, os.cpu_count() or 1)
-        total = 0
-        offset = 0
-        pending = bytearray()
-        queue: deque[Future[int]] = deque()
-
-        def count_piece(data: bytes, at: int) -> int:
-            text = decode_utf8(data, source, base_offset=at)
-            return memoryview(encoding._core_bpe.encode_to_tiktoken_buffer(text, set())).nbytes // 4
-
-        with ThreadPoolExecutor(workers) as pool:
-            while True:
-                block = stream.read(STREAM_PIECE_BYTES)
-                cut = safe_cut(pending + block) if block else len(pending)
-                pending += block
-                if cut > 0:
-                    piece = bytes(pending[:cut])
-                    del pending[:cut]
-                    queue.append(pool.submit(count_piece, piece, offset))
-                    offset += len(piece)
-                while len(queue) > workers + 1 or (queue and not block):
-                    total += queue.popleft().result()
-                if not block:
-                    break
-        return total
+        return count_in_pieces(self._tokenizer()._model, stream, source)
 
 
 _TOKENIZERS: dict[str, MistralTokenizer] = {}

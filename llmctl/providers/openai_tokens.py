@@ -162,40 +162,40 @@ class TiktokenTokenizer(Tokenizer):
 
     def count_stream(self, stream: BinaryIO, source: str) -> int:
         """Count a file of any size exactly, in pieces, on every core, without token lists."""
-        encoding = self._tiktoken()
-        workers = max(1, os.cpu_count() or 1)
-        total = 0
-        offset = 0
-        pending = bytearray()
-        queue: deque[Future[int]] = deque()
+        return count_in_pieces(self._tiktoken(), stream, source)
 
-        def count_piece(data: bytes, at: int) -> int:
-            return _count_buffer(encoding, decode_utf8(data, source, base_offset=at))
 
-        with ThreadPoolExecutor(workers) as pool:
-            while True:
-                block = stream.read(STREAM_PIECE_BYTES)
-                if block:
-                    pending += block
-                    cut = safe_cut(pending, lo=max(0, len(pending) - len(block) - 1))
-                    if cut <= 0 and len(pending) < 16 * STREAM_PIECE_BYTES:
-                        continue
-                    if cut <= 0:
-                        cut = safe_cut(pending)
-                        if cut <= 0:
-                            continue  # no safe place at all yet: keep reading
-                else:
-                    cut = len(pending)
-                if cut:
-                    piece = bytes(pending[:cut])
-                    del pending[:cut]
-                    queue.append(pool.submit(count_piece, piece, offset))
-                    offset += len(piece)
-                while len(queue) > workers + 1 or (queue and not block):
-                    total += queue.popleft().result()
-                if not block:
-                    break
-        return total
+def count_in_pieces(encoding: Any, stream: BinaryIO, source: str) -> int:
+    """Count a stream with a tiktoken-style encoding, exactly, in pieces on every core.
+
+    Pieces end only at `safe_cut` points, so the sum of their counts is the count of the whole
+    text; tiktoken encodes each into a buffer without building Python lists (and without the GIL).
+    """
+    workers = max(1, os.cpu_count() or 1)
+    total = 0
+    offset = 0
+    pending = bytearray()
+    queue: deque[Future[int]] = deque()
+
+    def count_piece(data: bytes, at: int) -> int:
+        return _count_buffer(encoding, decode_utf8(data, source, base_offset=at))
+
+    with ThreadPoolExecutor(workers) as pool:
+        while True:
+            block = stream.read(STREAM_PIECE_BYTES)
+            pending += block
+            # Only the new bytes (and the one before them) can hold a cut point not seen yet.
+            cut = safe_cut(pending, lo=max(0, len(pending) - len(block) - 1)) if block else len(pending)
+            if cut > 0:
+                piece = bytes(pending[:cut])
+                del pending[:cut]
+                queue.append(pool.submit(count_piece, piece, offset))
+                offset += len(piece)
+            while len(queue) > workers + 1 or (queue and not block):
+                total += queue.popleft().result()
+            if not block:
+                break
+    return total
 
 
 def _count_buffer(encoding: Any, text: str) -> int:
