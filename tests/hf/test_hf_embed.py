@@ -55,6 +55,18 @@ def test_minilm_matches_sentence_transformers(minilm_provider: HFProvider, sente
 
 
 @pytest.mark.slow
+def test_minilm_many_texts_in_parallel_batches_match(minilm_provider: HFProvider, sentence_transformer: Any) -> None:
+    import random
+
+    rng = random.Random(3)
+    words = [w for s in VARIED[:10] for w in s.split()]
+    texts = [" ".join(rng.choice(words) for _ in range(rng.randint(1, 40))) for _ in range(150)]
+    vectors, result = _minilm(minilm_provider, texts)
+    assert np.abs(vectors - sentence_transformer.encode(texts)).max() < 1e-5
+    assert result.usage.input_tokens == int(sentence_transformer.tokenize(texts)["attention_mask"].sum())
+
+
+@pytest.mark.slow
 def test_minilm_order_and_batching_do_not_change_vectors(minilm_provider: HFProvider) -> None:
     alone = [_minilm(minilm_provider, [t])[0][0] for t in VARIED[:5]]
     together, _ = _minilm(minilm_provider, list(reversed(VARIED[:5])))
