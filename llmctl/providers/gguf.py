@@ -45,6 +45,7 @@ class GGUFTokenizer(Tokenizer):
         self._llm = llm
         self._vocab = self._engine.vocab_of(llm)
         self.name = name
+        self.context_window: int | None = None
 
     def encode(self, text: str) -> list[int]:
         return self._engine.tokenize(self._llm, text, add_special=False, parse_special=False)  # type: ignore[no-any-return]
@@ -170,9 +171,11 @@ class GGUFProvider(Provider):
     def tokenizer(self, ref: ModelRef) -> Tokenizer:
         found = self._tokenizers.get(ref.model)
         if found is None:
-            self.header(ref)
+            header = self.header(ref)
             llm = self._open(ref, vocab_only=True, n_ctx=64)
             found = self._tokenizers[ref.model] = GGUFTokenizer(llm, ref.label)
+            # The training context: what `tokenize` reports as the model's window.
+            found.context_window = header.context_length
         return found
 
     def close(self) -> None:
