@@ -80,6 +80,11 @@ class HFProvider(Provider):
             return frozenset({TOKENIZE})
         return frozenset({TOKENIZE, COMPLETE if folder.generates else EMBED})
 
+    def require(self, ref: ModelRef, capability: str) -> None:
+        if capability != TOKENIZE:
+            self.folder(ref).config  # noqa: B018 - "no config.json" says more than "cannot complete"
+        super().require(ref, capability)
+
     # ---------------------------------------------------------------- tokenizer
     def tokenizer(self, ref: ModelRef) -> Tokenizer:
         found = self._tokenizers.get(ref.model)

@@ -161,3 +161,15 @@ def test_missing_transformers_is_exit_5(tiny_gpt2: Path, monkeypatch: pytest.Mon
 def test_not_a_folder(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="^hf:gone: no such folder: "):
         HFProvider({}).load(hf_ref(tmp_path / "gone", "hf:gone"))
+
+
+def test_folder_without_config_through_the_cli(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from llmctl.cli.app import app
+
+    (tmp_path / "tokenizer.json").write_text("{}")
+    result = CliRunner().invoke(app, ["complete", "-m", f"hf:{tmp_path}", "hi"], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert result.stderr == f"llmctl: error: hf:{tmp_path}: no config.json in {tmp_path} " \
+                            "(not a Hugging Face model folder)\n"
