@@ -93,3 +93,24 @@ def test_tokenize_counts_with_the_models_own_tokenizer() -> None:
     result = _run("tokenize", "-m", "minilm", text)
     assert result.exit_code == 0, result.stderr
     assert result.stdout.strip() == str(expected)
+
+
+def test_a_model_id_found_in_the_local_hf_cache(tiny_gpt2: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    repo = tmp_path / "hub" / "models--tiny--gpt2"
+    shutil.copytree(tiny_gpt2, repo / "snapshots" / "abc123")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("abc123")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    from transformers import AutoTokenizer
+
+    text = "Frogs sing at night"
+    expected = len(AutoTokenizer.from_pretrained(str(tiny_gpt2))(text, add_special_tokens=False)["input_ids"])
+    result = _run("tokenize", "-m", "hf:tiny/gpt2", text)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == str(expected)
+    completed = _run("--json", "complete", "-m", "hf:tiny/gpt2", "--max-tokens", "3", "-t", "0", text)
+    assert completed.exit_code == 0, completed.stderr
+    assert json.loads(completed.stdout)["usage"]["output_tokens"] == 3
