@@ -92,7 +92,16 @@ class HFProvider(Provider):
             found = self._tokenizers[ref.model] = self._open_tokenizer(ref)
         return found
 
-    def _open_tokenizer(self, ref: ModelRef) -> Tokenizer:
+    def _open_tokenizer(self, ref: ModelRef) -> HFTokenizer:
+        tok = self._read_tokenizer(ref)
+        folder = self.folder(ref)
+        if folder.has("config.json"):
+            # What `tokenize` shows as the window: the most tokens the model reads at once.
+            tok.context_window = folder.pooling.max_seq_length if folder.is_sentence_transformer \
+                else folder.max_positions
+        return tok
+
+    def _read_tokenizer(self, ref: ModelRef) -> HFTokenizer:
         folder = self.folder(ref)
         if folder.tokenizer_json is not None:
             return HFTokenizer.from_file(str(folder.tokenizer_json), ref.label)

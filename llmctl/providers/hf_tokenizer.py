@@ -55,6 +55,7 @@ class HFTokenizer(Tokenizer):
 
     def __init__(self, backend: Any, name: str) -> None:
         self.name = name
+        self.context_window: int | None = None
         self._tok = backend
         self._tok.no_truncation()
         self._tok.no_padding()

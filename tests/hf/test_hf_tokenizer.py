@@ -118,3 +118,9 @@ def test_a_tokenizer_that_cannot_be_cut_still_counts_exactly(tmp_path: Path) -> 
     assert not ours.cuts_exactly  # type: ignore[attr-defined]
     text = _varied_text(2, 500)
     assert ours.count_stream(io.BytesIO(text.encode()), "t.txt") == len(tok.encode(text).ids)
+
+
+def test_the_window_tokenize_reports(tiny_gpt2: Path) -> None:
+    # MiniLM reads at most 256 tokens (sentence_bert_config.json); the tiny GPT-2 has 64 positions.
+    assert HFProvider({}).tokenizer(hf_ref(minilm_folder())).context_window == 256  # type: ignore[attr-defined]
+    assert HFProvider({}).tokenizer(hf_ref(tiny_gpt2)).context_window == 64  # type: ignore[attr-defined]
