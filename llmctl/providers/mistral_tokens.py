@@ -13,7 +13,7 @@ from typing import Any, BinaryIO
 from llmctl.core.errors import ConfigError, InputError, UsageError
 from llmctl.core.inputs import decode_utf8
 from llmctl.providers.base import ModelRef, Tokenizer
-from llmctl.providers.openai_tokens import count_in_pieces
+from llmctl.providers.piece_count import count_in_pieces
 
 #: tokenizer version -> file name inside mistral_common/data
 TOKENIZER_FILES: dict[str, str] = {
@@ -95,7 +95,7 @@ class MistralTokenizer(Tokenizer):
         if not self.is_tekken:
             return self.count(decode_utf8(stream.read(), source))
         # Tekken splits text with an o200k-style pre-tokenizer, so the same certain cut points apply.
-        return count_in_pieces(self._tokenizer()._model, stream, source)
+        return count_in_pieces(lambda: self._tokenizer()._model, stream, source)
 
 
 _TOKENIZERS: dict[str, MistralTokenizer] = {}

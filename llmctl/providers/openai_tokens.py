@@ -8,48 +8,15 @@ pre-tokenizer regex splits the text, then each piece is merged lowest-rank-pair 
 
 from __future__ import annotations
 
-import os
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, BinaryIO
 
 from llmctl.core.errors import InputError, NetworkError, UsageError
-from llmctl.core.inputs import decode_utf8
 from llmctl.providers.base import ModelRef, Tokenizer
+from llmctl.providers.piece_count import count_buffer, count_in_pieces
 from llmctl.providers.tiktoken_vocab import BUNDLED, RankIndex, open_index, tiktoken_encoding
 
 #: Above this many characters tiktoken's own table pays for itself.
 SHORT_TEXT_CHARS = 4096
-#: Bytes read per piece when counting a file.
-STREAM_PIECE_BYTES = 4 << 20
-_ASCII_WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
-_ASCII_LETTER = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-
-
-def safe_cut(data: bytes | bytearray, lo: int = 0) -> int:
-    """The last offset in data where every tiktoken pre-tokenizer (cl100k, o200k) must cut.
-
-    No pattern alternative matches a newline followed by an ASCII letter or digit (newlines only
-    end a piece), nor an ASCII letter followed by a space (letters are followed only by letters,
-    marks or a contraction). So a piece boundary is certain there, whatever came before: counting
-    the parts separately gives exactly the count of the whole. Returns -1 when there is none.
-    """
-    pos = len(data) - 1
-    while True:
-        pos = data.rfind(b"\n", lo, pos)
-        if pos < 0:
-            break
-        if pos + 1 < len(data) and data[pos + 1] in _ASCII_WORD:
-            return pos + 1
-    pos = len(data) - 1
-    while True:
-        pos = data.rfind(b" ", lo, pos)
-        if pos <= lo:
-            return -1
-        if data[pos - 1] in _ASCII_LETTER:
-            return pos
-
-
 class TiktokenTokenizer(Tokenizer):
     """One tiktoken encoding (cl100k_base, o200k_base bundled; r50k/p50k through tiktoken)."""
 
@@ -123,7 +90,7 @@ class TiktokenTokenizer(Tokenizer):
         text = _clean(text)
         if len(text) <= SHORT_TEXT_CHARS:
             return len(self.encode(text))
-        return _count_buffer(self._tiktoken(), text)
+        return count_buffer(self._tiktoken(), text)
 
     def decode(self, ids: list[int]) -> str:
         self.check_ids(ids)
@@ -162,51 +129,7 @@ class TiktokenTokenizer(Tokenizer):
 
     def count_stream(self, stream: BinaryIO, source: str) -> int:
         """Count a file of any size exactly, in pieces, on every core, without token lists."""
-        return count_in_pieces(self._tiktoken(), stream, source)
-
-
-def count_in_pieces(encoding: Any, stream: BinaryIO, source: str) -> int:
-    """Count a stream with a tiktoken-style encoding, exactly, in pieces on every core.
-
-    Pieces end only at `safe_cut` points, so the sum of their counts is the count of the whole
-    text; tiktoken encodes each into a buffer without building Python lists (and without the GIL).
-    """
-    workers = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-    total = 0
-    offset = 0
-    pending = bytearray()
-    queue: deque[Future[int]] = deque()
-
-    def count_piece(data: bytes, at: int) -> int:
-        return _count_buffer(encoding, decode_utf8(data, source, base_offset=at))
-
-    # Measured: when the encoding's very first search runs on two threads at once, every later
-    # search in the process runs about 1.8x slower (the regex engine's per-thread cache setup);
-    # one search on this thread first avoids it.
-    _count_buffer(encoding, "warm up")
-
-    with ThreadPoolExecutor(workers) as pool:
-        while True:
-            block = stream.read(STREAM_PIECE_BYTES)
-            pending += block
-            # Only the new bytes (and the one before them) can hold a cut point not seen yet.
-            cut = safe_cut(pending, lo=max(0, len(pending) - len(block) - 1)) if block else len(pending)
-            if cut > 0:
-                piece = bytes(pending[:cut])
-                del pending[:cut]
-                queue.append(pool.submit(count_piece, piece, offset))
-                offset += len(piece)
-            while len(queue) > workers + 1 or (queue and not block):
-                total += queue.popleft().result()
-            if not block:
-                break
-    return total
-
-
-def _count_buffer(encoding: Any, text: str) -> int:
-    # The buffer path skips building a Python list of ints (and the GIL while it encodes).
-    buffer = encoding._core_bpe.encode_to_tiktoken_buffer(text, set())
-    return memoryview(buffer).nbytes // 4
+        return count_in_pieces(self._tiktoken, stream, source)
 
 
 def _clean(text: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import random
 
 import pytest
@@ -10,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llmctl.core.errors import InputError
-from llmctl.providers.openai_tokens import SHORT_TEXT_CHARS, TiktokenTokenizer, safe_cut
+from llmctl.providers.openai_tokens import SHORT_TEXT_CHARS, TiktokenTokenizer
+from llmctl.providers.piece_count import first_safe_cut, safe_cut
 from llmctl.providers.tiktoken_vocab import BUNDLED, load_verified_ranks, tiktoken_encoding
 
 VARIED = [
@@ -112,7 +114,7 @@ def _mixed_document(seed: int, size: int) -> str:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_count_stream_in_pieces_equals_whole_text_count(pair, seed: int, monkeypatch) -> None:
     tokenizer, encoding = pair
-    import llmctl.providers.openai_tokens as module
+    import llmctl.providers.piece_count as module
 
     # Small pieces so a few hundred KB cross many cut points.
     monkeypatch.setattr(module, "STREAM_PIECE_BYTES", 4096)
@@ -122,7 +124,7 @@ def test_count_stream_in_pieces_equals_whole_text_count(pair, seed: int, monkeyp
 
 
 def test_count_stream_reports_bad_utf8_with_offset(monkeypatch) -> None:
-    import llmctl.providers.openai_tokens as module
+    import llmctl.providers.piece_count as module
 
     monkeypatch.setattr(module, "STREAM_PIECE_BYTES", 1024)
     data = ("hello world\n" * 500).encode() + b"\xff\xfe" + b"more\n" * 10
@@ -136,3 +138,39 @@ def test_safe_cut_only_at_certain_boundaries() -> None:
     assert safe_cut(b"abc def") == 3  # no newline+word: falls back to letter+space
     assert safe_cut(b"\n\n\n   ") == -1
     assert safe_cut(b"x\n/y") == -1
+
+
+def test_first_safe_cut_mirrors_safe_cut() -> None:
+    assert first_safe_cut(b"abc\ndef\nghi") == 4
+    assert first_safe_cut(b"  \n /x abc def") == 6  # after the x, before its space
+    assert first_safe_cut(b"\n\n  ") == -1
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_regular_file_counted_in_ranges_on_processes(pair, tmp_path, monkeypatch, workers: int) -> None:
+    import llmctl.providers.piece_count as module
+
+    tokenizer, encoding = pair
+    monkeypatch.setattr(module, "FORK_MIN_BYTES", 1)
+    monkeypatch.setattr(module, "STREAM_PIECE_BYTES", 8192)
+    monkeypatch.setattr(module, "_workers", lambda: workers)
+    text = _mixed_document(5, 400_000)
+    path = tmp_path / "doc.txt"
+    path.write_text(text, encoding="utf-8")
+    starts = module._range_starts(os.open(path, os.O_RDONLY), 0, path.stat().st_size, workers)
+    assert len(starts) == workers  # the work really is split
+    with path.open("rb") as fh:
+        assert tokenizer.count_stream(fh, str(path)) == len(encoding.encode_ordinary(text))
+
+
+def test_bad_utf8_in_a_later_range_names_its_offset(tmp_path, monkeypatch) -> None:
+    import llmctl.providers.piece_count as module
+
+    monkeypatch.setattr(module, "FORK_MIN_BYTES", 1)
+    monkeypatch.setattr(module, "_workers", lambda: 2)
+    good = ("hello world\n" * 20_000).encode()
+    path = tmp_path / "bad.txt"
+    path.write_bytes(good + b"more \xff\xfe text\n" + good)
+    with path.open("rb") as fh, pytest.raises(InputError) as info:
+        TiktokenTokenizer("o200k_base").count_stream(fh, "bad.txt")
+    assert info.value.message == f"bad.txt: not valid UTF-8 at byte offset {len(good) + 5}"
