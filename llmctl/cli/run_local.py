@@ -152,8 +152,8 @@ def _serve(out: Output, ref: ModelRef, provider: Provider, host: str, port: int,
     command = [sys.executable, "-m", "llmctl.providers.gguf_server", "--model", ref.model,
                "--model_alias", alias, "--host", host, "--port", str(port),
                "--n_ctx", str(provider.n_ctx(ref)), "--verbose", "False"]
-    if "threads" in options:
-        command += ["--n_threads", str(options["threads"]), "--n_threads_batch", str(options["threads"])]
+    threads = provider.thread_count()
+    command += ["--n_threads", str(threads), "--n_threads_batch", str(threads)]
     if "n_gpu_layers" in options:
         command += ["--n_gpu_layers", str(options["n_gpu_layers"])]
     log = tempfile.TemporaryFile()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 from llmctl.core.errors import ProviderError, UsageError
@@ -112,12 +113,22 @@ class GGUFProvider(Provider):
         trained = self.header(ref).context_length
         return min(trained, 4096) if trained else 2048
 
+    def thread_count(self) -> int:
+        """--threads, else every CPU this process may use.
+
+        llama.cpp's own default is half the CPUs (it assumes two hardware threads a core); on the
+        2-core machines we measured, both CPUs generate SmolLM2 at 91 tok/s against 51 with one.
+        """
+        given = self._int_option("threads")
+        if given is not None:
+            return given
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
     def _llama_kwargs(self, ref: ModelRef) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"n_ctx": self.n_ctx(ref)}
-        threads = self._int_option("threads")
-        if threads is not None:
-            kwargs["n_threads"] = threads
-            kwargs["n_threads_batch"] = threads
+        threads = self.thread_count()
+        kwargs["n_threads"] = threads
+        kwargs["n_threads_batch"] = threads
         layers = self._int_option("n_gpu_layers")
         if layers is not None:
             kwargs["n_gpu_layers"] = layers
