@@ -53,7 +53,9 @@ def generation(tokens: int, rounds: int, n_ctx: int) -> None:
     provider.require(ref, "complete")
     provider.load(ref)
     ours_llm = provider.chat_model(ref)
-    direct = gguf_engine.open_llama(ref.model, n_ctx=n_ctx)  # same guard, same defaults, own context
+    # Same file, guard, context and thread count (llmctl uses every CPU), its own context.
+    threads = provider.thread_count()
+    direct = gguf_engine.open_llama(ref.model, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads)
     assert direct.n_threads == ours_llm.n_threads
     llmctl_rate(provider, ref, 16, 1)  # warm both (thread pools, page cache)
     direct_rate(direct, 16, 1)
