@@ -164,6 +164,7 @@ def _count_file_ranges(encoding: Any, fd: int, start: int, end: int, source: str
             pid = os.fork()
             if pid == 0:  # the child counts its range and reports one line
                 os.close(read_end)
+                report: str
                 try:
                     report = f"ok {_count_range(encoding, fd, lo, hi, source)}"
                 except InputError as exc:
@@ -176,10 +177,10 @@ def _count_file_ranges(encoding: Any, fd: int, start: int, end: int, source: str
             children.append((pid, read_end))
         total = _count_range(encoding, fd, *bounds[0], source)
         for _pid, read_end in children:
-            report = b""
+            answer = b""
             while chunk := os.read(read_end, 65536):
-                report += chunk
-            status, _, detail = report.decode("utf-8", "replace").partition(" ")
+                answer += chunk
+            status, _, detail = answer.decode("utf-8", "replace").partition(" ")
             if status == "input-error":
                 raise InputError(detail)
             if status != "ok":
