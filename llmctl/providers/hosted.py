@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -62,6 +63,25 @@ class HostedProvider(Provider):
     default_base_url: ClassVar[str]
     temperature_range: ClassVar[tuple[float, float]] = (0.0, 2.0)
     embed_limits: ClassVar[EmbedLimits]
+
+    def __init__(self, options: dict[str, Any] | None = None) -> None:
+        super().__init__(options)
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ the SDK client
+    def load(self, ref: ModelRef) -> None:
+        self.client()
+
+    def client(self) -> Any:
+        """The SDK client, built once (lazily: the SDK is imported on first use)."""
+        with self._lock:
+            if self._client is None:
+                self._client = self._build_client()
+            return self._client
+
+    def _build_client(self) -> Any:
+        raise NotImplementedError
 
     def __repr__(self) -> str:
         # The options never hold a key, but say nothing of credentials all the same.

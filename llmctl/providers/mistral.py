@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -34,9 +33,7 @@ class MistralProvider(HostedProvider):
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         super().__init__(options)
-        self._client: Any = None
         self._http: Any = None
-        self._lock = threading.Lock()
 
     def tokenizer(self, ref: ModelRef) -> Tokenizer:
         from llmctl.providers.mistral_tokens import mistral_tokenizer
@@ -50,15 +47,6 @@ class MistralProvider(HostedProvider):
         return url[: -len("/v1")] if url.endswith("/v1") else url
 
     # ------------------------------------------------------------------ client
-    def load(self, ref: ModelRef) -> None:
-        self.client()
-
-    def client(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                self._client = self._build_client()
-            return self._client
-
     def _build_client(self) -> Any:
         from llmctl.core.http import DEFAULT_TIMEOUT, client_options, make_client
         from llmctl.providers.registry import require_import

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,26 +31,12 @@ class OpenAIProvider(HostedProvider):
     # 2048 inputs and 300k tokens per request, 8191 tokens per input (OpenAI's embeddings guide).
     embed_limits = EmbedLimits(max_inputs=2048, max_request_tokens=300_000, max_input_tokens=8191)
 
-    def __init__(self, options: dict[str, Any] | None = None) -> None:
-        super().__init__(options)
-        self._client: Any = None
-        self._lock = threading.Lock()
-
     def tokenizer(self, ref: ModelRef) -> Tokenizer:
         from llmctl.providers.openai_tokens import openai_tokenizer
 
         return openai_tokenizer(ref)
 
     # ------------------------------------------------------------------ client
-    def load(self, ref: ModelRef) -> None:
-        self.client()
-
-    def client(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                self._client = self._build_client()
-            return self._client
-
     def _build_client(self) -> Any:
         from llmctl.core.http import client_options, make_client, make_timeout
         from llmctl.providers.registry import require_import
