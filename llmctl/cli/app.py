@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Annotated, Optional
 
 import typer
@@ -55,4 +57,13 @@ app.command("prices")(prices.prices_command)
 
 
 def main() -> None:
-    app(prog_name="llmctl")
+    try:
+        app(prog_name="llmctl")
+    except SystemExit as exc:
+        if exc.code == 130:
+            # Ctrl-C: what was written is complete; batch workers may still be waiting on the
+            # network, and the user asked to stop now, not when their requests time out.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
+        raise
