@@ -188,6 +188,9 @@ def resolve_model(name: str, config: Config | None = None, *, base_url: str | No
         seen.append(name)
         name = config.aliases[name]
     provider, sep, model = name.partition(":")
+    if sep and model in config.aliases and config.aliases[model].startswith(f"{provider}:"):
+        # `gguf:smollm2` names the alias through its provider: the same model as `smollm2`.
+        return resolve_model(model, config, base_url=base_url)
     if sep and (provider in config.providers or provider in config.profiles or provider.isidentifier()):
         ref = _resolve_explicit(config, provider, model, base_url)
     else:

@@ -147,3 +147,10 @@ def test_local_alias_carries_its_settings(user_config, tmp_path: Path) -> None:
     user_config(f'[aliases]\nzephyr = "gguf:{model}"\n\n[models.gguf.zephyr]\nsystem = "Be terse."\n')
     assert default_system_prompt(resolve_model("zephyr")) == "Be terse."
     assert default_system_prompt(resolve_model(f"gguf:{model}")) is None
+
+
+def test_provider_prefixed_alias_is_the_alias() -> None:
+    assert resolve_model("gguf:smollm2") == resolve_model("smollm2")
+    assert resolve_model("hf:minilm").label == "hf:minilm"
+    with pytest.raises(UsageError, match="no such folder"):
+        resolve_model("hf:smollm2")  # the alias is a GGUF model, so hf: does not take it
