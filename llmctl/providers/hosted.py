@@ -26,6 +26,7 @@ from llmctl.providers.base import (
     COMPLETE,
     EMBED,
     TOKENIZE,
+    Completion,
     CompletionRequest,
     EmbeddingRequest,
     Embeddings,
@@ -166,6 +167,16 @@ class HostedProvider(Provider):
                 raise UsageError(f"--dimensions {request.dimensions} is more than {ref.label} has ({full})")
 
     # ------------------------------------------------------------------ usage
+    def stream_result(self, ref: ModelRef, request: CompletionRequest, parts: list[str], finish: str | None,
+                      usage: Usage | None, model: str | None) -> Completion:
+        """The completion a stream built, or an error when it ended before its finish reason."""
+        text = "".join(parts)
+        if finish is None:
+            # No finish reason: the connection closed early, however cleanly it looked.
+            raise NetworkError(f"{ref.label}: the stream ended before the answer was complete "
+                               f"({len(text)} characters received)")
+        return Completion(text, usage or self.estimate_usage(ref, request, text), finish, model)
+
     def estimate_usage(self, ref: ModelRef, request: CompletionRequest, text: str) -> Usage:
         """Count what the server did not report, with the model's own tokenizer."""
         tokenizer = self.tokenizer(ref)

@@ -124,11 +124,7 @@ class MistralProvider(HostedProvider):
                         on_text(delta)
                 if choice.finish_reason:
                     finish = _finish(choice.finish_reason)
-        text = "".join(parts)
-        if finish is None:
-            raise NetworkError(f"{ref.label}: the stream ended before the answer was complete "
-                               f"({len(text)} characters received)")
-        return Completion(text, usage or self.estimate_usage(ref, request, text), finish, model)
+        return self.stream_result(ref, request, parts, finish, usage, model)
 
     def _events(self, ref: ModelRef, stream: Any) -> Iterator[Any]:
         import httpx2

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from llmctl.core.errors import NetworkError, ProviderError, UsageError
+from llmctl.core.errors import ProviderError, UsageError
 from llmctl.core.usage import Usage
 from llmctl.providers.base import (
     Completion,
@@ -135,12 +135,7 @@ class OpenAIProvider(HostedProvider):
                         on_text(delta)
                 if choice.finish_reason:
                     finish = choice.finish_reason
-        text = "".join(parts)
-        if finish is None:
-            # No finish_reason: the connection closed early, however cleanly it looked.
-            raise NetworkError(f"{ref.label}: the stream ended before the answer was complete "
-                               f"({len(text)} characters received)")
-        return Completion(text, usage or self.estimate_usage(ref, request, text), finish, model)
+        return self.stream_result(ref, request, parts, finish, usage, model)
 
     def _chunks(self, ref: ModelRef, stream: Any) -> Iterator[Any]:
         import httpx2
