@@ -7,6 +7,7 @@ Text is encoded without BOS/EOS, and control tokens in user text count as plain 
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -98,13 +99,10 @@ class MistralTokenizer(Tokenizer):
         return count_in_pieces(lambda: self._tokenizer()._model, stream, source)
 
 
-_TOKENIZERS: dict[str, MistralTokenizer] = {}
-
-
+@cache
 def tokenizer_for_version(version: str) -> MistralTokenizer:
-    if version not in _TOKENIZERS:
-        _TOKENIZERS[version] = MistralTokenizer(version)
-    return _TOKENIZERS[version]
+    """One tokenizer per version in a process: its tables load once."""
+    return MistralTokenizer(version)
 
 
 def mistral_tokenizer(ref: ModelRef) -> MistralTokenizer:

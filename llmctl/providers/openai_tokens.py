@@ -8,6 +8,7 @@ pre-tokenizer regex splits the text, then each piece is merged lowest-rank-pair 
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, BinaryIO
 
 from llmctl.core.errors import InputError, NetworkError, UsageError
@@ -153,13 +154,10 @@ def _download_encoding(name: str) -> Any:
         ) from None
 
 
-_TOKENIZERS: dict[str, TiktokenTokenizer] = {}
-
-
+@cache
 def tokenizer_for_encoding(name: str) -> TiktokenTokenizer:
-    if name not in _TOKENIZERS:
-        _TOKENIZERS[name] = TiktokenTokenizer(name)
-    return _TOKENIZERS[name]
+    """One tokenizer per name in a process: its tables load once."""
+    return TiktokenTokenizer(name)
 
 
 def openai_tokenizer(ref: ModelRef) -> TiktokenTokenizer:
