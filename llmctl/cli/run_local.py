@@ -149,7 +149,7 @@ def _serve(out: Output, ref: ModelRef, provider: Provider, host: str, port: int,
     if not 0 < port < 65536:
         raise UsageError(f"--port must be between 1 and 65535, not {port}")
     alias = ref.label.partition(":")[2] or ref.label
-    command = [sys.executable, "-m", "llmctl.providers.gguf_server", "--model", ref.model,
+    command = [sys.executable, "-m", "llmctl.providers.gguf.server", "--model", ref.model,
                "--model_alias", alias, "--host", host, "--port", str(port),
                "--n_ctx", str(provider.n_ctx(ref)), "--verbose", "False"]
     threads = provider.thread_count()
@@ -200,7 +200,7 @@ def _bench(out: Output, ref: ModelRef, provider: Provider, load_s: float, max_to
 
     if not isinstance(provider, GGUFProvider):
         raise UsageError(f"--bench measures GGUF models; {ref.label} is a {ref.kind} model")
-    from llmctl.providers.gguf_bench import run_bench
+    from llmctl.providers.gguf.bench import run_bench
 
     with out.spinner(f"benchmarking {ref.label}"):
         result = run_bench(provider, ref, load_s=load_s, gen_tokens=max_tokens or 128, seed=seed or 0)

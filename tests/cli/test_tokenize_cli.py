@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from llmctl.cli.app import app
 from llmctl.cli.tokenize_run import readable
-from llmctl.providers.mistral_tokens import tokenizer_for_version
-from llmctl.providers.tiktoken_vocab import tiktoken_encoding
+from llmctl.providers.mistral.tokens import tokenizer_for_version
+from llmctl.providers.openai.vocab import tiktoken_encoding
 
 runner = CliRunner()
 

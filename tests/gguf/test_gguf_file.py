@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from llmctl.cli.app import app
 from llmctl.core.errors import UsageError
-from llmctl.providers.gguf_file import GGML_BLOCK_SIZES, read_gguf_header
+from llmctl.providers.gguf.file import GGML_BLOCK_SIZES, read_gguf_header
 
 from .conftest import SMOLLM2
 

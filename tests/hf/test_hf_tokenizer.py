@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from llmctl.core.errors import InputError
-from llmctl.providers import hf_tokenizer
+from llmctl.providers.hf import tokenizer as hf_tokenizer
 from llmctl.providers.hf import HFProvider
 
 from .conftest import hf_ref, minilm_folder

@@ -8,7 +8,7 @@ import pytest
 from mistral_common.tokens.tokenizers.mistral import MistralTokenizer as Reference
 
 from llmctl.core.errors import InputError
-from llmctl.providers.mistral_tokens import TOKENIZER_FILES, tokenizer_for_version
+from llmctl.providers.mistral.tokens import TOKENIZER_FILES, tokenizer_for_version
 from llmctl.providers.registry import resolve_model
 
 REFERENCES = {

@@ -36,7 +36,7 @@ class MistralProvider(HostedProvider):
         self._http: Any = None
 
     def tokenizer(self, ref: ModelRef) -> Tokenizer:
-        from llmctl.providers.mistral_tokens import mistral_tokenizer
+        from llmctl.providers.mistral.tokens import mistral_tokenizer
 
         return mistral_tokenizer(ref)
 

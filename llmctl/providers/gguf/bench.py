@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from llmctl.providers.base import CompletionRequest, ModelRef
-from llmctl.providers.gguf import GGUFProvider, _engine
+from llmctl.providers.gguf.provider import GGUFProvider, _engine
 
 BENCH_QUESTION = "Tell me a long story about nights and frogs."
 #: Filler for the prompt-processing run; any plain prose does.

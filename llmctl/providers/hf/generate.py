@@ -9,7 +9,7 @@ from typing import Any
 from llmctl.core.errors import UsageError
 from llmctl.core.usage import Usage
 from llmctl.providers.base import Completion, CompletionRequest, TextSink
-from llmctl.providers.hf_folder import HFFolder
+from llmctl.providers.hf.folder import HFFolder
 
 #: new tokens when the request names no --max-tokens
 DEFAULT_MAX_TOKENS = 256

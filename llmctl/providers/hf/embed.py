@@ -9,7 +9,7 @@ from typing import Any
 from llmctl.core.errors import UsageError
 from llmctl.core.usage import Usage
 from llmctl.providers.base import EmbeddingRequest, Embeddings
-from llmctl.providers.hf_folder import HFFolder, Pooling
+from llmctl.providers.hf.folder import HFFolder, Pooling
 
 #: most texts in one forward pass, and most token slots (texts x longest) in one pass, on a CPU core;
 #: measured on MiniLM: small batches, one per core, beat one large batch spread over every core

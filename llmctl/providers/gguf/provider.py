@@ -21,7 +21,7 @@ from llmctl.providers.base import (
     TextSink,
     Tokenizer,
 )
-from llmctl.providers.gguf_file import GGUFHeader, read_gguf_header
+from llmctl.providers.gguf.file import GGUFHeader, read_gguf_header
 from llmctl.providers.registry import require_import
 
 #: Options that only mean something to other backends; a user who sets one is told so.
@@ -33,7 +33,7 @@ LLAMA_POOLING_MEAN = 1
 def _engine() -> Any:
     """The llama.cpp plumbing, imported on first use (exit 5 when llama-cpp-python is missing)."""
     require_import("llama_cpp", "llama-cpp-python", "gguf")
-    from llmctl.providers import gguf_engine
+    from llmctl.providers.gguf import engine as gguf_engine
 
     return gguf_engine
 

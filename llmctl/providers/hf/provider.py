@@ -20,8 +20,8 @@ from llmctl.providers.base import (
     TextSink,
     Tokenizer,
 )
-from llmctl.providers.hf_folder import HFFolder
-from llmctl.providers.hf_tokenizer import HFTokenizer
+from llmctl.providers.hf.folder import HFFolder
+from llmctl.providers.hf.tokenizer import HFTokenizer
 from llmctl.providers.registry import require_import
 
 _DEVICE = re.compile(r"(cpu|auto|mps|cuda(:\d+)?)")
@@ -232,7 +232,7 @@ class HFProvider(Provider):
 
     # ---------------------------------------------------------------- the work
     def complete(self, ref: ModelRef, request: CompletionRequest, on_text: TextSink | None = None) -> Completion:
-        from llmctl.providers.hf_generate import generate
+        from llmctl.providers.hf.generate import generate
 
         self.require(ref, COMPLETE)
         loaded = self._load(ref)
@@ -240,7 +240,7 @@ class HFProvider(Provider):
                         on_text if request.stream else None, self.warn)
 
     def embed(self, ref: ModelRef, request: EmbeddingRequest) -> Embeddings:
-        from llmctl.providers.hf_embed import embed_texts
+        from llmctl.providers.hf.embed import embed_texts
 
         self.require(ref, EMBED)
         loaded = self._load(ref)

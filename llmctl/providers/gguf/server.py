@@ -2,14 +2,14 @@
 
 It runs `llama_cpp.server` unchanged, with the same CPU-buffer guard the gguf provider loads models
 with (see gguf_engine.extra_buffer_types_wanted), and llama.cpp's own log lines kept off stderr.
-Usage: python -m llmctl.providers.gguf_server --model PATH --host 127.0.0.1 --port N [server flags]
+Usage: python -m llmctl.providers.gguf.server --model PATH --host 127.0.0.1 --port N [server flags]
 """
 
 from __future__ import annotations
 
 import runpy
 
-from llmctl.providers import gguf_engine
+from llmctl.providers.gguf import engine as gguf_engine
 
 
 def main() -> None:

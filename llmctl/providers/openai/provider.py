@@ -32,7 +32,7 @@ class OpenAIProvider(HostedProvider):
     embed_limits = EmbedLimits(max_inputs=2048, max_request_tokens=300_000, max_input_tokens=8191)
 
     def tokenizer(self, ref: ModelRef) -> Tokenizer:
-        from llmctl.providers.openai_tokens import openai_tokenizer
+        from llmctl.providers.openai.tokens import openai_tokenizer
 
         return openai_tokenizer(ref)
 
