@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from llmctl.core.config import get_config
-from llmctl.core.errors import UsageError
 from llmctl.core.output import Output
 from llmctl.core.pricing import PriceTable
 from llmctl.core.usage import LOCAL_COST, Cost, Usage, format_money
@@ -13,31 +12,12 @@ from llmctl.providers.base import ModelRef, Provider
 from llmctl.providers.registry import default_model_name, get_provider, resolve_model
 
 
-def backend_options(**given: Any) -> dict[str, Any]:
-    """Only the options the user set, checked for range; the provider reads them by name."""
-    checks = {
-        "timeout": lambda v: v > 0,
-        "max_retries": lambda v: v >= 0,
-        "n_ctx": lambda v: v >= 1,
-        "threads": lambda v: v >= 1,
-        "n_gpu_layers": lambda v: v >= -1,
-    }
-    options: dict[str, Any] = {}
-    for key, value in given.items():
-        if value is None or value is False:
-            continue
-        check = checks.get(key)
-        if check is not None and not check(value):
-            raise UsageError(f"--{key.replace('_', '-')} is out of range: {value}")
-        options[key] = value
-    return options
-
-
 def open_model(out: Output, name: str | None, capability: str, options: dict[str, Any],
                base_url: str | None = None) -> tuple[ModelRef, Provider]:
+    """`options`: the backend options the user set (None or False: not set); foreign ones exit 2."""
     purpose = "embed" if capability == "embed" else "complete"
     ref = resolve_model(name or default_model_name(purpose=purpose), base_url=base_url)
-    provider = get_provider(ref, options)
+    provider = get_provider(ref, {**options, "verbose": out.verbose})
     provider.require(ref, capability)
     with out.spinner(f"loading {ref.label}"):
         provider.load(ref)

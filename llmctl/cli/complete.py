@@ -58,7 +58,7 @@ def complete_command(
     base_url: BaseUrlOpt = None,
     timeout: TimeoutOpt = None,
     max_retries: MaxRetriesOpt = None,
-    concurrency: ConcurrencyOpt = 4,
+    concurrency: ConcurrencyOpt = None,
     n_ctx: NCtxOpt = None,
     threads: ThreadsOpt = None,
     n_gpu_layers: NGpuLayersOpt = None,
@@ -78,36 +78,23 @@ def complete_command(
       llmctl complete -m openai:gpt-4o-mini --jsonl prompts.jsonl --concurrency 8 > answers.jsonl
     """
     from llmctl.cli import complete_run as run
-    from llmctl.cli.backend import backend_options
-    from llmctl.core.errors import UsageError
     from llmctl.providers.base import CompletionRequest
     from llmctl.providers.registry import default_system_prompt
 
     out = make_output(ctx, json_mode=json_mode, quiet=quiet, verbose=verbose)
-    if max_tokens is not None and max_tokens < 1:
-        raise UsageError(f"--max-tokens must be at least 1, not {max_tokens}")
-    if temperature is not None and temperature < 0:
-        raise UsageError(f"--temperature must be 0 or more, not {temperature}")
-    if top_p is not None and not 0 < top_p <= 1:
-        raise UsageError(f"--top-p must be in (0, 1], not {top_p}")
-    if top_k is not None and top_k < 1:
-        raise UsageError(f"--top-k must be at least 1, not {top_k}")
-    if concurrency < 1:
-        raise UsageError(f"--concurrency must be at least 1, not {concurrency}")
-    if stop is not None and any(s == "" for s in stop):
-        raise UsageError("--stop needs a non-empty text")
-    options = backend_options(timeout=timeout, max_retries=max_retries, concurrency=concurrency, n_ctx=n_ctx,
-                              threads=threads, n_gpu_layers=n_gpu_layers, device=device,
-                              allow_pickle=allow_pickle, trust_remote_code=trust_remote_code, verbose=out.verbose)
+    given = dict(timeout=timeout, max_retries=max_retries, concurrency=concurrency, n_ctx=n_ctx, threads=threads,
+                 n_gpu_layers=n_gpu_layers, device=device, allow_pickle=allow_pickle,
+                 trust_remote_code=trust_remote_code)
     template = CompletionRequest(prompt="", system=system, max_tokens=max_tokens, temperature=temperature,
                                  top_p=top_p, top_k=top_k, stop=list(stop or []), seed=seed,
                                  repeat_penalty=repeat_penalty)
     items = run.read_prompts(prompt, file, jsonl, field)
-    ref, provider = run.open_for_completion(out, model, options, base_url)
+    ref, provider = run.open_for_completion(out, model, given, base_url)
     if system is None:
         template.system = default_system_prompt(ref)
     if len(items) == 1 and not jsonl:
         streaming = stream if stream is not None else (out.stdout_is_tty() and not out.json_mode)
         run.complete_one(out, ref, provider, template, items[0].text, streaming)
     else:
-        run.complete_batch(out, ref, provider, template, items, concurrency)
+        workers = getattr(provider.options, "concurrency", None) or provider.max_concurrency or 1
+        run.complete_batch(out, ref, provider, template, items, workers)

@@ -46,7 +46,7 @@ def embed_command(
     base_url: BaseUrlOpt = None,
     timeout: TimeoutOpt = None,
     max_retries: MaxRetriesOpt = None,
-    concurrency: ConcurrencyOpt = 4,
+    concurrency: ConcurrencyOpt = None,
     n_ctx: NCtxOpt = None,
     threads: ThreadsOpt = None,
     n_gpu_layers: NGpuLayersOpt = None,
@@ -66,17 +66,14 @@ def embed_command(
       llmctl embed -m openai:text-embedding-3-large --dimensions 256 "some text"
     """
     from llmctl.cli import embed_run as run
-    from llmctl.cli.backend import backend_options
     from llmctl.core.errors import UsageError
 
     out = make_output(ctx, json_mode=json_mode, quiet=quiet, verbose=verbose, table_format=table_format)
     if dimensions is not None and dimensions < 1:
         raise UsageError(f"--dimensions must be at least 1, not {dimensions}")
-    if concurrency < 1:
-        raise UsageError(f"--concurrency must be at least 1, not {concurrency}")
-    options = backend_options(timeout=timeout, max_retries=max_retries, concurrency=concurrency, n_ctx=n_ctx,
-                              threads=threads, n_gpu_layers=n_gpu_layers, device=device,
-                              allow_pickle=allow_pickle, trust_remote_code=trust_remote_code, verbose=out.verbose)
+    options = dict(timeout=timeout, max_retries=max_retries, concurrency=concurrency, n_ctx=n_ctx, threads=threads,
+                   n_gpu_layers=n_gpu_layers, device=device, allow_pickle=allow_pickle,
+                   trust_remote_code=trust_remote_code)
     items = run.read_texts(texts, file, jsonl, field)
     if similarity and len(items) < 2:
         raise UsageError("--similarity needs at least two texts")

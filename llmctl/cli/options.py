@@ -48,7 +48,10 @@ MaxRetriesOpt = Annotated[
     Optional[int],  # noqa: UP045
     typer.Option("--max-retries", help="Retries on 429, 5xx and connection errors.", show_default=False),
 ]
-ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", help="Requests in flight at once for batches.")]
+ConcurrencyOpt = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option("--concurrency", help="Requests in flight at once for batches.", show_default=False),
+]
 NCtxOpt = Annotated[
     Optional[int],  # noqa: UP045
     typer.Option("--n-ctx", help="Context window for a local GGUF model.", show_default=False),

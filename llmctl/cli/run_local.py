@@ -31,9 +31,7 @@ def _resolve(name: str) -> ModelRef:
 
 
 def _options(n_ctx: int | None, threads: int | None, n_gpu_layers: int | None) -> dict[str, Any]:
-    from llmctl.cli.backend import backend_options
-
-    return backend_options(n_ctx=n_ctx, threads=threads, n_gpu_layers=n_gpu_layers)
+    return {"n_ctx": n_ctx, "threads": threads, "n_gpu_layers": n_gpu_layers}
 
 
 def _rate(tokens: int, seconds: float) -> str:
@@ -154,8 +152,8 @@ def _serve(out: Output, ref: ModelRef, provider: Provider, host: str, port: int,
                "--n_ctx", str(provider.n_ctx(ref)), "--verbose", "False"]
     threads = provider.thread_count()
     command += ["--n_threads", str(threads), "--n_threads_batch", str(threads)]
-    if "n_gpu_layers" in options:
-        command += ["--n_gpu_layers", str(options["n_gpu_layers"])]
+    if provider.options.n_gpu_layers:
+        command += ["--n_gpu_layers", str(provider.options.n_gpu_layers)]
     log = tempfile.TemporaryFile()
     child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log if not out.verbose else None,
                              stderr=subprocess.STDOUT if not out.verbose else None)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, ClassVar
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 from llmctl.core.errors import InputError, UsageError
 from llmctl.core.inputs import decode_utf8
 from llmctl.core.usage import Usage
+
+if TYPE_CHECKING:
+    from llmctl.providers.options import BackendOptions
 
 TOKENIZE = "tokenize"
 COMPLETE = "complete"
@@ -71,6 +74,10 @@ class Tokenizer(ABC):
             raise InputError(f"token id {bad[0]} is outside the vocabulary of {self.name} (0..{size - 1})")
 
 
+#: The CompletionRequest fields that SamplingOptions checks.
+SAMPLING_FIELDS = ("max_tokens", "temperature", "top_p", "top_k", "repeat_penalty", "seed", "stop")
+
+
 @dataclass
 class CompletionRequest:
     """One prompt and its sampling settings; unset values mean the backend's default."""
@@ -86,6 +93,12 @@ class CompletionRequest:
     seed: int | None = None
     repeat_penalty: float | None = None
     stream: bool = False
+
+    def __post_init__(self) -> None:
+        # The one range check of sampling settings, whichever backend or caller made the request.
+        from llmctl.providers.options import check_sampling
+
+        check_sampling({name: getattr(self, name) for name in SAMPLING_FIELDS})
 
     def messages(self) -> list[dict[str, str]]:
         """The chat messages: system, earlier turns, then this prompt."""
@@ -133,11 +146,16 @@ class Provider(ABC):
     #: local backends cost nothing and say so (`"local": true`)
     local: ClassVar[bool] = False
 
-    def __init__(self, options: dict[str, Any] | None = None) -> None:
-        #: backend options from the command line and the provider/profile settings
-        #: (n_ctx, threads, n_gpu_layers, device, allow_pickle, trust_remote_code, timeout,
-        #: max_retries, concurrency, verbose, base_url, key_env, profile, ...)
-        self.options: dict[str, Any] = dict(options or {})
+    options: BackendOptions
+
+    def __init__(self, options: BackendOptions | Mapping[str, Any] | None = None) -> None:
+        #: this backend's typed options (llmctl.providers.options); a mapping is validated into them
+        from llmctl.providers.options import BackendOptions, build_options, options_class
+
+        if not isinstance(options, options_class(self.kind)):
+            given = options.model_dump() if isinstance(options, BackendOptions) else options
+            options = build_options(self.kind, given=given or {})
+        self.options = options
         self._warnings: list[str] = []
 
     def warn(self, message: str) -> None:

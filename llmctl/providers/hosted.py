@@ -6,10 +6,10 @@ import json
 import math
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 from llmctl.core.errors import (
@@ -34,9 +34,11 @@ from llmctl.providers.base import (
     Provider,
 )
 
+if TYPE_CHECKING:
+    from llmctl.providers.options import HostedOptions
+
 #: What an OpenAI-compatible server without keys is sent instead of a real key.
 PLACEHOLDER_KEY = "llmctl-no-key"
-DEFAULT_CONCURRENCY = 4
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,9 @@ class HostedProvider(Provider):
     temperature_range: ClassVar[tuple[float, float]] = (0.0, 2.0)
     embed_limits: ClassVar[EmbedLimits]
 
-    def __init__(self, options: dict[str, Any] | None = None) -> None:
+    options: HostedOptions
+
+    def __init__(self, options: HostedOptions | Mapping[str, Any] | None = None) -> None:
         super().__init__(options)
         self._client: Any = None
         self._lock = threading.Lock()
@@ -91,16 +95,16 @@ class HostedProvider(Provider):
     # ------------------------------------------------------------------ endpoint and key
     @property
     def base_url(self) -> str:
-        return str(self.options.get("base_url") or self.default_base_url)
+        return self.options.base_url or self.default_base_url
 
     @property
     def custom_endpoint(self) -> bool:
-        return bool(self.options.get("custom_endpoint"))
+        return self.options.custom_endpoint
 
     def credentials(self) -> Credentials:
         """The key to send, from the environment. A foreign host never gets the provider's own key."""
-        key_env = self.options.get("key_env")
-        profile = self.options.get("profile")
+        key_env = self.options.key_env
+        profile = self.options.profile
         if self.custom_endpoint and not profile:
             # An ad-hoc --base-url: only the provider's own host gets the provider's key.
             if _host(self.base_url) != _host(self.default_base_url):
@@ -126,16 +130,13 @@ class HostedProvider(Provider):
 
     @property
     def concurrency(self) -> int:
-        value = self.options.get("concurrency") or DEFAULT_CONCURRENCY
-        return max(1, int(value))
+        return self.options.concurrency
 
     # ------------------------------------------------------------------ request checks
     def check_request(self, ref: ModelRef, request: CompletionRequest) -> None:
         """Refuse what the API would reject or ignore, before anything is sent."""
         if not request.prompt.strip() and not request.history:
             raise InputError("empty prompt")
-        if request.max_tokens is not None and request.max_tokens < 1:
-            raise UsageError(f"--max-tokens must be at least 1, not {request.max_tokens}")
         max_output = ref.spec.get("max_output")
         if request.max_tokens is not None and isinstance(max_output, int) and request.max_tokens > max_output:
             raise UsageError(f"--max-tokens {request.max_tokens} is more than {ref.label} can write ({max_output})")
@@ -143,12 +144,6 @@ class HostedProvider(Provider):
         if request.temperature is not None and not low <= request.temperature <= high:
             raise UsageError(f"--temperature must be between {low:g} and {high:g} for {self.kind}, "
                              f"not {request.temperature:g}")
-        if request.top_p is not None and not 0.0 <= request.top_p <= 1.0:
-            raise UsageError(f"--top-p must be between 0 and 1, not {request.top_p:g}")
-        if request.top_k is not None and request.top_k < 1:
-            raise UsageError(f"--top-k must be at least 1, not {request.top_k}")
-        if any(not s for s in request.stop):
-            raise UsageError("--stop cannot be empty")
 
     def check_embed(self, ref: ModelRef, request: EmbeddingRequest) -> None:
         if not request.texts:
@@ -251,7 +246,7 @@ class HostedProvider(Provider):
         message = redact(provider_message(body) or f"HTTP {status}", [getattr(self, "_secret", "")])
         where = f"{ref.label}"
         if status in (401, 403):
-            creds_env = self.options.get("key_env") or (None if self.custom_endpoint else self.default_key_env)
+            creds_env = self.options.key_env or (None if self.custom_endpoint else self.default_key_env)
             hint = f"check {creds_env}" if creds_env else "set key_env in the profile to send a key"
             what = "authentication failed" if status == 401 else "permission denied"
             return AuthError(f"{where}: {what} ({status}): {message}", hint=hint)
@@ -272,8 +267,7 @@ class HostedProvider(Provider):
         if streaming:
             return NetworkError(f"{ref.label}: the stream was cut before the answer was complete ({name})")
         if isinstance(exc, httpx2.TimeoutException):
-            seconds = self.options.get("timeout")
-            after = f" after {seconds:g} s" if isinstance(seconds, (int, float)) else ""
+            after = f" after {self.options.timeout:g} s"
             return NetworkError(f"{ref.label}: the request timed out{after} ({name})",
                                 hint="raise --timeout or retry later")
         host = _host(self.base_url)
@@ -281,10 +275,7 @@ class HostedProvider(Provider):
 
     @property
     def attempts(self) -> int:
-        retries = self.options.get("max_retries")
-        from llmctl.core.http import DEFAULT_MAX_RETRIES
-
-        return 1 + (DEFAULT_MAX_RETRIES if retries is None else max(0, int(retries)))
+        return 1 + self.options.max_retries
 
 
 def not_json_error(ref: ModelRef, status: int | None, text: str, content_type: str | None) -> ProviderError:

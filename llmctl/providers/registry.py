@@ -10,12 +10,16 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from llmctl.core.config import Config, get_config
+from llmctl.core.config import Config, get_config, shipped_config_dir
 from llmctl.core.errors import LlmctlError, MissingDependencyError, UsageError
 from llmctl.providers.base import ModelRef, Provider
+
+if TYPE_CHECKING:
+    from llmctl.providers.options import BackendOptions
 
 PROVIDER_KINDS: dict[str, str] = {
     "openai": "llmctl.providers.openai:OpenAIProvider",
@@ -134,6 +138,9 @@ def _resolve_explicit(config: Config, provider: str, model: str, base_url: str |
     if not model:
         raise UsageError(f"no model after {provider}: (for example {provider}:NAME)")
     if base_url:
+        from llmctl.providers.options import check_given
+
+        check_given(kind, {"base_url": base_url}, f"{provider}:{model}")
         settings["base_url"] = base_url
         settings["custom_endpoint"] = True
     if "profile" in settings:
@@ -241,6 +248,16 @@ def default_model_name(config: Config | None = None, *, purpose: str = "complete
 _PROVIDER_CACHE: dict[tuple[str, tuple[tuple[str, Any], ...]], Provider] = {}
 
 
+def provider_options(ref: ModelRef, given: Mapping[str, Any] | None = None) -> BackendOptions:
+    """The typed options of `ref`'s backend: its provider/profile settings, then what the user gave."""
+    from llmctl.providers.options import build_options
+
+    config = get_config()
+    table = f"profiles.{ref.settings['profile']}" if ref.settings.get("profile") else f"providers.{ref.provider}"
+    source = config.user_path or shipped_config_dir() / "providers.toml"
+    return build_options(ref.kind, ref.settings, given or {}, label=ref.label, source=source, table=table)
+
+
 def provider_class(kind: str) -> type[Provider]:
     target = PROVIDER_KINDS[kind]
     module_name, _, class_name = target.partition(":")
@@ -249,13 +266,19 @@ def provider_class(kind: str) -> type[Provider]:
     return cls
 
 
-def get_provider(ref: ModelRef, options: dict[str, Any] | None = None) -> Provider:
-    """The backend for a model, one instance per backend and options in this process."""
-    merged = {**ref.settings, **(options or {})}
-    key = (ref.kind, tuple(sorted((k, repr(v)) for k, v in merged.items())))
+def get_provider(ref: ModelRef, options: BackendOptions | Mapping[str, Any] | None = None) -> Provider:
+    """The backend for a model, one instance per backend and options in this process.
+
+    `options` are what the user set (flag names with underscores); an option the backend does not
+    take is a UsageError naming the options it does take.
+    """
+    from llmctl.providers.options import BackendOptions
+
+    typed = options if isinstance(options, BackendOptions) else provider_options(ref, options)
+    key = (ref.kind, tuple(sorted((k, repr(v)) for k, v in dict(typed).items())))
     provider = _PROVIDER_CACHE.get(key)
     if provider is None:
-        provider = provider_class(ref.kind)(merged)
+        provider = provider_class(ref.kind)(typed)
         _PROVIDER_CACHE[key] = provider
     return provider
 
@@ -268,8 +291,12 @@ def require_import(module: str, what: str, extra: str) -> Any:
         raise MissingDependencyError(what, extra) from None
 
 
-def get_tokenizer(ref: ModelRef, options: dict[str, Any] | None = None) -> Any:
+def get_tokenizer(ref: ModelRef, options: Mapping[str, Any] | None = None) -> Any:
     """The model's own tokenizer. API models skip their provider module (and its SDK) entirely."""
+    if options and ref.kind in ("openai", "mistral"):
+        from llmctl.providers.options import check_given
+
+        check_given(ref.kind, options, ref.label)
     if ref.kind == "openai":
         from llmctl.providers.openai.tokens import openai_tokenizer
 

@@ -146,7 +146,6 @@ def test_dimensions_on_a_fixed_size_model_is_a_usage_error(recorder: Recorder, o
 @pytest.mark.parametrize(("request_", "message"), [
     (CompletionRequest("hi", top_k=40), "--top-k is not supported by the OpenAI API (openai:gpt-4o-mini)"),
     (CompletionRequest("hi", temperature=2.5), "--temperature must be between 0 and 2 for openai, not 2.5"),
-    (CompletionRequest("hi", max_tokens=0), "--max-tokens must be at least 1, not 0"),
     (CompletionRequest("hi", stop=["a", "b", "c", "d", "e"]), "OpenAI accepts at most 4 --stop sequences, not 5"),
     (CompletionRequest("   "), "empty prompt"),
 ])

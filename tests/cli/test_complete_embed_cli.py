@@ -15,6 +15,7 @@ from llmctl.cli.app import app
 from llmctl.core.errors import NetworkError, UsageError
 from llmctl.core.usage import Usage
 from llmctl.providers import registry
+from llmctl.providers.options import OPTIONS_BY_KIND, HostedOptions
 from llmctl.providers.base import (
     Completion,
     CompletionRequest,
@@ -64,6 +65,8 @@ class ScriptedProvider(Provider):
 @pytest.fixture(autouse=True)
 def scripted_backend(monkeypatch: pytest.MonkeyPatch, user_config) -> None:
     monkeypatch.setitem(registry.PROVIDER_KINDS, "scripted", f"{__name__}:ScriptedProvider")
+    # The scripted backend stands in for an API: it takes the hosted options (--timeout, --concurrency).
+    monkeypatch.setitem(OPTIONS_BY_KIND, "scripted", HostedOptions)
     user_config(
         '[providers.scripted]\nkind = "scripted"\n\n'
         '[models.scripted."chat-1"]\ncontext_window = 100\ncapabilities = ["complete", "tokenize"]\n\n'
@@ -131,11 +134,11 @@ def test_jsonl_batch_in_order_with_errors_and_exit_4(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["--max-tokens", "0"], "--max-tokens must be at least 1, not 0"),
-        (["--temperature", "-1"], "--temperature must be 0 or more, not -1.0"),
+        (["--temperature", "-1"], "--temperature must be at least 0, not -1"),
         (["--top-p", "1.5"], "--top-p must be in (0, 1], not 1.5"),
         (["--top-k", "5"], "--top-k is not supported by scripted models"),
         (["--concurrency", "0"], "--concurrency must be at least 1, not 0"),
-        (["--timeout", "0"], "--timeout is out of range: 0.0"),
+        (["--timeout", "0"], "--timeout must be more than 0, not 0"),
     ],
 )
 def test_bad_options_exit_2(args: list[str], message: str) -> None:

@@ -80,8 +80,8 @@ def test_pickle_folder_through_the_cli(tiny_gpt2: Path, copy_model: Callable[[Pa
 def test_gguf_options_on_an_hf_model_are_exit_2(tiny_gpt2: Path) -> None:
     result = _run("complete", "-m", f"hf:{tiny_gpt2}", "--n-gpu-layers", "5", "hi")
     assert result.exit_code == 2
-    assert result.stderr == ("llmctl: error: --n-gpu-layers is for GGUF models; Hugging Face models take --device "
-                             "and --threads\n")
+    assert result.stderr == (f"llmctl: error: --n-gpu-layers does not apply to hf:{tiny_gpt2} (the hf backend); "
+                             "it takes --device, --threads, --allow-pickle, --trust-remote-code\n")
 
 
 def test_tokenize_counts_with_the_models_own_tokenizer() -> None:

@@ -121,10 +121,12 @@ def test_folder_without_tokenizer(tiny_gpt2: Path, copy_model: Callable[[Path], 
 
 
 @pytest.mark.parametrize(("options", "message"), [
-    ({"n_gpu_layers": 10}, "--n-gpu-layers is for GGUF models; Hugging Face models take --device and --threads"),
-    ({"n_ctx": 512}, "--n-ctx is for GGUF models; Hugging Face models take --device and --threads"),
+    ({"n_gpu_layers": 10}, "--n-gpu-layers does not apply to the hf backend; it takes --device, --threads, "
+                           "--allow-pickle, --trust-remote-code"),
+    ({"n_ctx": 512}, "--n-ctx does not apply to the hf backend; it takes --device, --threads, --allow-pickle, "
+                     "--trust-remote-code"),
     ({"device": "gpu"}, "--device must be cpu, cuda, cuda:N, mps or auto, not 'gpu'"),
-    ({"threads": 0}, "--threads must be a positive whole number, not 0"),
+    ({"threads": 0}, "--threads must be at least 1, not 0"),
 ])
 def test_options_the_provider_cannot_honour(options: dict[str, object], message: str) -> None:
     error = _fails(lambda: HFProvider(options))

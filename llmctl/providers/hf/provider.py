@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from llmctl.core.errors import LlmctlError, UsageError
 from llmctl.providers.base import (
@@ -24,9 +24,9 @@ from llmctl.providers.hf.folder import HFFolder
 from llmctl.providers.hf.tokenizer import HFTokenizer
 from llmctl.providers.registry import require_import
 
-_DEVICE = re.compile(r"(cpu|auto|mps|cuda(:\d+)?)")
-#: options that belong to other backends: an error here, never silently dropped
-_FOREIGN_OPTIONS = {"n_ctx": "--n-ctx", "n_gpu_layers": "--n-gpu-layers"}
+if TYPE_CHECKING:
+    from llmctl.providers.options import HFOptions
+
 
 
 @dataclass
@@ -49,24 +49,17 @@ class HFProvider(Provider):
     local: ClassVar[bool] = True
     max_concurrency: ClassVar[int | None] = 1
 
-    def __init__(self, options: dict[str, Any] | None = None) -> None:
+    options: HFOptions
+
+    def __init__(self, options: HFOptions | Mapping[str, Any] | None = None) -> None:
         super().__init__(options)
-        for key, flag in _FOREIGN_OPTIONS.items():
-            if self.options.get(key) is not None:
-                raise UsageError(f"{flag} is for GGUF models; Hugging Face models take --device and --threads")
-        device = self.options.get("device")
-        if device is not None and not _DEVICE.fullmatch(str(device)):
-            raise UsageError(f"--device must be cpu, cuda, cuda:N, mps or auto, not {device!r}")
-        threads = self.options.get("threads")
-        if threads is not None and (not isinstance(threads, int) or threads < 1):
-            raise UsageError(f"--threads must be a positive whole number, not {threads!r}")
         self._folders: dict[str, HFFolder] = {}
         self._tokenizers: dict[str, Tokenizer] = {}
         self._loaded: dict[str, _Loaded] = {}
 
     @property
     def trust_remote_code(self) -> bool:
-        return bool(self.options.get("trust_remote_code"))
+        return self.options.trust_remote_code
 
     def folder(self, ref: ModelRef) -> HFFolder:
         found = self._folders.get(ref.model)
@@ -141,7 +134,7 @@ class HFProvider(Provider):
     def _device(self) -> str:
         import torch
 
-        wanted = str(self.options.get("device") or "cpu")
+        wanted = self.options.device
         if wanted == "auto":
             if torch.cuda.is_available():
                 return "cuda"
@@ -168,15 +161,14 @@ class HFProvider(Provider):
             return found
         folder = self.folder(ref)
         folder.config  # noqa: B018 - a folder without config.json fails here, with its own message
-        weights = folder.weights(bool(self.options.get("allow_pickle")))
+        weights = folder.weights(self.options.allow_pickle)
         transformers = self._transformers()
         import torch
         from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
 
         folder.check_remote_code(self.trust_remote_code, frozenset(CONFIG_MAPPING_NAMES))
-        threads = self.options.get("threads")
-        if threads:
-            torch.set_num_threads(int(threads))
+        if self.options.threads:
+            torch.set_num_threads(self.options.threads)
         device = self._device()
         if folder.is_encoder_decoder:
             auto_class = transformers.AutoModelForSeq2SeqLM

@@ -31,7 +31,7 @@ class MistralProvider(HostedProvider):
     # split into more batches"); 512 inputs keeps each request well inside what the API takes.
     embed_limits = EmbedLimits(max_inputs=512, max_request_tokens=16_384, max_input_tokens=8192)
 
-    def __init__(self, options: dict[str, Any] | None = None) -> None:
+    def __init__(self, options: Any = None) -> None:
         super().__init__(options)
         self._http: Any = None
 
@@ -53,7 +53,7 @@ class MistralProvider(HostedProvider):
 
         sdk = require_import("mistralai.client", "the mistralai SDK", "mistral")
         creds = self.credentials()
-        settings = client_options(self.options)
+        settings = client_options(dict(self.options))
         http = make_client(secrets=[creds.key or ""], **settings)
         self._http = http
         seconds = float(settings.get("timeout") or DEFAULT_TIMEOUT)

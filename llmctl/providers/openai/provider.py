@@ -43,7 +43,7 @@ class OpenAIProvider(HostedProvider):
 
         openai = require_import("openai", "the openai SDK", "openai")
         creds = self.credentials()
-        settings = client_options(self.options)
+        settings = client_options(dict(self.options))
         http = make_client(secrets=[creds.key or ""], **settings)
         return openai.OpenAI(
             api_key=creds.key or PLACEHOLDER_KEY,
