@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from llmctl import __version__
 from llmctl.cli import complete, embed, models, prices, run_local, tokenize
+from llmctl.cli.arguments import LlmctlGroup
 from llmctl.cli.common import GlobalState
+from llmctl.cli.options import FormatOpt
 
 app = typer.Typer(
     name="llmctl",
+    cls=LlmctlGroup,  # global options after the command name, `-f` lists, defaults in --help
     help="One command line for large language models: tokenize, embed, complete, and more, "
     "with token counts and cost on every call.",
     no_args_is_help=True,
@@ -35,17 +38,15 @@ def _version(value: bool) -> None:
 def root(
     ctx: typer.Context,
     json_mode: Annotated[bool, typer.Option("--json", help="JSON output for every command.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Nothing on stderr but errors.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Nothing on stderr but errors: no summary, progress or warnings.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Trace requests (keys redacted).")] = False,
-    table_format: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option("--format", help="Tables as `table` or `tsv`.", show_default=False),
-    ] = None,
+    table_format: FormatOpt = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
 ) -> None:
-    ctx.obj = GlobalState(json_mode=json_mode, quiet=quiet, verbose=verbose, table_format=table_format)
+    fmt = table_format.value if table_format is not None else None
+    ctx.obj = GlobalState(json_mode=json_mode, quiet=quiet, verbose=verbose, table_format=fmt)
 
 
 app.command("tokenize")(tokenize.tokenize_command)

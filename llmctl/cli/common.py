@@ -26,12 +26,12 @@ class GlobalState:
 
 
 def make_output(ctx: typer.Context | None, *, json_mode: bool = False, quiet: bool = False,
-                verbose: bool = False, table_format: str | None = None) -> Output:
-    """Merge a command's own flags with the global ones given before the command name."""
+                verbose: bool = False, table_format: Any = None) -> Output:
+    """Merge a command's own flags with the global ones (given before or after the command name)."""
     state = ctx.find_root().obj if ctx is not None else None
     if not isinstance(state, GlobalState):
         state = GlobalState()
-    fmt = table_format or state.table_format or "auto"
+    fmt = getattr(table_format, "value", table_format) or state.table_format or "auto"
     if fmt not in ("auto", "table", "tsv"):
         raise UsageError(f"--format must be table or tsv, not {fmt!r}")
     return Output(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated, Optional
 
 import typer
@@ -27,10 +28,16 @@ JsonlOpt = Annotated[
 ]
 FieldOpt = Annotated[str, typer.Option("--field", help="The JSONL field that holds the text.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="JSON output: one object per input (JSONL).")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No usage summary or progress on stderr.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Nothing on stderr but errors: no summary, "
+                                                               "progress or warnings.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Trace what llmctl does on stderr.")]
+class TableFormat(str, Enum):
+    table = "table"
+    tsv = "tsv"
+
+
 FormatOpt = Annotated[
-    Optional[str],  # noqa: UP045
+    Optional[TableFormat],  # noqa: UP045
     typer.Option("--format", help="Tables as `table` or `tsv` (default: table on a terminal, tsv in a pipe).",
                  show_default=False),
 ]

@@ -83,7 +83,9 @@ class Output:
             self._err(text)
 
     def warn(self, text: str) -> None:
-        self._err(f"warning: {text}")
+        """A warning; --quiet means nothing on stderr but errors, so it drops warnings too."""
+        if not self.quiet:
+            self._err(f"warning: {text}")
 
     def debug(self, text: str) -> None:
         if self.verbose:
