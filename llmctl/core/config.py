@@ -79,6 +79,57 @@ class Config:
         return spec if isinstance(spec, dict) else None
 
 
+#: The tables a config file may hold; everything else is a typo the user should hear about.
+KNOWN_TABLES = ("defaults", "aliases", "models", "prices", "providers", "profiles")
+#: [defaults] keys and what each must be.
+DEFAULT_KEYS = {"model": "a model name (a string)", "embed_model": "a model name (a string)"}
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    names = {int: "an integer", float: "a number", list: "a list", str: "a string"}
+    return f"{value!r} ({names.get(type(value), type(value).__name__)})"
+
+
+def check_user_config(data: dict[str, Any], path: Path) -> None:
+    """The shape of a user config file: known tables, known [defaults] keys, the types of values (exit 3).
+
+    Backend options in [providers.*]/[profiles.*] and the settings under [models.*] are checked by
+    their typed models when the model is opened (llmctl.providers.options).
+    """
+    for key, value in data.items():
+        if key not in KNOWN_TABLES:
+            raise ConfigError(f"{path}: unknown table [{key}]; expected one of: {', '.join(KNOWN_TABLES)}")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: {key} must be a table ([{key}]), not {_kind_of(value)}")
+    for key, value in data.get("defaults", {}).items():
+        if key not in DEFAULT_KEYS:
+            raise ConfigError(f"{path}: [defaults] unknown key {key!r}; expected one of: {', '.join(DEFAULT_KEYS)}")
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{path}: [defaults] {key} must be {DEFAULT_KEYS[key]}, not {_kind_of(value)}")
+    for key, value in data.get("aliases", {}).items():
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{path}: [aliases] {key} must be a model name (a string), not {_kind_of(value)}")
+    for table in ("providers", "profiles"):
+        for name, settings in data.get(table, {}).items():
+            if not isinstance(settings, dict):
+                raise ConfigError(f"{path}: {table}.{name} must be a table ([{table}.{name}]), "
+                                  f"not {_kind_of(settings)}")
+            kind = settings.get("kind")
+            if kind is not None and not isinstance(kind, str):
+                raise ConfigError(f"{path}: [{table}.{name}] kind must be a backend name (a string), "
+                                  f"not {_kind_of(kind)}")
+    for provider, models in data.get("models", {}).items():
+        if not isinstance(models, dict):
+            raise ConfigError(f"{path}: models.{provider} must be a table of models, not {_kind_of(models)}")
+        for name, spec in models.items():
+            if not isinstance(spec, dict):
+                raise ConfigError(f"{path}: models.{provider}.{name} must be a table, not {_kind_of(spec)}")
+
+
 def load_config(user_path: Path | None = None) -> Config:
     shipped_dir = shipped_config_dir()
     shipped: dict[str, Any] = {}
@@ -87,11 +138,16 @@ def load_config(user_path: Path | None = None) -> Config:
         if path.is_file():
             shipped = merge_tables(shipped, _read_toml(path))
     path = user_path or user_config_path()
+    named = user_path is not None or bool(os.environ.get("LLMCTL_CONFIG"))
+    if named and not path.is_file():
+        # A file the user named is meant to be read: running on without it would ignore them.
+        what = "is a directory, not a config file" if path.is_dir() else "no such config file"
+        source = "" if user_path is not None else " (named by LLMCTL_CONFIG)"
+        raise ConfigError(f"{path}: {what}{source}")
     user: dict[str, Any] = _read_toml(path) if path.is_file() else {}
+    check_user_config(user, path)
     merged = merge_tables(shipped, user)
     aliases = merged.get("aliases", {})
-    if not all(isinstance(v, str) for v in aliases.values()):
-        raise ConfigError(f"{path}: every entry of [aliases] must be a string")
     return Config(
         models=merged.get("models", {}),
         aliases=aliases,

@@ -105,6 +105,25 @@ class SamplingOptions(BaseModel):
         return value
 
 
+class ModelSettings(SamplingOptions):
+    """What a `[models.PROVIDER."NAME"]` table may say of a model: its facts and default sampling."""
+
+    context_window: int | None = Field(None, ge=1)
+    max_output: int | None = Field(None, ge=1)
+    capabilities: list[str] = Field(default_factory=list)
+    dimensions: int | None = Field(None, ge=1)
+    variable_dimensions: bool = False
+    encoding: str | None = None
+    tokenizer: str | None = None
+    endpoint: str | None = None
+    reasoning: bool = False
+    system: str | None = None
+    points_to: str | None = None
+    # set by name resolution: the dated model an alias points to, the family of an unlisted model
+    dated: str | None = None
+    family: str | None = None
+
+
 #: The options model of each backend kind; a kind missing here takes only the common fields.
 OPTIONS_BY_KIND: dict[str, type[BackendOptions]] = {
     "gguf": GGUFOptions,
@@ -195,10 +214,8 @@ def build_options(kind: str, settings: Mapping[str, Any] | None = None, given: M
         error = exc.errors()[0]
         name = str((error.get("loc") or ("?",))[0])
         if error.get("type") == "extra_forbidden":
-            keys = ", ".join(k for k in cls.model_fields if k not in {"verbose", "transport", "trace",
-                                                                     "custom_endpoint", "profile"})
-            raise ConfigError(f"{where} unknown key {name!r} for a {kind} provider; expected one of: "
-                              f"{keys or 'kind'}") from None
+            keys = ["kind", *(k for k in cls.model_fields if k not in cls.internal or k == "key_env")]
+            raise ConfigError(f"{where} unknown key {name!r}; the {kind} backend takes: {', '.join(keys)}") from None
         raise ConfigError(f"{where} {name} {_expected(error)}, not {error.get('input')!r}") from None
     chosen = check_given(kind, given or {}, label)
     try:
@@ -206,6 +223,20 @@ def build_options(kind: str, settings: Mapping[str, Any] | None = None, given: M
     except ValidationError as exc:
         name, value, expected = _first_error(exc)
         raise UsageError(_range_message(cls, name, value, expected)) from None
+
+
+def check_model_settings(spec: Mapping[str, Any], *, source: Path | str | None, table: str) -> ModelSettings:
+    """A model's settings from the config (exit 3 naming the file, the table and the key)."""
+    try:
+        return ModelSettings.model_validate(dict(spec))
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = ".".join(str(part) for part in error.get("loc") or ("?",))
+        where = f"{source or 'the config'}: [{table}]"
+        if error.get("type") == "extra_forbidden":
+            raise ConfigError(f"{where} unknown key {name!r}; expected one of: "
+                              f"{', '.join(ModelSettings.model_fields)}") from None
+        raise ConfigError(f"{where} {name} {_expected(error)}, not {error.get('input')!r}") from None
 
 
 def check_sampling(values: Mapping[str, Any]) -> SamplingOptions:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmctl.core.config import Config, get_config, shipped_config_dir
-from llmctl.core.errors import LlmctlError, MissingDependencyError, UsageError
+from llmctl.core.errors import ConfigError, LlmctlError, MissingDependencyError, UsageError
 from llmctl.providers.base import ModelRef, Provider
 
 if TYPE_CHECKING:
@@ -134,7 +134,10 @@ def _resolve_explicit(config: Config, provider: str, model: str, base_url: str |
         )
     kind = str(settings.get("kind", provider))
     if kind not in PROVIDER_KINDS:
-        raise UsageError(f"provider {provider!r} has unknown kind {kind!r}; valid kinds: {_list(PROVIDER_KINDS)}")
+        table = "profiles" if "profile" in settings else "providers"
+        where = config.user_path or shipped_config_dir() / "providers.toml"
+        raise ConfigError(f"{where}: [{table}.{provider}] kind {kind!r} is not a backend; expected one of: "
+                          f"{_list(PROVIDER_KINDS)}")
     if not model:
         raise UsageError(f"no model after {provider}: (for example {provider}:NAME)")
     if base_url:
@@ -146,6 +149,9 @@ def _resolve_explicit(config: Config, provider: str, model: str, base_url: str |
     if "profile" in settings:
         settings["custom_endpoint"] = True
     label = f"{provider}:{model}"
+    if "profile" in settings:
+        # A profile is the user's own table: its keys are checked now, whatever the command.
+        provider_options(ModelRef(provider, kind, model, label, {}, settings))
     if kind == "gguf":
         path = expand_local_path(model)
         return ModelRef(provider, kind, str(path), label, {}, settings)
@@ -250,11 +256,15 @@ _PROVIDER_CACHE: dict[tuple[str, tuple[tuple[str, Any], ...]], Provider] = {}
 
 def provider_options(ref: ModelRef, given: Mapping[str, Any] | None = None) -> BackendOptions:
     """The typed options of `ref`'s backend: its provider/profile settings, then what the user gave."""
-    from llmctl.providers.options import build_options
+    from llmctl.providers.options import build_options, check_model_settings
 
     config = get_config()
     table = f"profiles.{ref.settings['profile']}" if ref.settings.get("profile") else f"providers.{ref.provider}"
     source = config.user_path or shipped_config_dir() / "providers.toml"
+    if ref.spec:
+        name = ref.label.partition(":")[2]
+        check_model_settings(ref.spec, source=config.user_path or shipped_config_dir() / "models.toml",
+                             table=f'models.{ref.provider}."{name}"')
     return build_options(ref.kind, ref.settings, given or {}, label=ref.label, source=source, table=table)
 
 
