@@ -32,11 +32,14 @@ from llmctl.cli.options import (
 def complete_command(
     ctx: typer.Context,
     prompt: Annotated[Optional[list[str]], typer.Argument(  # noqa: UP045
-        help="The prompt (words are joined); else stdin, -f or --jsonl.", show_default=False)] = None,
+        help="The prompt (words are joined); piped stdin and -f files come before it in one prompt.",
+        show_default=False)] = None,
     model: SingleModelOpt = None,
     file: FileOpt = None,
     jsonl: JsonlOpt = None,
     field: FieldOpt = "text",
+    each: Annotated[bool, typer.Option(
+        "--each", help="One request per -f file (JSONL out); without it several files make one prompt.")] = False,
     system: Annotated[Optional[str], typer.Option("--system", "-s", help="System prompt.",  # noqa: UP045
                                                   show_default=False)] = None,
     max_tokens: Annotated[Optional[int], typer.Option("--max-tokens", help="Most tokens to generate.",  # noqa: UP045
@@ -73,22 +76,29 @@ def complete_command(
 
     \b
       llmctl complete "Tell me a story about nights and frogs"      # the embedded local model
+      cat review.txt | llmctl complete "Summarise this review:"     # stdin first, then the words
+      llmctl complete "Compare these:" -f a.md b.md                 # the files, then the words: one prompt
+      llmctl complete --each -f docs/*.md                           # one request per file (JSONL)
       cat review.txt | llmctl complete -m mistral:mistral-small-latest --system "Answer in French"
       llmctl complete --json -m openai:gpt-4o --temperature 0 --seed 7 "..." | jq .cost.total
       llmctl complete -m openai:gpt-4o-mini --jsonl prompts.jsonl --concurrency 8 > answers.jsonl
     """
     from llmctl.cli import complete_run as run
+    from llmctl.core.errors import UsageError
+    from llmctl.core.inputs import collect_inputs
     from llmctl.providers.base import CompletionRequest
     from llmctl.providers.registry import default_system_prompt
 
     out = make_output(ctx, json_mode=json_mode, quiet=quiet, verbose=verbose)
+    if each and not file:
+        raise UsageError("--each sends one request per -f file; give files with -f")
     given = dict(timeout=timeout, max_retries=max_retries, concurrency=concurrency, n_ctx=n_ctx, threads=threads,
                  n_gpu_layers=n_gpu_layers, device=device, allow_pickle=allow_pickle,
                  trust_remote_code=trust_remote_code)
     template = CompletionRequest(prompt="", system=system, max_tokens=max_tokens, temperature=temperature,
                                  top_p=top_p, top_k=top_k, stop=list(stop or []), seed=seed,
                                  repeat_penalty=repeat_penalty)
-    items = run.read_prompts(prompt, file, jsonl, field)
+    items = collect_inputs(prompt, file, jsonl, field, join_args=True, join_files=not each)
     ref, provider = run.open_for_completion(out, model, given, base_url)
     if system is None:
         template.system = default_system_prompt(ref)

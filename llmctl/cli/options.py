@@ -19,7 +19,8 @@ SingleModelOpt = Annotated[
 ]
 FileOpt = Annotated[
     Optional[list[str]],  # noqa: UP045
-    typer.Option("--file", "-f", help="Read input from a file (repeatable; - is stdin).", show_default=False),
+    typer.Option("--file", "-f", help="Read input from files: -f takes every path after it (-f docs/*.md) up to "
+                 "the next option; - is stdin.", show_default=False),
 ]
 JsonlOpt = Annotated[
     Optional[str],  # noqa: UP045

@@ -9,7 +9,7 @@ import typer
 from llmctl.cli.common import guarded, make_output
 from llmctl.cli.options import FieldOpt, FileOpt, FormatOpt, JsonlOpt, JsonOpt, ModelOpt, QuietOpt
 from llmctl.core.errors import InputError, UsageError
-from llmctl.core.inputs import stdin_is_piped
+from llmctl.core.inputs import STDIN_NAME, InputItem, read_short_stdin, stdin_is_piped
 
 
 @guarded
@@ -61,10 +61,20 @@ def tokenize_command(
         run.compare(out, names, items, options)
         return
     mode = "ids" if ids else "tokens" if tokens else "truncate" if truncate is not None else "count"
-    if mode == "count" and not texts and not jsonl and (file or stdin_is_piped()):
-        run.count_streams(out, names[0], file or ["-"], options, piped_stdin=not file)
+    items: list[InputItem] | None = None
+    if mode == "count" and not texts and not jsonl and not file and stdin_is_piped():
+        # Short piped input is counted like an argument; only a long one needs the streaming counter.
+        short = read_short_stdin()
+        if short is None:
+            run.count_streams(out, names[0], ["-"], options, piped_stdin=True)
+            return
+        if not short:
+            raise InputError(f"{STDIN_NAME}: empty input")
+        items = [InputItem(short, STDIN_NAME)]
+    elif mode == "count" and not texts and not jsonl and file:
+        run.count_streams(out, names[0], file, options)
         return
-    items = run.read_items(texts, file, jsonl, field)
+    items = items or run.read_items(texts, file, jsonl, field)
     if mode == "count":
         run.count_items(out, names[0], items, options)
     else:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +27,11 @@ class InputItem:
 
 
 def decode_utf8(data: bytes, source: str, *, base_offset: int = 0) -> str:
+    nul = data.find(b"\0")
+    if nul >= 0:
+        # UTF-8 allows NUL, but no text a user means to send holds one: this is a binary file.
+        raise InputError(f"{source}: binary data (a NUL byte at byte offset {base_offset + nul}); "
+                         "llmctl reads UTF-8 text")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -32,8 +39,57 @@ def decode_utf8(data: bytes, source: str, *, base_offset: int = 0) -> str:
         raise InputError(f"{source}: not valid UTF-8 at byte offset {offset}") from None
 
 
+#: Piped stdin up to this size is read whole and handled like an argument (the quick path).
+SHORT_STDIN_BYTES = 64 << 10
+
+
+class _Unread:
+    """stdin with the bytes a look-ahead took put back in front of it (closing it closes nothing)."""
+
+    def __init__(self, head: bytes, stream: BinaryIO) -> None:
+        self._head = head
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        if not self._head:
+            return self._stream.read(size)
+        if size is None or size < 0:
+            data, self._head = self._head + self._stream.read(), b""
+            return data
+        data, self._head = self._head[:size], self._head[size:]
+        return data
+
+    def close(self) -> None:
+        pass
+
+
+_stdin_head: list[bytes] = []
+
+
+def read_short_stdin(limit: int = SHORT_STDIN_BYTES) -> str | None:
+    """All of piped stdin as text (final newline dropped) when it is at most `limit` bytes, else None.
+
+    A short input then takes the same path as an argument; a long one is left, bytes put back, for
+    a streaming reader (`open_input_binary("-")`), so nothing is read twice or held whole.
+    """
+    stream = sys.stdin.buffer
+    try:
+        info = os.fstat(stream.fileno())
+        if stat.S_ISREG(info.st_mode) and info.st_size - stream.tell() > limit:
+            return None  # a large redirected file: leave it to the per-core file counter
+    except (OSError, ValueError, AttributeError):
+        pass
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        _stdin_head.append(data)
+        return None
+    return decode_utf8(strip_final_newline(data), STDIN_NAME)
+
+
 def _open_binary(path: str) -> BinaryIO:
     if path == "-":
+        if _stdin_head:
+            return _Unread(_stdin_head.pop(), sys.stdin.buffer)  # type: ignore[return-value]
         return sys.stdin.buffer
     target = Path(path).expanduser()
     if target.is_dir():
@@ -140,6 +196,30 @@ def stdin_is_piped() -> bool:
         return False
 
 
+PROMPT_JOINER = "\n\n"
+
+
+def _read_piped_stdin(*, optional: bool) -> str:
+    """Piped stdin as text, its final newline dropped (as `$(...)` does); "" when nothing was piped.
+
+    `optional`: the arguments are input enough, so a stdin that cannot be read counts as empty.
+    """
+    try:
+        data = sys.stdin.buffer.read()
+    except (OSError, AttributeError, ValueError):
+        if optional:
+            return ""
+        raise
+    return decode_utf8(strip_final_newline(data), STDIN_NAME)
+
+
+def _refuse_file_named_as_text(texts: Sequence[str]) -> None:
+    for text in texts:
+        if text and text != "-" and "\n" not in text and len(text) < 4096 and Path(text).expanduser().exists():
+            raise InputError(f"{text!r} names a file but was given as text alongside -f; to read it, "
+                             "list it after -f (-f PATH...)")
+
+
 def collect_inputs(
     texts: Sequence[str] | None,
     files: Sequence[str] | None,
@@ -148,27 +228,47 @@ def collect_inputs(
     *,
     allow_empty_text: bool = False,
     join_args: bool = False,
+    join_files: bool = False,
 ) -> list[InputItem]:
     """Gather the inputs of a command as DESIGN.md orders them.
 
-    Positional texts, then files, then JSONL; stdin only when none of them is given and stdin is
-    not a terminal. `join_args` makes several positional words one text (for prompts).
+    Positional texts, then files, then JSONL records. Piped stdin is read when no file or JSONL is
+    given: alone it is the input; with positional texts it comes first (as `llm` and `ttok` do).
+    `join_args` makes the texts one prompt, stdin first; `join_files` makes several files (then the
+    texts) one prompt too, each part separated by a blank line. A text that names an existing file
+    while -f is used is refused with a hint: it was almost certainly meant as a file.
     """
     items: list[InputItem] = []
+    if files and texts:
+        _refuse_file_named_as_text(texts)
+    piped = "" if files or jsonl or not stdin_is_piped() else _read_piped_stdin(optional=bool(texts))
     if texts:
         if join_args:
-            items.append(InputItem(" ".join(texts), "<argument>"))
+            prompt = " ".join(texts)
+            if piped:
+                items.append(InputItem(PROMPT_JOINER.join([piped, prompt]), f"{STDIN_NAME} + <argument>"))
+            else:
+                items.append(InputItem(prompt, "<argument>"))
         else:
+            if piped:
+                items.append(InputItem(piped, STDIN_NAME))
             items.extend(InputItem(t, f"<argument {i}>") for i, t in enumerate(texts, start=1))
-    for path in files or ():
-        items.append(InputItem(read_file_text(path), source_name(path)))
+    file_items = [InputItem(read_file_text(path), source_name(path)) for path in files or ()]
+    if join_files and file_items and (len(file_items) > 1 or items):
+        # Several files (and a prompt) to `complete` make one prompt: the files in order, then the words.
+        parts = [item.text for item in file_items] + [item.text for item in items]
+        sources = [item.source for item in file_items] + [item.source for item in items]
+        items = [InputItem(PROMPT_JOINER.join(parts), " + ".join(sources))]
+    else:
+        items.extend(file_items)
     if jsonl:
         items.extend(iter_jsonl(jsonl, field_name))
         if not items:
             raise InputError(f"{source_name(jsonl)}: no records")
-    if not items and stdin_is_piped():
-        data = strip_final_newline(sys.stdin.buffer.read())
-        items.append(InputItem(decode_utf8(data, STDIN_NAME), STDIN_NAME))
+    if not items and piped:
+        items.append(InputItem(piped, STDIN_NAME))
+    if not items and not texts and not files and not jsonl and stdin_is_piped():
+        raise InputError(f"{STDIN_NAME}: empty input")
     if not items:
         raise InputError("no input: give TEXT, -f FILE, --jsonl FILE, or pipe text on stdin")
     if not allow_empty_text:
