@@ -253,7 +253,16 @@ def collect_inputs(
             if piped:
                 items.append(InputItem(piped, STDIN_NAME))
             items.extend(InputItem(t, f"<argument {i}>") for i, t in enumerate(texts, start=1))
-    file_items = [InputItem(read_file_text(path), source_name(path)) for path in files or ()]
+    file_items: list[InputItem] = []
+    for index, path in enumerate(files or ()):
+        try:
+            file_items.append(InputItem(read_file_text(path), source_name(path)))
+        except InputError as exc:
+            if index and exc.message.endswith("no such file"):
+                # `-f a.txt "Summarise"`: -f took the words too; say where they belong.
+                raise InputError(exc.message, hint="-f takes every path after it: give a prompt before -f, "
+                                                   "or after --") from None
+            raise
     if join_files and file_items and (len(file_items) > 1 or items):
         # Several files (and a prompt) to `complete` make one prompt: the files in order, then the words.
         parts = [item.text for item in file_items] + [item.text for item in items]

@@ -141,9 +141,6 @@ def _resolve_explicit(config: Config, provider: str, model: str, base_url: str |
     if not model:
         raise UsageError(f"no model after {provider}: (for example {provider}:NAME)")
     if base_url:
-        from llmctl.providers.options import check_given
-
-        check_given(kind, {"base_url": base_url}, f"{provider}:{model}")
         settings["base_url"] = base_url
         settings["custom_endpoint"] = True
     if "profile" in settings:
@@ -213,6 +210,10 @@ def resolve_model(name: str, config: Config | None = None, *, base_url: str | No
         # settings of its own under [models.<provider>."<alias>"] (a default system prompt, say).
         spec = {**ref.spec, **(config.model_spec(ref.provider, seen[-1]) or {})}
         ref = ModelRef(ref.provider, ref.kind, ref.model, f"{ref.provider}:{seen[-1]}", spec, ref.settings)
+    if base_url:
+        from llmctl.providers.options import check_given
+
+        check_given(ref.kind, {"base_url": base_url}, ref.label)
     return ref
 
 
