@@ -38,7 +38,8 @@ def _version(value: bool) -> None:
 def root(
     ctx: typer.Context,
     json_mode: Annotated[bool, typer.Option("--json", help="JSON output for every command.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Nothing on stderr but errors: no summary, progress or warnings.")] = False,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="Nothing on stderr but errors: no summary, progress or warnings.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Trace requests (keys redacted).")] = False,
     table_format: FormatOpt = None,
     version: Annotated[

@@ -138,8 +138,8 @@ def show_backend_defaults(command: Any) -> None:
             field = OPTIONS_BY_KIND[kinds[0]].model_fields[name]
             text, default = field.description or param.help or "", field.default
             where = ", ".join(kinds)
-            param.help = f"{text} [{where}; default: {_shown(default)}]" if default is not None and default is not False \
-                else f"{text} [{where}]"
+            shown = default is not None and default is not False
+            param.help = f"{text} [{where}; default: {_shown(default)}]" if shown else f"{text} [{where}]"
         elif name in SamplingOptions.model_fields and name != "stop":
             text = SamplingOptions.model_fields[name].description or param.help or ""
             param.help = f"{text} [default: the model's own]"

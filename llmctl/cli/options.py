@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Optional
 
 import typer
@@ -32,7 +32,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="JSON output: one object p
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Nothing on stderr but errors: no summary, "
                                                                "progress or warnings.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Trace what llmctl does on stderr.")]
-class TableFormat(str, Enum):
+
+
+class TableFormat(StrEnum):
     table = "table"
     tsv = "tsv"
 

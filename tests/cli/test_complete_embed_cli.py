@@ -15,7 +15,6 @@ from llmctl.cli.app import app
 from llmctl.core.errors import NetworkError, UsageError
 from llmctl.core.usage import Usage
 from llmctl.providers import registry
-from llmctl.providers.options import OPTIONS_BY_KIND, HostedOptions
 from llmctl.providers.base import (
     Completion,
     CompletionRequest,
@@ -25,6 +24,7 @@ from llmctl.providers.base import (
     Provider,
     Tokenizer,
 )
+from llmctl.providers.options import OPTIONS_BY_KIND, HostedOptions
 
 runner = CliRunner()
 
