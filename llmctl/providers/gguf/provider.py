@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +22,7 @@ from llmctl.providers.base import (
     Tokenizer,
 )
 from llmctl.providers.gguf.file import GGUFHeader, read_gguf_header
+from llmctl.providers.gguf.threads import choose_threads, sample_cpu
 from llmctl.providers.registry import require_import
 
 if TYPE_CHECKING:
@@ -76,6 +76,9 @@ class GGUFProvider(Provider):
 
     def __init__(self, options: GGUFOptions | Mapping[str, Any] | None = None) -> None:
         super().__init__(options)
+        # The CPUs are looked at from here to the first model load, to see what else keeps them busy.
+        self._cpu_at_start = sample_cpu() if self.options.threads is None else None
+        self._threads: int | None = None
         self._headers: dict[str, GGUFHeader] = {}
         self._tokenizers: dict[str, GGUFTokenizer] = {}
         self._chat_models: dict[str, Any] = {}
@@ -109,14 +112,17 @@ class GGUFProvider(Provider):
         return min(trained, 4096) if trained else 2048
 
     def thread_count(self) -> int:
-        """--threads, else every CPU this process may use.
+        """--threads, else the CPUs this process may use less those other programs keep busy.
 
         llama.cpp's own default is half the CPUs (it assumes two hardware threads a core); on the
-        2-core machines we measured, both CPUs generate SmolLM2 at 91 tok/s against 51 with one.
+        2-core machines we measured, both CPUs generate SmolLM2 at 91 tok/s against 51 with one
+        when idle, and one thread wins when other work holds the cores (see threads.py).
         """
         if self.options.threads is not None:
             return self.options.threads
-        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        if self._threads is None:
+            self._threads = choose_threads(self._cpu_at_start)
+        return self._threads
 
     def _llama_kwargs(self, ref: ModelRef) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"n_ctx": self.n_ctx(ref)}
