@@ -178,3 +178,24 @@ def test_long_piped_stdin_is_still_counted_exactly(tmp_path: Path) -> None:
     assert len(text.encode()) > 64 << 10
     out, _ = _count_in_child(["tokenize", "-m", "openai:gpt-4o"], text.encode())
     assert out == f"{len(tiktoken_encoding('o200k_base').encode(text[:-1]))}\n"
+
+
+def test_embed_embeds_stdin_and_the_arguments(monkeypatch: pytest.MonkeyPatch, user_config) -> None:
+    from llmctl.providers.base import EmbeddingRequest, Embeddings
+
+    seen: list[list[str]] = []
+
+    class VectorProvider(EchoProvider):
+        kind = "echo"
+
+        def embed(self, ref: ModelRef, request: EmbeddingRequest) -> Embeddings:
+            seen.append(list(request.texts))
+            return Embeddings([[float(len(t))] for t in request.texts], Usage(1, 0))
+
+    monkeypatch.setattr(sys.modules[__name__], "EchoProvider", VectorProvider)
+    monkeypatch.setitem(registry.PROVIDER_KINDS, "echo", f"{__name__}:EchoProvider")
+    user_config('[providers.echo]\nkind = "echo"\n\n[models.echo."v-1"]\ncapabilities = ["embed", "tokenize"]\n')
+    result = run("embed", "-m", "echo:v-1", "second text", input="first text\n")
+    assert result.exit_code == 0
+    assert seen == [["first text", "second text"]]
+    assert [json.loads(line)["dimensions"] for line in result.stdout.splitlines()] == [1, 1]
