@@ -52,6 +52,7 @@ class EmbedLimits:
 class Credentials:
     key: str | None
     key_env: str | None
+    host: str | None = None
 
     def __repr__(self) -> str:
         return f"Credentials(key={'set' if self.key else 'none'}, key_env={self.key_env!r})"
@@ -69,6 +70,7 @@ class HostedProvider(Provider):
         super().__init__(options)
         self._client: Any = None
         self._lock = threading.Lock()
+        self._creds: Credentials | None = None
 
     # ------------------------------------------------------------------ the SDK client
     def load(self, ref: ModelRef) -> None:
@@ -98,24 +100,47 @@ class HostedProvider(Provider):
         return bool(self.options.get("custom_endpoint"))
 
     def credentials(self) -> Credentials:
-        """The key to send, from the environment. A foreign host never gets the provider's own key."""
-        key_env = self.options.get("key_env")
+        """The key to send, from the environment, and the one host it may go to.
+
+        The provider's own key (OPENAI_API_KEY, MISTRAL_API_KEY) goes only to the provider's own
+        host; a profile's host gets the key its `key_env` names, or none; an ad-hoc `--base-url`
+        host gets none (a server that needs a key is a profile with `key_env`).
+        """
         profile = self.options.get("profile")
-        if self.custom_endpoint and not profile:
-            # An ad-hoc --base-url: only the provider's own host gets the provider's key.
-            if _host(self.base_url) != _host(self.default_base_url):
-                return Credentials(None, None)
-        if not key_env:
-            if profile:
-                return Credentials(None, None)
+        host = _host(self.base_url)
+        if profile:
+            key_env = self.options.get("key_env")
+            home = self.options.get("profile_base_url") or self.base_url
+            if not key_env or _host(str(home)) != host:
+                return self._remember(Credentials(None, None))
+        elif host == _host(self.default_base_url):
             key_env = self.default_key_env
+        else:
+            return self._remember(Credentials(None, None))
         key = os.environ.get(str(key_env), "").strip()
-        self._secret = key
         if not key:
             where = f"the profile {profile!r}" if profile else self.kind
             raise AuthError(f"{key_env} is not set; {where} needs an API key",
                             hint=f"export {key_env}=... in your shell")
-        return Credentials(key, str(key_env))
+        return self._remember(Credentials(key, str(key_env), host))
+
+    def _remember(self, creds: Credentials) -> Credentials:
+        self._creds = creds
+        return creds
+
+    def key_header(self, creds: Credentials) -> Any:
+        """The one credential header the HTTP client lets through (to `creds.host` only)."""
+        from llmctl.core.http import KeyHeader
+
+        if not creds.key or not creds.host:
+            return None
+        return KeyHeader(creds.host, "authorization", f"Bearer {creds.key}")
+
+    def secrets(self) -> list[str]:
+        """Every key this process could know of, so none of them is ever echoed back."""
+        names = {self.default_key_env, "OPENAI_API_KEY", "MISTRAL_API_KEY", "HF_TOKEN",
+                 str(self.options.get("key_env") or "")}
+        return [v for v in (os.environ.get(n, "").strip() for n in names if n) if len(v) >= 6]
 
     def capabilities(self, ref: ModelRef) -> frozenset[str]:
         caps = ref.capabilities
@@ -243,18 +268,30 @@ class HostedProvider(Provider):
         return Embeddings(vectors, usage, results[0].response_model)
 
     # ------------------------------------------------------------------ errors
-    def status_error(self, ref: ModelRef, status: int, body: Any, attempts: int) -> LlmctlError:
-        """The llmctl error for an HTTP error status after retries."""
-        from llmctl.core.http import redact
+    def status_error(self, ref: ModelRef, status: int, body: Any, attempts: int | None = None,
+                     refused_wait: float | None = None) -> LlmctlError:
+        """The llmctl error for an HTTP error status after retries.
 
-        # Providers echo (masked) keys in 401 bodies; none of it reaches the user's terminal.
-        message = redact(provider_message(body) or f"HTTP {status}", [getattr(self, "_secret", "")])
+        `attempts` is how many times the request was sent; `refused_wait` a Retry-After (seconds)
+        longer than --max-wait, which ends the retries with a time to come back.
+        """
+        attempts = attempts or 1
+        message = self.redacted(provider_message(body) or f"HTTP {status}")
         where = f"{ref.label}"
         if status in (401, 403):
-            creds_env = self.options.get("key_env") or (None if self.custom_endpoint else self.default_key_env)
-            hint = f"check {creds_env}" if creds_env else "set key_env in the profile to send a key"
             what = "authentication failed" if status == 401 else "permission denied"
-            return AuthError(f"{where}: {what} ({status}): {message}", hint=hint)
+            return AuthError(f"{where}: {what} ({status}): {message}", hint=self._key_hint())
+        if status == 429 and refused_wait is not None:
+            import datetime
+
+            back = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=refused_wait)
+            limit = self.options.get("max_wait")
+            from llmctl.core.http import DEFAULT_MAX_WAIT
+
+            limit = DEFAULT_MAX_WAIT if limit is None else float(limit)
+            return RateLimitError(
+                f"{where}: rate limited (429); the server asks to wait {refused_wait:.0f} s, more than "
+                f"--max-wait {limit:g} s: try again after {back:%Y-%m-%d %H:%M:%S} UTC: {message}", status=status)
         if status == 429:
             return RateLimitError(f"{where}: rate limited (429) after {attempts} attempt(s): {message}", status=status)
         if status >= 500 or status in (408, 409):
@@ -264,6 +301,25 @@ class HostedProvider(Provider):
             return UsageError(f"{where}: the provider refused the request ({status}): {message}")
         return ProviderError(f"{where}: HTTP {status}: {message}", status=status)
 
+    def redacted(self, text: str) -> str:
+        """`text` with every known key, and anything shaped like one, replaced."""
+        from llmctl.core.http import redact
+
+        # Providers echo (masked) keys in 401 bodies, proxies the header they got: none of it
+        # reaches the user's terminal.
+        return redact(text, self.secrets())
+
+    def _key_hint(self) -> str:
+        """What to check after a 401/403: the variable whose key was sent, or that none was."""
+        creds = self._creds
+        if creds is not None and creds.key_env:
+            return f"check {creds.key_env}"
+        host = _host(self.base_url)
+        if self.options.get("profile"):
+            return f"no key was sent to {host}; set key_env in the profile {self.options['profile']!r}"
+        return (f"no key was sent to {host}; {self.default_key_env} goes only to {_host(self.default_base_url)}, "
+                "so a server that needs a key is a profile with key_env")
+
     def transport_error(self, ref: ModelRef, exc: BaseException, *, streaming: bool = False) -> NetworkError:
         """The llmctl error for a timeout, a refused connection or a cut stream."""
         import httpx2
@@ -271,20 +327,31 @@ class HostedProvider(Provider):
         name = type(exc).__name__
         if streaming:
             return NetworkError(f"{ref.label}: the stream was cut before the answer was complete ({name})")
+        from llmctl.core.http import NOT_RESENT, attempts_of
+
+        tries = attempts_of(exc)
+        if getattr(exc, NOT_RESENT, False):
+            what = "timed out" + self._timeout_text() if isinstance(exc, httpx2.TimeoutException) else "was dropped"
+            return NetworkError(f"{ref.label}: the request {what} ({name}) after the server accepted it; it was not "
+                                "sent again, since the provider may already bill it",
+                                hint="raise --timeout, or pass --retry-timeouts to send it again")
+        times = f" after {tries} attempt(s)" if tries and tries > 1 else ""
         if isinstance(exc, httpx2.TimeoutException):
-            seconds = self.options.get("timeout")
-            after = f" after {seconds:g} s" if isinstance(seconds, (int, float)) else ""
-            return NetworkError(f"{ref.label}: the request timed out{after} ({name})",
+            return NetworkError(f"{ref.label}: the request timed out{self._timeout_text()} ({name}){times}",
                                 hint="raise --timeout or retry later")
         host = _host(self.base_url)
-        return NetworkError(f"{ref.label}: cannot reach {host} ({name}: {' '.join(str(exc).split())[:200]})")
+        detail = self.redacted(" ".join(str(exc).split())[:200])
+        return NetworkError(f"{ref.label}: cannot reach {host} ({name}: {detail}){times}")
 
-    @property
-    def attempts(self) -> int:
-        retries = self.options.get("max_retries")
-        from llmctl.core.http import DEFAULT_MAX_RETRIES
+    def _timeout_text(self) -> str:
+        seconds = self.options.get("timeout")
+        return f" after {seconds:g} s" if isinstance(seconds, (int, float)) else ""
 
-        return 1 + (DEFAULT_MAX_RETRIES if retries is None else max(0, int(retries)))
+    def status_failure(self, ref: ModelRef, status: int, body: Any, response: Any) -> LlmctlError:
+        """status_error with the transport's own account of the attempts and any refused wait."""
+        from llmctl.core.http import attempts_of, refused_wait
+
+        return self.status_error(ref, status, body, attempts_of(response), refused_wait(response))
 
 
 def not_json_error(ref: ModelRef, status: int | None, text: str, content_type: str | None) -> ProviderError:

@@ -119,8 +119,16 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             elif name == "hang":
                 time.sleep(server.hang_seconds)
                 self._json(200, chat_body(model))
+            elif name == "401":
+                # arg "echo": the body repeats the credential the server was sent, as some proxies do.
+                got = self.headers.get("Authorization", "no header")
+                message = f"Incorrect API key provided: {got}" if arg == "echo" else "Unauthorized"
+                self._json(401, {"error": {"message": message, "type": "invalid_request_error",
+                                           "param": None, "code": "invalid_api_key"}})
             elif name == "notjson":
                 data = b"<html><body>502 Bad Gateway</body></html>"
+                if arg == "echo":
+                    data = f"<html><body>bad gateway for {self.headers.get('Authorization')}</body></html>".encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html")
                 self.send_header("Content-Length", str(len(data)))
