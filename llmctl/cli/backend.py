@@ -18,6 +18,7 @@ def backend_options(**given: Any) -> dict[str, Any]:
     checks = {
         "timeout": lambda v: v > 0,
         "max_retries": lambda v: v >= 0,
+        "max_wait": lambda v: v >= 0,
         "n_ctx": lambda v: v >= 1,
         "threads": lambda v: v >= 1,
         "n_gpu_layers": lambda v: v >= -1,

@@ -18,9 +18,11 @@ from llmctl.cli.options import (
     JsonlOpt,
     JsonOpt,
     MaxRetriesOpt,
+    MaxWaitOpt,
     NCtxOpt,
     NGpuLayersOpt,
     QuietOpt,
+    RetryTimeoutsOpt,
     SingleModelOpt,
     ThreadsOpt,
     TimeoutOpt,
@@ -46,6 +48,8 @@ def embed_command(
     base_url: BaseUrlOpt = None,
     timeout: TimeoutOpt = None,
     max_retries: MaxRetriesOpt = None,
+    max_wait: MaxWaitOpt = None,
+    retry_timeouts: RetryTimeoutsOpt = False,
     concurrency: ConcurrencyOpt = 4,
     n_ctx: NCtxOpt = None,
     threads: ThreadsOpt = None,
@@ -74,7 +78,8 @@ def embed_command(
         raise UsageError(f"--dimensions must be at least 1, not {dimensions}")
     if concurrency < 1:
         raise UsageError(f"--concurrency must be at least 1, not {concurrency}")
-    options = backend_options(timeout=timeout, max_retries=max_retries, concurrency=concurrency, n_ctx=n_ctx,
+    options = backend_options(timeout=timeout, max_retries=max_retries, max_wait=max_wait,
+                              retry_timeouts=retry_timeouts, concurrency=concurrency, n_ctx=n_ctx,
                               threads=threads, n_gpu_layers=n_gpu_layers, device=device,
                               allow_pickle=allow_pickle, trust_remote_code=trust_remote_code, verbose=out.verbose)
     items = run.read_texts(texts, file, jsonl, field)

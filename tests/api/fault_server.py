@@ -113,9 +113,9 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                 error = {"error": {"message": "Rate limit reached for requests", "type": "requests",
                                    "param": None, "code": "rate_limit_exceeded"}}
                 self._json(429, error, {"Retry-After": arg or "1"})
-            elif name == "500":
-                self._json(500, {"error": {"message": "The server had an error while processing your request.",
-                                           "type": "server_error", "param": None, "code": None}})
+            elif name in ("408", "409", "500", "502", "503"):
+                self._json(int(name), {"error": {"message": "The server had an error while processing your request.",
+                                                 "type": "server_error", "param": None, "code": None}})
             elif name == "hang":
                 time.sleep(server.hang_seconds)
                 self._json(200, chat_body(model))
