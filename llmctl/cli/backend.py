@@ -55,7 +55,7 @@ def show_warnings(out: Output, provider: Provider) -> None:
 def cost_of(ref: ModelRef, provider: Provider, usage: Usage) -> Cost:
     if provider.local:
         return LOCAL_COST
-    return PriceTable(get_config()).cost_of(ref.provider, ref.model, usage)
+    return PriceTable(get_config()).cost_for(ref.provider, ref.model, ref.settings, usage)
 
 
 def warn_unknown_price(out: Output, ref: ModelRef, cost: Cost) -> None:

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from llmctl.core.errors import InputError
 from llmctl.providers.openai.tokens import SHORT_TEXT_CHARS, TiktokenTokenizer
-from llmctl.providers.piece_count import first_safe_cut, safe_cut
 from llmctl.providers.openai.vocab import BUNDLED, load_verified_ranks, tiktoken_encoding
+from llmctl.providers.piece_count import first_safe_cut, safe_cut
 
 VARIED = [
     "We live in Paris but ewhd here",
