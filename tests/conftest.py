@@ -58,3 +58,32 @@ def smollm2_hf_dir() -> Path:
     from smollm2_hf import build_smollm2_hf
 
     return build_smollm2_hf(_SESSION_CACHE / "smollm2-hf")
+
+
+@pytest.fixture(scope="session")
+def real_tiktoken():  # type: ignore[no-untyped-def]
+    """tiktoken.get_encoding itself, offline: its download cache filled from the verified bundled files.
+
+    tiktoken checks each file against its own pinned sha256 and uses its own pattern strings, so
+    nothing of llmctl's (the patterns, the loader) stands between a test and tiktoken.
+    """
+    import gzip
+    import hashlib
+
+    import tiktoken
+    import tiktoken_ext.openai_public as public
+
+    from llmctl.providers.openai.vocab import bundled_vocab_file
+
+    cache = _SESSION_CACHE / "tiktoken-download-cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    for name in ("o200k_base", "cl100k_base"):
+        url = f"https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
+        target = cache / hashlib.sha1(url.encode()).hexdigest()
+        if not target.exists():
+            target.write_bytes(gzip.decompress(bundled_vocab_file(name).read_bytes()))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TIKTOKEN_CACHE_DIR", str(cache))
+        encodings = {name: tiktoken.get_encoding(name) for name in ("o200k_base", "cl100k_base")}
+        assert encodings["o200k_base"]._pat_str == public.o200k_base()["pat_str"]
+    return encodings

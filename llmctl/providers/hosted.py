@@ -74,6 +74,10 @@ class HostedProvider(Provider):
 
     # ------------------------------------------------------------------ the SDK client
     def load(self, ref: ModelRef) -> None:
+        from llmctl.providers.usage_estimate import named_tokenizer_ref
+
+        # A profile's unknown tokenizer is a configuration error before anything is sent (or paid).
+        named_tokenizer_ref(ref.settings)
         self.client()
 
     def client(self) -> Any:
@@ -202,11 +206,22 @@ class HostedProvider(Provider):
                                f"({len(text)} characters received)")
         return Completion(text, usage or self.estimate_usage(ref, request, text), finish, model)
 
+    #: Whether OpenAI's documented chat framing holds for this provider's own models.
+    chat_framing: ClassVar[bool] = False
+
+    def estimator(self, ref: ModelRef) -> Any:
+        """What counts usage the server did not report (see usage_estimate)."""
+        from llmctl.providers.usage_estimate import estimator_for
+
+        return estimator_for(ref, lambda: self.tokenizer(ref), custom_endpoint=self.custom_endpoint,
+                             chat_framing=self.chat_framing)
+
     def estimate_usage(self, ref: ModelRef, request: CompletionRequest, text: str) -> Usage:
-        """Count what the server did not report, with the model's own tokenizer."""
-        tokenizer = self.tokenizer(ref)
-        prompt_parts = [m["content"] for m in request.messages()]
-        return Usage(sum(tokenizer.count(p) for p in prompt_parts), tokenizer.count(text), estimated=True)
+        """Count what the server did not report: prompt as the chat is laid out, and the answer."""
+        return self.estimator(ref).completion_usage(request.messages(), text)
+
+    def estimate_input_usage(self, ref: ModelRef, texts: list[str]) -> Usage:
+        return self.estimator(ref).input_usage(texts)
 
     # ------------------------------------------------------------------ embeddings
     def split_for_limits(self, ref: ModelRef, texts: Sequence[str]) -> list[tuple[int, int]]:

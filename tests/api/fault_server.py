@@ -142,7 +142,7 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                                  "data": [{"object": "embedding", "index": i, "embedding": [float(i), 1.0]}
                                           for i in range(len(inputs))],
                                  "usage": {"prompt_tokens": len(inputs), "total_tokens": len(inputs)}})
-            elif name in ("stream", "cut", "cutclean"):
+            elif name in ("stream", "cut", "cutclean", "streamplain"):
                 self._stream(model, name)
             else:
                 self._json(500, {"error": {"message": f"unknown step {step}"}})
@@ -164,6 +164,8 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             events.append(b"data: [DONE]\n\n")
             if mode in ("cut", "cutclean"):
                 events = events[:2]
+            if mode == "streamplain":
+                events = [e for e in events if b'"usage"' not in e]  # a server that reports no usage
             for event in events:
                 if mode == "cutclean":
                     self.wfile.write(event)
@@ -171,7 +173,7 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                     self.wfile.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
                 self.wfile.flush()
                 time.sleep(0.01)
-            if mode == "stream":
+            if mode in ("stream", "streamplain"):
                 self.wfile.write(b"0\r\n\r\n")
                 return
             # Drop the connection halfway: no terminating chunk, no [DONE].

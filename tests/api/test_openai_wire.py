@@ -63,8 +63,11 @@ def test_stream_without_usage_is_counted_and_marked_estimated(recorder: Recorder
     result = provider.complete(ref, CompletionRequest("Tell me a story", stream=True))
     tokenizer = provider.tokenizer(ref)
     assert result.usage.estimated is True
-    assert result.usage.input_tokens == tokenizer.count("Tell me a story")
+    # OpenAI's documented chat framing: 3 tokens per message (plus its role and text), 3 to prime the reply.
+    assert result.usage.input_tokens == 3 + tokenizer.count("user") + tokenizer.count("Tell me a story") + 3
     assert result.usage.output_tokens == tokenizer.count("Frogs sing at night.")
+    assert result.usage.tokenizer == "tiktoken:o200k_base"
+    assert result.usage.to_json()["tokenizer"] == "tiktoken:o200k_base"
 
 
 def test_instruct_model_uses_the_completions_endpoint(recorder: Recorder, open_model) -> None:

@@ -168,8 +168,7 @@ class MistralProvider(HostedProvider):
             vectors = [list(row.embedding or []) for row in rows]
             usage = _usage(response.usage)
             if usage is None:
-                tokenizer = self.tokenizer(ref)
-                usage = Usage(sum(tokenizer.count(t) for t in texts), estimated=True)
+                usage = self.estimate_input_usage(ref, texts)
             return Embeddings(vectors, usage, response.model)
 
         return self.embed_batches(ref, request, send)

@@ -27,6 +27,7 @@ class OpenAIProvider(HostedProvider):
     extra = "openai"
     default_key_env = "OPENAI_API_KEY"
     default_base_url = "https://api.openai.com/v1"
+    chat_framing = True
     temperature_range = (0.0, 2.0)
     # 2048 inputs and 300k tokens per request, 8191 tokens per input (OpenAI's embeddings guide).
     embed_limits = EmbedLimits(max_inputs=2048, max_request_tokens=300_000, max_input_tokens=8191)
@@ -169,8 +170,7 @@ class OpenAIProvider(HostedProvider):
             vectors = [list(row.embedding) for row in rows]
             usage = _usage(response.usage)
             if usage is None:
-                tokenizer = self.tokenizer(ref)
-                usage = Usage(sum(tokenizer.count(t) for t in texts), estimated=True)
+                usage = self.estimate_input_usage(ref, texts)
             return Embeddings(vectors, usage, getattr(response, "model", None))
 
         return self.embed_batches(ref, request, send)
