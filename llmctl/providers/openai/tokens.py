@@ -130,7 +130,8 @@ class TiktokenTokenizer(Tokenizer):
 
     def count_stream(self, stream: BinaryIO, source: str) -> int:
         """Count a file of any size exactly, in pieces, on every core, without token lists."""
-        return count_in_pieces(self._tiktoken, stream, source)
+        pattern = self._bundled.pattern if self._bundled is not None else str(self._tiktoken()._pat_str)
+        return count_in_pieces(self._tiktoken, stream, source, pattern)
 
 
 def _clean(text: str) -> str:
