@@ -138,6 +138,8 @@ class Provider(ABC):
         #: (n_ctx, threads, n_gpu_layers, device, allow_pickle, trust_remote_code, timeout,
         #: max_retries, concurrency, verbose, base_url, key_env, profile, ...)
         self.options: dict[str, Any] = dict(options or {})
+        #: How long the last load() of a local model took (ms), set by whoever timed it.
+        self.load_ms: float | None = None
         self._warnings: list[str] = []
 
     def warn(self, message: str) -> None:
