@@ -8,6 +8,7 @@ from typing import Any
 
 from llmctl.core.errors import NetworkError, ProviderError
 from llmctl.core.usage import Usage
+from llmctl.providers.api_errors import not_json_error
 from llmctl.providers.base import (
     Completion,
     CompletionRequest,
@@ -17,7 +18,7 @@ from llmctl.providers.base import (
     TextSink,
     Tokenizer,
 )
-from llmctl.providers.hosted import EmbedLimits, HostedProvider, not_json_error
+from llmctl.providers.hosted import EmbedLimits, HostedProvider
 
 
 class MistralProvider(HostedProvider):

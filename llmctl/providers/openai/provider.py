@@ -7,6 +7,7 @@ from typing import Any
 
 from llmctl.core.errors import ProviderError, UsageError
 from llmctl.core.usage import Usage
+from llmctl.providers.api_errors import not_json_error
 from llmctl.providers.base import (
     Completion,
     CompletionRequest,
@@ -16,7 +17,7 @@ from llmctl.providers.base import (
     TextSink,
     Tokenizer,
 )
-from llmctl.providers.hosted import PLACEHOLDER_KEY, EmbedLimits, HostedProvider, not_json_error
+from llmctl.providers.hosted import PLACEHOLDER_KEY, EmbedLimits, HostedProvider
 
 #: OpenAI's documented stop-sequence limit.
 MAX_STOP = 4
