@@ -134,11 +134,15 @@ class HostedProvider(Provider):
 
     def key_header(self, creds: Credentials) -> Any:
         """The one credential header the HTTP client lets through (to `creds.host` only)."""
+        import httpx2
+
         from llmctl.core.http import KeyHeader
 
         if not creds.key or not creds.host:
             return None
-        return KeyHeader(creds.host, "authorization", f"Bearer {creds.key}")
+        # The host as the client writes it on each request (default ports dropped, lower case).
+        host = httpx2.URL(self.base_url).netloc.decode("ascii").lower()
+        return KeyHeader(host, "authorization", f"Bearer {creds.key}")
 
     def secrets(self) -> list[str]:
         """Every key this process could know of, so none of them is ever echoed back."""
@@ -375,4 +379,12 @@ def normalized(vector: list[float]) -> list[float]:
 
 
 def _host(url: str) -> str:
-    return urlsplit(url).netloc.lower()
+    """host[:port] as a request's URL writes it: lower case, the scheme's default port left out."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    default = {"https": 443, "http": 80}.get(parts.scheme.lower())
+    return host if port is None or port == default else f"{host}:{port}"

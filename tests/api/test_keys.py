@@ -153,3 +153,10 @@ def test_missing_profile_key_is_still_exit_3(faults: FaultServer, user_config) -
     assert result.stderr == ("llmctl: error: LOOP_KEY is not set; the profile 'loop' needs an API key "
                              "(export LOOP_KEY=... in your shell)\n")
     assert faults.seen == []
+
+
+def test_the_providers_own_host_written_with_its_port_still_gets_the_key(recorder: Recorder, open_model) -> None:
+    recorder.reply(json_body=fixture_json("openai_chat.json"))
+    ref, provider = open_model("openai:gpt-4o-mini", base_url="https://API.openai.com:443/v1")
+    provider.complete(ref, CompletionRequest("hi"))
+    assert recorder.requests[0].headers["authorization"] == f"Bearer {OPENAI_KEY}"
