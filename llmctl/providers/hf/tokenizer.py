@@ -257,15 +257,24 @@ class HFTokenizer(Tokenizer):
         rule = self.cut_rule
         if rule is None:
             return self.count(decode_utf8(stream.read(), source))
+        from concurrent.futures import Future, ThreadPoolExecutor
+
         total = 0
         batch: list[str] = []
         size = 0
-        for piece in self._pieces(stream, source, rule):
-            batch.append(piece)
-            size += len(piece)
-            if size >= _READ_BLOCK:
-                total += self._count_batch(batch)
-                batch, size = [], 0
+        pending: Future[int] | None = None
+        # One batch is encoded (in Rust, without the GIL) while the next one is read and cut.
+        with ThreadPoolExecutor(1) as encoder:
+            for piece in self._pieces(stream, source, rule):
+                batch.append(piece)
+                size += len(piece)
+                if size >= _READ_BLOCK:
+                    if pending is not None:
+                        total += pending.result()
+                    pending = encoder.submit(self._count_batch, batch)
+                    batch, size = [], 0
+            if pending is not None:
+                total += pending.result()
         if batch:
             total += self._count_batch(batch)
         return total
