@@ -105,7 +105,14 @@ def first_safe_cut(data: bytes) -> int:
 
 
 def count_buffer(encoding: Any, text: str) -> int:
-    """Tokens in text, as tiktoken's encode_ordinary would give, without a Python list of ids."""
+    """Tokens in text, as tiktoken's encode_ordinary would give, without a Python list of ids.
+
+    An encoding with no special tokens (tekken) is counted with encode_ordinary instead: its
+    buffer path searches every position for a special token with an empty pattern, which measured
+    2.3x slower on tekken (0.58 s against 0.25 s for 5 MB), while o200k's two paths ran alike.
+    """
+    if not encoding._special_tokens:
+        return len(encoding._core_bpe.encode_ordinary(text))
     buffer = encoding._core_bpe.encode_to_tiktoken_buffer(text, set())
     return memoryview(buffer).nbytes // 4
 
