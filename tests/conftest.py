@@ -18,10 +18,11 @@ def isolated_user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     config_home.mkdir()
     monkeypatch.setenv("XDG_CONFIG_HOME", str(config_home))
     monkeypatch.setenv("XDG_CACHE_HOME", str(_SESSION_CACHE))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     for var in ("LLMCTL_CONFIG", "LLMCTL_MODEL", "OPENAI_API_KEY", "MISTRAL_API_KEY", "LLMCTL_DEBUG",
-                "OPENAI_BASE_URL", "OPENAI_ORG_ID"):
+                "OPENAI_BASE_URL", "OPENAI_ORG_ID", "MISTRAL_SA_TOKEN_PATH"):
         monkeypatch.delenv(var, raising=False)
     from llmctl.core import config
 
@@ -57,3 +58,32 @@ def smollm2_hf_dir() -> Path:
     from smollm2_hf import build_smollm2_hf
 
     return build_smollm2_hf(_SESSION_CACHE / "smollm2-hf")
+
+
+@pytest.fixture(scope="session")
+def real_tiktoken():  # type: ignore[no-untyped-def]
+    """tiktoken.get_encoding itself, offline: its download cache filled from the verified bundled files.
+
+    tiktoken checks each file against its own pinned sha256 and uses its own pattern strings, so
+    nothing of llmctl's (the patterns, the loader) stands between a test and tiktoken.
+    """
+    import gzip
+    import hashlib
+
+    import tiktoken
+    import tiktoken_ext.openai_public as public
+
+    from llmctl.providers.openai.vocab import bundled_vocab_file
+
+    cache = _SESSION_CACHE / "tiktoken-download-cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    for name in ("o200k_base", "cl100k_base"):
+        url = f"https://openaipublic.blob.core.windows.net/encodings/{name}.tiktoken"
+        target = cache / hashlib.sha1(url.encode()).hexdigest()
+        if not target.exists():
+            target.write_bytes(gzip.decompress(bundled_vocab_file(name).read_bytes()))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TIKTOKEN_CACHE_DIR", str(cache))
+        encodings = {name: tiktoken.get_encoding(name) for name in ("o200k_base", "cl100k_base")}
+        assert encodings["o200k_base"]._pat_str == public.o200k_base()["pat_str"]
+    return encodings

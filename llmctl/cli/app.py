@@ -55,7 +55,7 @@ app.command("embed")(embed.embed_command)
 app.command("complete")(complete.complete_command)
 app.command("run-local")(run_local.run_local_command)
 app.command("models")(models.models_command)
-app.command("prices")(prices.prices_command)
+app.add_typer(prices.prices_app, name="prices")
 
 
 def main() -> None:

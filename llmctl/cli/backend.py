@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from llmctl.core.config import get_config
@@ -19,8 +20,11 @@ def open_model(out: Output, name: str | None, capability: str, options: dict[str
     ref = resolve_model(name or default_model_name(purpose=purpose), base_url=base_url)
     provider = get_provider(ref, {**options, "verbose": out.verbose})
     provider.require(ref, capability)
+    started = time.perf_counter()
     with out.spinner(f"loading {ref.label}"):
         provider.load(ref)
+    # What loading the model took, kept on the provider for the records and the summary.
+    provider.load_ms = round((time.perf_counter() - started) * 1000, 1) if provider.local else None
     show_warnings(out, provider)
     out.debug(f"model {ref.label} ({ref.kind} backend)")
     return ref, provider
@@ -34,7 +38,7 @@ def show_warnings(out: Output, provider: Provider) -> None:
 def cost_of(ref: ModelRef, provider: Provider, usage: Usage) -> Cost:
     if provider.local:
         return LOCAL_COST
-    return PriceTable(get_config()).cost_of(ref.provider, ref.model, usage)
+    return PriceTable(get_config()).cost_for(ref.provider, ref.model, ref.settings, usage)
 
 
 def warn_unknown_price(out: Output, ref: ModelRef, cost: Cost) -> None:
@@ -42,9 +46,24 @@ def warn_unknown_price(out: Output, ref: ModelRef, cost: Cost) -> None:
         out.warn(f"no price is known for {ref.label}; cost is unknown (add one under [prices] in the config)")
 
 
-def summary_line(ref: ModelRef, usage: Usage, cost: Cost, seconds: float) -> str:
+def timing(provider: Provider, seconds: float) -> dict[str, float]:
+    """`latency_ms` (the request) and, where a model was loaded, `load_ms`, for a record."""
+    found = {"latency_ms": round(seconds * 1000, 1)}
+    if getattr(provider, "load_ms", None) is not None:
+        found["load_ms"] = provider.load_ms
+    return found
+
+
+def summary_line(ref: ModelRef, usage: Usage, cost: Cost, seconds: float, out: Output | None = None,
+                 provider: Provider | None = None) -> str:
+    """The stderr summary; its time is the whole command's wall time, then what load and request took."""
     tokens = f"{usage.input_tokens:,} in + {usage.output_tokens:,} out tokens"
     if usage.estimated:
         tokens += " (estimated)"
     money = "local" if cost.local else format_money(cost.total, cost.currency)
-    return f"{ref.label} · {tokens} · {money} · {seconds:.2f} s"
+    if out is None:
+        return f"{ref.label} · {tokens} · {money} · {seconds:.2f} s"
+    wall = time.perf_counter() - out.started
+    load_ms = getattr(provider, "load_ms", None)
+    parts = ([f"load {load_ms / 1000:.2f} s"] if load_ms is not None else []) + [f"request {seconds:.2f} s"]
+    return f"{ref.label} · {tokens} · {money} · {wall:.2f} s ({', '.join(parts)})"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import typer
@@ -23,6 +24,8 @@ class GlobalState:
     quiet: bool = False
     verbose: bool = False
     table_format: str | None = None
+    #: When the command line was taken up (time.perf_counter): the start of its wall time.
+    started: float = field(default_factory=time.perf_counter)
 
 
 def make_output(ctx: typer.Context | None, *, json_mode: bool = False, quiet: bool = False,
@@ -39,6 +42,7 @@ def make_output(ctx: typer.Context | None, *, json_mode: bool = False, quiet: bo
         quiet=quiet or state.quiet,
         verbose=verbose or state.verbose,
         table_format=fmt,  # type: ignore[arg-type]
+        started=state.started,
     )
 
 

@@ -17,9 +17,11 @@ from llmctl.cli.options import (
     JsonlOpt,
     JsonOpt,
     MaxRetriesOpt,
+    MaxWaitOpt,
     NCtxOpt,
     NGpuLayersOpt,
     QuietOpt,
+    RetryTimeoutsOpt,
     SingleModelOpt,
     ThreadsOpt,
     TimeoutOpt,
@@ -61,6 +63,8 @@ def complete_command(
     base_url: BaseUrlOpt = None,
     timeout: TimeoutOpt = None,
     max_retries: MaxRetriesOpt = None,
+    max_wait: MaxWaitOpt = None,
+    retry_timeouts: RetryTimeoutsOpt = False,
     concurrency: ConcurrencyOpt = None,
     n_ctx: NCtxOpt = None,
     threads: ThreadsOpt = None,
@@ -92,7 +96,8 @@ def complete_command(
     out = make_output(ctx, json_mode=json_mode, quiet=quiet, verbose=verbose)
     if each and not file:
         raise UsageError("--each sends one request per -f file; give files with -f")
-    given = dict(timeout=timeout, max_retries=max_retries, concurrency=concurrency, n_ctx=n_ctx, threads=threads,
+    given = dict(timeout=timeout, max_retries=max_retries, max_wait=max_wait,
+                 retry_timeouts=retry_timeouts, concurrency=concurrency, n_ctx=n_ctx, threads=threads,
                  n_gpu_layers=n_gpu_layers, device=device, allow_pickle=allow_pickle,
                  trust_remote_code=trust_remote_code)
     template = CompletionRequest(prompt="", system=system, max_tokens=max_tokens, temperature=temperature,

@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from llmctl.cli.backend import cost_of, open_model, show_warnings, summary_line, warn_unknown_price
+from llmctl.cli.backend import cost_of, open_model, show_warnings, summary_line, timing, warn_unknown_price
 from llmctl.core.batch import run_batch
 from llmctl.core.errors import LlmctlError, ProviderError
 from llmctl.core.inputs import InputItem, collect_inputs
@@ -34,7 +34,7 @@ def _record(ref: ModelRef, provider: Provider, completion: Completion, seconds: 
         "finish_reason": completion.finish_reason,
         "usage": completion.usage.to_json(),
         "cost": cost.to_json(),
-        "latency_ms": round(seconds * 1000, 1),
+        **timing(provider, seconds),
     }
 
 
@@ -60,7 +60,7 @@ def complete_one(out: Output, ref: ModelRef, provider: Provider, template: Compl
         if not completion.text.endswith("\n"):
             out.write("\n")
     warn_unknown_price(out, ref, cost)
-    out.summary(summary_line(ref, completion.usage, cost, seconds))
+    out.summary(summary_line(ref, completion.usage, cost, seconds, out, provider))
 
 
 def complete_batch(out: Output, ref: ModelRef, provider: Provider, template: CompletionRequest,
@@ -103,7 +103,7 @@ def complete_batch(out: Output, ref: ModelRef, provider: Provider, template: Com
     if unknown_price:
         warn_unknown_price(out, ref, cost)
     failed = int(totals["failed"])  # type: ignore[call-overload]
-    line = summary_line(ref, usage, cost, time.perf_counter() - started)
+    line = summary_line(ref, usage, cost, time.perf_counter() - started, out, provider)
     out.summary(f"{line} · {len(items) - failed}/{len(items)} ok")
     if failed:
         raise ProviderError(f"{failed} of {len(items)} records failed; see their `error` fields")

@@ -18,9 +18,11 @@ from llmctl.cli.options import (
     JsonlOpt,
     JsonOpt,
     MaxRetriesOpt,
+    MaxWaitOpt,
     NCtxOpt,
     NGpuLayersOpt,
     QuietOpt,
+    RetryTimeoutsOpt,
     SingleModelOpt,
     ThreadsOpt,
     TimeoutOpt,
@@ -46,6 +48,8 @@ def embed_command(
     base_url: BaseUrlOpt = None,
     timeout: TimeoutOpt = None,
     max_retries: MaxRetriesOpt = None,
+    max_wait: MaxWaitOpt = None,
+    retry_timeouts: RetryTimeoutsOpt = False,
     concurrency: ConcurrencyOpt = None,
     n_ctx: NCtxOpt = None,
     threads: ThreadsOpt = None,
@@ -71,7 +75,8 @@ def embed_command(
     out = make_output(ctx, json_mode=json_mode, quiet=quiet, verbose=verbose, table_format=table_format)
     if dimensions is not None and dimensions < 1:
         raise UsageError(f"--dimensions must be at least 1, not {dimensions}")
-    options = dict(timeout=timeout, max_retries=max_retries, concurrency=concurrency, n_ctx=n_ctx, threads=threads,
+    options = dict(timeout=timeout, max_retries=max_retries, max_wait=max_wait,
+                 retry_timeouts=retry_timeouts, concurrency=concurrency, n_ctx=n_ctx, threads=threads,
                    n_gpu_layers=n_gpu_layers, device=device, allow_pickle=allow_pickle,
                    trust_remote_code=trust_remote_code)
     items = run.read_texts(texts, file, jsonl, field)

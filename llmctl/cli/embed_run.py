@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from llmctl.cli.backend import cost_of, open_model, show_warnings, summary_line, warn_unknown_price
+from llmctl.cli.backend import cost_of, open_model, show_warnings, summary_line, timing, warn_unknown_price
 from llmctl.core.errors import ProviderError
 from llmctl.core.inputs import InputItem, collect_inputs
 from llmctl.core.output import Output
@@ -50,8 +50,7 @@ def embed_items(out: Output, name: str | None, items: list[InputItem], options: 
         matrix = cosine_matrix(result.vectors)
         if out.json_mode:
             out.record({"model": ref.label, "texts": [i.text for i in items], "matrix": matrix,
-                        "usage": result.usage.to_json(), "cost": cost.to_json(),
-                        "latency_ms": round(seconds * 1000, 1)})
+                        "usage": result.usage.to_json(), "cost": cost.to_json(), **timing(provider, seconds)})
         else:
             labels = [_label(i) for i in items]
             rows = [[labels[r], *(f"{v:.4f}" for v in matrix[r])] for r in range(len(items))]
@@ -63,8 +62,7 @@ def embed_items(out: Output, name: str | None, items: list[InputItem], options: 
             record: dict[str, Any] = {**item.fields, "model": ref.label, "index": index,
                                       "dimensions": len(vector), "embedding": vector}
             if single:
-                record.update(usage=result.usage.to_json(), cost=cost.to_json(),
-                              latency_ms=round(seconds * 1000, 1))
+                record.update(usage=result.usage.to_json(), cost=cost.to_json(), **timing(provider, seconds))
             out.record(record)
     warn_unknown_price(out, ref, cost)
-    out.summary(f"{summary_line(ref, result.usage, cost, seconds)} · {len(items)} vectors")
+    out.summary(f"{summary_line(ref, result.usage, cost, seconds, out, provider)} · {len(items)} vectors")

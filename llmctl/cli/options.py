@@ -62,6 +62,15 @@ ConcurrencyOpt = Annotated[
     Optional[int],  # noqa: UP045
     typer.Option("--concurrency", help="Requests in flight at once for batches.", show_default=False),
 ]
+MaxWaitOpt = Annotated[
+    Optional[float],  # noqa: UP045
+    typer.Option("--max-wait", help="Longest Retry-After to wait, in seconds (default 60); a longer one "
+                 "ends with exit 4 and the time to come back.", show_default=False),
+]
+RetryTimeoutsOpt = Annotated[
+    bool, typer.Option("--retry-timeouts", help="Send a generation again after it timed out on the server "
+                       "(it may be billed twice).")
+]
 NCtxOpt = Annotated[
     Optional[int],  # noqa: UP045
     typer.Option("--n-ctx", help="Context window for a local GGUF model.", show_default=False),

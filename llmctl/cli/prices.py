@@ -1,20 +1,27 @@
-"""`llmctl prices`: the price table, where each price comes from, and which are getting old."""
+"""`llmctl prices`: the price table, where each price comes from, which are getting old; `prices update`."""
 
 from __future__ import annotations
+
+from typing import Annotated, Optional
 
 import typer
 
 from llmctl.cli.common import guarded, make_output
 from llmctl.cli.options import FormatOpt, JsonOpt
 
+prices_app = typer.Typer(help="Show API prices, or update them from a maintained list.", no_args_is_help=False)
+
 
 def _text(value: object) -> str:
     return "" if value is None else str(value)
 
 
+@prices_app.callback(invoke_without_command=True)
 @guarded
 def prices_command(ctx: typer.Context, json_mode: JsonOpt = False, table_format: FormatOpt = None) -> None:
     """Show API prices per 1M tokens, with as_of and source; warn about entries older than 180 days."""
+    if ctx.invoked_subcommand is not None:
+        return
     from llmctl.core.config import get_config
     from llmctl.core.pricing import STALE_AFTER_DAYS, PriceTable
 
@@ -49,3 +56,30 @@ def prices_command(ctx: typer.Context, json_mode: JsonOpt = False, table_format:
         oldest = max((e.age_days() or 0) for e in stale)
         out.warn(f"{len(stale)} of {len(entries)} prices are older than {STALE_AFTER_DAYS} days "
                  f"(oldest {oldest} days); check the sources and override them in the user config")
+
+
+@prices_app.command("update")
+@guarded
+def prices_update_command(
+    ctx: typer.Context,
+    source: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--from", help="A URL or file in LiteLLM's model_prices_and_context_window.json format "
+        "(default: LiteLLM's own list).", show_default=False)] = None,
+    json_mode: JsonOpt = False,
+) -> None:
+    """Fetch current prices into the user data folder; your own [prices] entries stay as they are."""
+    from llmctl.core.config import get_config
+    from llmctl.core.price_list import DEFAULT_URL, fetched_path, update
+
+    out = make_output(ctx, json_mode=json_mode)
+    config = get_config()
+    fresh, found = update(source or DEFAULT_URL, config.user_prices)
+    for change in found:
+        if out.json_mode:
+            out.record(change.to_json())
+            continue
+        detail = ", ".join(f"{name} {old or '-'} -> {new or '-'}" for name, (old, new) in change.fields.items())
+        kept = " (your own entry is kept)" if change.user_kept else ""
+        out.line(f"{change.model}\t{change.kind}\t{detail}{kept}")
+    count = sum(len(t) for t in fresh.entries.values())
+    out.info(f"{count} prices from {fresh.source} ({len(found)} changed) saved to {fetched_path()}")

@@ -212,7 +212,8 @@ def _bench(out: Output, ref: ModelRef, provider: Provider, load_s: float, max_to
         ("load", f"{result.load_s:.2f} s"),
         ("prompt processing", f"{result.prompt_tokens_per_s:.1f} tok/s ({result.prompt_tokens} tokens)"),
         ("generation", f"{result.generation_tokens_per_s:.1f} tok/s ({result.generated_tokens} tokens)"),
-        ("time to first token", f"{result.time_to_first_token_ms:.0f} ms"),
+        ("time to first token",
+         f"{result.time_to_first_token_ms:.0f} ms ({result.request_prompt_tokens}-token prompt)"),
         ("peak memory (RSS)", f"{result.peak_rss_mb:.0f} MB"),
     ]
     out.table(["metric", "value"], rows, title=f"run-local --bench {ref.label}")

@@ -47,7 +47,7 @@ def _context_window(ref: ModelRef, tokenizer: Tokenizer) -> int | None:
 def input_cost(ref: ModelRef, tokens: int, out: Output | None = None) -> Cost:
     if ref.kind in LOCAL_KINDS:
         return LOCAL_COST
-    cost = PriceTable(get_config()).cost_of(ref.provider, ref.model, Usage(input_tokens=tokens))
+    cost = PriceTable(get_config()).cost_for(ref.provider, ref.model, ref.settings, Usage(input_tokens=tokens))
     if cost.input is None and out is not None:
         out.warn(f"no price is known for {ref.label}; cost is unknown (add one under [prices] in the config)")
     return cost

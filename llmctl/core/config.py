@@ -72,6 +72,8 @@ class Config:
     profiles: dict[str, Any] = field(default_factory=dict)
     defaults: dict[str, Any] = field(default_factory=dict)
     user_path: Path | None = None
+    #: The user's own [prices] entries, each of which replaces a shipped or fetched entry whole.
+    user_prices: dict[str, Any] = field(default_factory=dict)
 
     def model_spec(self, provider: str, model: str) -> dict[str, Any] | None:
         table = self.models.get(provider, {})
@@ -148,10 +150,17 @@ def load_config(user_path: Path | None = None) -> Config:
     check_user_config(user, path)
     merged = merge_tables(shipped, user)
     aliases = merged.get("aliases", {})
+    user_prices = user.get("prices", {}) if isinstance(user.get("prices", {}), dict) else {}
+    prices = {provider: dict(table) for provider, table in shipped.get("prices", {}).items()}
+    for provider, table in user_prices.items():
+        # A user's price entry is a whole price: no shipped rate (cached, batch) survives under it.
+        if isinstance(table, dict):
+            prices.setdefault(provider, {}).update(table)
     return Config(
         models=merged.get("models", {}),
         aliases=aliases,
-        prices=merged.get("prices", {}),
+        prices=prices,
+        user_prices=user_prices,
         providers=merged.get("providers", {}),
         profiles=merged.get("profiles", {}),
         defaults=merged.get("defaults", {}),

@@ -1,8 +1,14 @@
-"""The one HTTP client stack: timeouts, retries with backoff and jitter, redacted request traces.
+"""The one HTTP client stack: timeouts, money-safe retries, key guarding, redacted request traces.
 
 Both SDKs (openai, mistralai) are handed a client built here with their own retries turned off,
-so a request is retried by exactly one policy: on 429, 5xx and connection errors or timeouts,
-with exponential backoff and jitter, honouring `Retry-After` (and OpenAI's `retry-after-ms`).
+so a request is retried by exactly one policy. A retry happens only where the first try cannot
+have been billed: the connection was never made (connect errors and timeouts), or the server
+answered 429, 408, 409 or 5xx before any output. A generation (a completions endpoint) whose
+request was accepted and then timed out or was dropped is not sent again, since the provider may
+be writing (and billing) it still; `retry_timeouts` allows it. A `Retry-After` longer than
+`max_wait` is not shortened: the 429 comes back to the caller, which says when to come back.
+Every request passes a key guard: the only credential header that leaves is the one the provider
+chose to send (an SDK that reads a key from the environment by itself gets nothing through).
 The `transport=` argument is the test seam: an `httpx2.MockTransport` or any other transport.
 """
 
@@ -19,16 +25,26 @@ from typing import Any
 
 import httpx2
 
-DEFAULT_TIMEOUT = 120.0
+#: Seconds to wait for a response (the SDKs' own default: a long generation takes minutes).
+DEFAULT_TIMEOUT = 600.0
+#: Seconds to wait for a connection; a host that does not answer in this long is down.
+CONNECT_TIMEOUT = 5.0
 DEFAULT_MAX_RETRIES = 3
-#: Whatever a server says in Retry-After, one wait never exceeds this (seconds).
-MAX_RETRY_WAIT = 60.0
+#: The longest `Retry-After` llmctl waits by itself (seconds); `--max-wait` changes it.
+DEFAULT_MAX_WAIT = 60.0
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 #: Headers whose values are secrets; a trace shows them as [redacted].
 SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization", "cookie"})
+#: Headers that carry a provider key; only the one the provider set on purpose is sent.
+KEY_HEADERS = ("authorization", "api-key", "x-api-key")
 REDACTED = "[redacted]"
-# Keys as providers print them back in error bodies (OpenAI masks all but a few characters).
-_KEYLIKE = re.compile(r"\b(?:sk|key)-[A-Za-z0-9_\-*.]{6,}")
+# Keys as providers print them back in error bodies (OpenAI masks all but a few characters),
+# bearer tokens echoed by proxies, and long opaque tokens such as Mistral's 32-character keys.
+_KEYLIKE = re.compile(r"\b(?:sk|key)-[A-Za-z0-9_\-*.]{6,}|(?i:bearer)\s+\S+|\b[A-Za-z0-9]{32,}\b")
+#: Transport errors raised before the request left this machine: always safe to send again.
+_NOT_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout, httpx2.UnsupportedProtocol)
+#: Endpoint names whose requests make a model write text (billed per output token).
+_GENERATION_PATHS = re.compile(r"/(?:chat/completions|completions|responses|fim/completions|agents/completions)/?$")
 
 TraceSink = Callable[[str], None]
 
@@ -48,12 +64,33 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
 
 
 @dataclass(frozen=True)
+class KeyHeader:
+    """The one credential header requests may carry, and the only host that may receive it."""
+
+    host: str
+    name: str
+    value: str
+
+    def __repr__(self) -> str:
+        return f"KeyHeader(host={self.host!r}, name={self.name!r}, value={REDACTED!r})"
+
+
+def is_generation(request: httpx2.Request) -> bool:
+    """Whether this request asks a model to write (and so may be billed once it was accepted)."""
+    return request.method == "POST" and bool(_GENERATION_PATHS.search(request.url.path))
+
+
+@dataclass(frozen=True)
 class RetryPolicy:
     """How often and how long to wait. Attempt n (from 0) waits base * 2**n, jittered, capped."""
 
     max_retries: int = DEFAULT_MAX_RETRIES
     backoff_base: float = 0.5
     backoff_cap: float = 20.0
+    #: The longest Retry-After honoured; a longer one ends the retries.
+    max_wait: float = DEFAULT_MAX_WAIT
+    #: Send a generation again after it was accepted and then timed out (it may be paid twice).
+    retry_timeouts: bool = False
 
     def backoff(self, attempt: int) -> float:
         ceiling = min(self.backoff_cap, self.backoff_base * (2**attempt))
@@ -84,17 +121,43 @@ def retry_after_seconds(headers: httpx2.Headers, now: float | None = None) -> fl
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+#: Where the transport leaves its account of a request on the response or the error it raised.
+ATTEMPTS = "llmctl_attempts"
+WAIT_REFUSED = "llmctl_wait_refused"
+NOT_RESENT = "llmctl_not_resent"
+
+
+def attempts_of(thing: Any) -> int | None:
+    """How many times the transport sent the request behind a response or an exception."""
+    extensions = getattr(thing, "extensions", None)
+    if isinstance(extensions, dict) and isinstance(extensions.get(ATTEMPTS), int):
+        return int(extensions[ATTEMPTS])
+    value = getattr(thing, ATTEMPTS, None)
+    return value if isinstance(value, int) else None
+
+
+def refused_wait(response: Any) -> float | None:
+    """The Retry-After (seconds) that was longer than max_wait, when that is why retries stopped."""
+    extensions = getattr(response, "extensions", None)
+    if isinstance(extensions, dict) and isinstance(extensions.get(WAIT_REFUSED), float):
+        return float(extensions[WAIT_REFUSED])
+    return None
+
+
 class RetryingTransport(httpx2.BaseTransport):
-    """Wraps a transport; retries what is worth retrying and traces every attempt."""
+    """Wraps a transport; guards keys, retries what cannot have been billed, traces every attempt."""
 
     def __init__(self, inner: httpx2.BaseTransport, policy: RetryPolicy, *,
                  trace: TraceSink | None = None, secrets: Iterable[str] = (),
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, key_header: KeyHeader | None = None,
+                 timeout: httpx2.Timeout | None = None) -> None:
         self._inner = inner
+        self._timeout = timeout
         self._policy = policy
         self._trace = trace
         self._secrets = tuple(s for s in secrets if s)
         self._sleep = sleep
+        self._key_header = key_header
 
     def __repr__(self) -> str:
         return f"RetryingTransport(max_retries={self._policy.max_retries})"
@@ -111,8 +174,34 @@ class RetryingTransport(httpx2.BaseTransport):
         )
         return f"{request.method} {request.url} [{headers}]"
 
+    def _guard_key(self, request: httpx2.Request) -> None:
+        """Drop every key header but the one chosen, whatever the SDK found in the environment.
+
+        The chosen key goes only to its own host: a redirect elsewhere arrives here without it.
+        """
+        for name in KEY_HEADERS:
+            if name in request.headers:
+                del request.headers[name]
+        key = self._key_header
+        if key is not None and request.url.netloc.decode("ascii").lower() == key.host:
+            request.headers[key.name] = key.value
+
+    def _may_resend(self, request: httpx2.Request, exc: httpx2.TransportError) -> tuple[bool, str]:
+        if isinstance(exc, _NOT_SENT):
+            return True, "not sent"
+        if isinstance(exc, (httpx2.WriteError, httpx2.WriteTimeout)):
+            return True, "the request was not fully sent"
+        if is_generation(request) and not self._policy.retry_timeouts:
+            return False, "the request was accepted and may be billed; not sent again (--retry-timeouts sends it)"
+        return True, "the request was accepted; retrying is allowed for this endpoint"
+
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         policy = self._policy
+        self._guard_key(request)
+        if self._timeout is not None:
+            # An SDK may set one flat per-request timeout (mistralai: 300 s, connect included);
+            # the client's own timeouts (connect short, read long) are the ones that hold.
+            request.extensions["timeout"] = self._timeout.as_dict()
         attempt = 0
         while True:
             started = time.perf_counter()
@@ -120,23 +209,34 @@ class RetryingTransport(httpx2.BaseTransport):
                 response = self._inner.handle_request(request)
             except httpx2.TransportError as exc:
                 elapsed = (time.perf_counter() - started) * 1000
-                if attempt >= policy.max_retries:
-                    self._say(f"{self._describe(request)} -> {type(exc).__name__} after {elapsed:.0f} ms; "
+                resend, why = self._may_resend(request, exc)
+                setattr(exc, ATTEMPTS, attempt + 1)
+                if not resend or attempt >= policy.max_retries:
+                    if not resend:
+                        setattr(exc, NOT_RESENT, True)
+                    self._say(f"{self._describe(request)} -> {type(exc).__name__} after {elapsed:.0f} ms ({why}); "
                               f"giving up after {attempt + 1} attempt(s)")
                     raise
                 wait = policy.backoff(attempt)
-                self._say(f"{self._describe(request)} -> {type(exc).__name__} after {elapsed:.0f} ms; "
+                self._say(f"{self._describe(request)} -> {type(exc).__name__} after {elapsed:.0f} ms ({why}); "
                           f"retry {attempt + 1}/{policy.max_retries} in {wait:.2f} s")
                 self._sleep(wait)
                 attempt += 1
                 continue
             elapsed = (time.perf_counter() - started) * 1000
             status = response.status_code
+            response.extensions[ATTEMPTS] = attempt + 1
             if status in RETRY_STATUSES and attempt < policy.max_retries:
                 asked = retry_after_seconds(response.headers)
-                wait = min(MAX_RETRY_WAIT, asked) if asked is not None else policy.backoff(attempt)
+                if asked is not None and asked > policy.max_wait:
+                    # Waiting less than asked would only be refused again; the caller says when to return.
+                    response.extensions[WAIT_REFUSED] = float(asked)
+                    self._say(f"{self._describe(request)} -> {status} after {elapsed:.0f} ms; Retry-After "
+                              f"{asked:.0f} s is more than --max-wait {policy.max_wait:g} s; not retrying")
+                    return response
+                wait = asked if asked is not None else policy.backoff(attempt)
                 response.close()
-                self._say(f"{self._describe(request)} -> {status} after {elapsed:.0f} ms; "
+                self._say(f"{self._describe(request)} -> {status} after {elapsed:.0f} ms ({_status_reason(status)}); "
                           f"retry {attempt + 1}/{policy.max_retries} in {wait:.2f} s"
                           + (" (Retry-After)" if asked is not None else ""))
                 self._sleep(wait)
@@ -149,26 +249,45 @@ class RetryingTransport(httpx2.BaseTransport):
         self._inner.close()
 
 
+def _status_reason(status: int) -> str:
+    if status == 429:
+        return "rate limited"
+    if status in (408, 409):
+        return "the server asks for the request again"
+    return "server error before any output"
+
+
 def make_timeout(seconds: float | None) -> httpx2.Timeout:
+    """Connect short, read long, as the SDKs do; `seconds` (--timeout) sets the wait for a response."""
     total = DEFAULT_TIMEOUT if seconds is None else float(seconds)
-    return httpx2.Timeout(total, connect=min(total, 10.0))
+    return httpx2.Timeout(total, connect=min(total, CONNECT_TIMEOUT))
 
 
 def make_client(*, timeout: float | None = None, max_retries: int | None = None,
                 transport: httpx2.BaseTransport | None = None, trace: TraceSink | None = None,
                 secrets: Iterable[str] = (), backoff_base: float | None = None,
+                max_wait: float | None = None, retry_timeouts: bool = False,
+                key_header: KeyHeader | None = None,
                 max_connections: int = 64, headers: dict[str, str] | None = None) -> httpx2.Client:
-    """The client every HTTP provider uses; hand it to an SDK with the SDK's retries off."""
+    """The client every HTTP provider uses; hand it to an SDK with the SDK's retries off.
+
+    `key_header` is the one credential header requests may carry (None: no key at all).
+    """
     policy = RetryPolicy(
         max_retries=DEFAULT_MAX_RETRIES if max_retries is None else max(0, int(max_retries)),
         backoff_base=0.5 if backoff_base is None else float(backoff_base),
+        max_wait=DEFAULT_MAX_WAIT if max_wait is None else float(max_wait),
+        retry_timeouts=bool(retry_timeouts),
     )
     inner = transport or httpx2.HTTPTransport(
         limits=httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
     )
+    secrets = [s for s in secrets if s] + ([key_header.value] if key_header else [])
+    timeouts = make_timeout(timeout)
     return httpx2.Client(
-        transport=RetryingTransport(inner, policy, trace=trace, secrets=secrets),
-        timeout=make_timeout(timeout),
+        transport=RetryingTransport(inner, policy, trace=trace, secrets=secrets, key_header=key_header,
+                                    timeout=timeouts),
+        timeout=timeouts,
         headers=headers,
         follow_redirects=True,
     )
@@ -177,7 +296,7 @@ def make_client(*, timeout: float | None = None, max_retries: int | None = None,
 def client_options(options: dict[str, Any]) -> dict[str, Any]:
     """The make_client arguments found in a provider's options (only those the user set)."""
     found: dict[str, Any] = {}
-    for key in ("timeout", "max_retries", "transport", "backoff_base"):
+    for key in ("timeout", "max_retries", "transport", "backoff_base", "max_wait", "retry_timeouts"):
         if options.get(key) is not None:
             found[key] = options[key]
     if options.get("verbose"):

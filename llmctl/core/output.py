@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 TableFormat = Literal["auto", "table", "tsv"]
@@ -32,6 +33,8 @@ class Output:
     quiet: bool = False
     verbose: bool = False
     table_format: TableFormat = "auto"
+    #: When the command began (time.perf_counter), for the wall time its summary starts with.
+    started: float = field(default_factory=time.perf_counter)
 
     # ------------------------------------------------------------------ stdout
     def write(self, text: str) -> None:

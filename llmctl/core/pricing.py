@@ -1,4 +1,8 @@
-"""The price table: per-1M-token rates from configs/prices.toml, cost math in Decimal."""
+"""The price table: per-1M-token rates, cost math in Decimal.
+
+Three layers, each entry taken whole from the first that has it: the user's own [prices] entries,
+then a list fetched by `llmctl prices update` (the user data folder), then configs/prices.toml.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,8 @@ from llmctl.core.usage import Cost, Usage
 
 PER_TOKENS = Decimal(1_000_000)
 STALE_AFTER_DAYS = 180
-RATE_FIELDS = ("input", "cached_input", "output", "batch_input", "batch_output")
+RATE_FIELDS = ("input", "cached_input", "output", "batch_input", "batch_output",
+               "input_long", "cached_input_long", "output_long")
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,11 @@ class Price:
     as_of: str
     source: str
     currency: str = "USD"
+    #: Past this many input tokens the whole request is billed at the `*_long` rates.
+    long_context_above: int | None = None
+    input_long: Decimal | None = None
+    cached_input_long: Decimal | None = None
+    output_long: Decimal | None = None
 
     def age_days(self, today: dt.date | None = None) -> int | None:
         try:
@@ -56,15 +66,53 @@ def _rate(entry: dict[str, Any], key: str, where: str) -> Decimal | None:
     return value
 
 
+def priced_as(provider: str, settings: dict[str, Any]) -> str | None:
+    """Whose prices a model's usage is billed at, or None where nobody can say.
+
+    A custom endpoint (a profile, --base-url) is somebody's own server: it is priced only when its
+    profile names a price table (`prices = "openai"` for a proxy in front of OpenAI itself).
+    """
+    if not settings.get("custom_endpoint"):
+        return provider
+    named = settings.get("prices")
+    return named if isinstance(named, str) and named else None
+
+
+def _threshold(entry: dict[str, Any], where: str) -> int | None:
+    raw = entry.get("long_context_above")
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
+        raise ConfigError(f"price {where}.long_context_above must be a whole number of tokens, not {raw!r}")
+    return raw
+
+
 class PriceTable:
     """Looks up prices by provider and model, following `points_to` aliases from models.toml."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, fetched: dict[str, Any] | None = None) -> None:
         self._config = config
+        if fetched is None:
+            from llmctl.core.price_list import load_fetched
+
+            stored = load_fetched()
+            fetched = stored.entries if stored is not None else {}
+        self._fetched = fetched
+
+    def _table(self, provider: str) -> dict[str, Any]:
+        """One provider's entries, each whole from the first layer that has it."""
+        merged: dict[str, Any] = dict(self._config.prices.get(provider, {}))
+        merged.update(self._fetched.get(provider, {}))
+        merged.update(self._config.user_prices.get(provider, {}))
+        return merged
+
+    def providers(self) -> list[str]:
+        return sorted(set(self._config.prices) | set(self._fetched) | set(self._config.user_prices))
 
     def entries(self) -> list[Price]:
         found = []
-        for provider, table in sorted(self._config.prices.items()):
+        for provider in self.providers():
+            table = self._table(provider)
             for model in sorted(table):
                 found.append(self._build(provider, model, table[model]))
         return found
@@ -84,10 +132,14 @@ class PriceTable:
             as_of=str(entry.get("as_of", "unknown")),
             source=str(entry.get("source", "unknown")),
             currency=str(entry.get("currency", "USD")),
+            long_context_above=_threshold(entry, where),
+            input_long=_rate(entry, "input_long", where),
+            cached_input_long=_rate(entry, "cached_input_long", where),
+            output_long=_rate(entry, "output_long", where),
         )
 
     def lookup(self, provider: str, model: str) -> Price | None:
-        table = self._config.prices.get(provider, {})
+        table = self._table(provider)
         seen: set[str] = set()
         name = model
         while name not in seen:
@@ -101,16 +153,32 @@ class PriceTable:
             name = target
         return None
 
+    def cost_for(self, provider: str, model: str, settings: dict[str, Any], usage: Usage, *,
+                 batch: bool = False) -> Cost:
+        """cost_of for a model as resolved: custom endpoints are unpriced unless a profile names prices."""
+        table = priced_as(provider, settings)
+        if table is None:
+            return Cost(None, None)
+        return self.cost_of(table, model, usage, batch=batch)
+
     def cost_of(self, provider: str, model: str, usage: Usage, *, batch: bool = False) -> Cost:
         price = self.lookup(provider, model)
         if price is None:
             return Cost(None, None)
         input_rate = price.batch_input if batch and price.batch_input is not None else price.input
         output_rate = price.batch_output if batch and price.batch_output is not None else price.output
+        cached_base = price.cached_input
+        if price.long_context_above is not None and usage.input_tokens > price.long_context_above:
+            if batch:
+                return Cost(None, None)  # no list gives batch rates for long prompts
+            # A long prompt moves the whole request to the long-context rates.
+            input_rate = price.input_long if price.input_long is not None else input_rate
+            output_rate = price.output_long if price.output_long is not None else output_rate
+            cached_base = price.cached_input_long if price.cached_input_long is not None else cached_base
         input_cost: Decimal | None = None
         if input_rate is not None:
             cached = min(usage.cached_input_tokens, usage.input_tokens)
-            cached_rate = price.cached_input if price.cached_input is not None else input_rate
+            cached_rate = cached_base if cached_base is not None else input_rate
             input_cost = (Decimal(usage.input_tokens - cached) * input_rate + Decimal(cached) * cached_rate)
             input_cost /= PER_TOKENS
         output_cost: Decimal | None

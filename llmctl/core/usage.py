@@ -15,6 +15,8 @@ class Usage:
     output_tokens: int = 0
     cached_input_tokens: int = 0
     estimated: bool = False
+    #: What counted an estimate (`tiktoken:o200k_base`, `gguf:smollm2`); None when the server reported.
+    tokenizer: str | None = None
 
     @property
     def total_tokens(self) -> int:
@@ -29,6 +31,8 @@ class Usage:
         }
         if self.cached_input_tokens:
             record["cached_input_tokens"] = self.cached_input_tokens
+        if self.tokenizer:
+            record["tokenizer"] = self.tokenizer
         return record
 
     def __add__(self, other: Usage) -> Usage:
@@ -37,6 +41,7 @@ class Usage:
             self.output_tokens + other.output_tokens,
             self.cached_input_tokens + other.cached_input_tokens,
             self.estimated or other.estimated,
+            self.tokenizer or other.tokenizer,
         )
 
 

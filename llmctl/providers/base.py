@@ -156,6 +156,8 @@ class Provider(ABC):
             given = options.model_dump() if isinstance(options, BackendOptions) else options
             options = build_options(self.kind, given=given or {})
         self.options = options
+        #: How long the last load() of a local model took (ms), set by whoever timed it.
+        self.load_ms: float | None = None
         self._warnings: list[str] = []
 
     def warn(self, message: str) -> None:
@@ -184,6 +186,13 @@ class Provider(ABC):
 
     @abstractmethod
     def tokenizer(self, ref: ModelRef) -> Tokenizer: ...
+
+    def count_chat(self, ref: ModelRef, messages: list[dict[str, str]]) -> int | None:
+        """Tokens of these messages as the model's chat template lays them out, reply prompt included.
+
+        None where the backend knows no template (then only the texts themselves can be counted).
+        """
+        return None
 
     def complete(self, ref: ModelRef, request: CompletionRequest, on_text: TextSink | None = None) -> Completion:
         raise UsageError(f"{ref.label}: the {self.kind} provider cannot complete text")

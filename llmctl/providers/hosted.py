@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import threading
@@ -22,6 +21,7 @@ from llmctl.core.errors import (
     UsageError,
 )
 from llmctl.core.usage import Usage
+from llmctl.providers.api_errors import provider_message
 from llmctl.providers.base import (
     COMPLETE,
     EMBED,
@@ -54,6 +54,7 @@ class EmbedLimits:
 class Credentials:
     key: str | None
     key_env: str | None
+    host: str | None = None
 
     def __repr__(self) -> str:
         return f"Credentials(key={'set' if self.key else 'none'}, key_env={self.key_env!r})"
@@ -73,9 +74,14 @@ class HostedProvider(Provider):
         super().__init__(options)
         self._client: Any = None
         self._lock = threading.Lock()
+        self._creds: Credentials | None = None
 
     # ------------------------------------------------------------------ the SDK client
     def load(self, ref: ModelRef) -> None:
+        from llmctl.providers.usage_estimate import named_tokenizer_ref
+
+        # A profile's unknown tokenizer is a configuration error before anything is sent (or paid).
+        named_tokenizer_ref(ref.settings)
         self.client()
 
     def client(self) -> Any:
@@ -102,24 +108,51 @@ class HostedProvider(Provider):
         return self.options.custom_endpoint
 
     def credentials(self) -> Credentials:
-        """The key to send, from the environment. A foreign host never gets the provider's own key."""
-        key_env = self.options.key_env
+        """The key to send, from the environment, and the one host it may go to.
+
+        The provider's own key (OPENAI_API_KEY, MISTRAL_API_KEY) goes only to the provider's own
+        host; a profile's host gets the key its `key_env` names, or none; an ad-hoc `--base-url`
+        host gets none (a server that needs a key is a profile with `key_env`).
+        """
         profile = self.options.profile
-        if self.custom_endpoint and not profile:
-            # An ad-hoc --base-url: only the provider's own host gets the provider's key.
-            if _host(self.base_url) != _host(self.default_base_url):
-                return Credentials(None, None)
-        if not key_env:
-            if profile:
-                return Credentials(None, None)
+        host = _host(self.base_url)
+        if profile:
+            key_env = self.options.key_env
+            home = self.options.profile_base_url or self.base_url
+            if not key_env or _host(str(home)) != host:
+                return self._remember(Credentials(None, None))
+        elif host == _host(self.default_base_url):
             key_env = self.default_key_env
+        else:
+            return self._remember(Credentials(None, None))
         key = os.environ.get(str(key_env), "").strip()
-        self._secret = key
         if not key:
             where = f"the profile {profile!r}" if profile else self.kind
             raise AuthError(f"{key_env} is not set; {where} needs an API key",
                             hint=f"export {key_env}=... in your shell")
-        return Credentials(key, str(key_env))
+        return self._remember(Credentials(key, str(key_env), host))
+
+    def _remember(self, creds: Credentials) -> Credentials:
+        self._creds = creds
+        return creds
+
+    def key_header(self, creds: Credentials) -> Any:
+        """The one credential header the HTTP client lets through (to `creds.host` only)."""
+        import httpx2
+
+        from llmctl.core.http import KeyHeader
+
+        if not creds.key or not creds.host:
+            return None
+        # The host as the client writes it on each request (default ports dropped, lower case).
+        host = httpx2.URL(self.base_url).netloc.decode("ascii").lower()
+        return KeyHeader(host, "authorization", f"Bearer {creds.key}")
+
+    def secrets(self) -> list[str]:
+        """Every key this process could know of, so none of them is ever echoed back."""
+        names = {self.default_key_env, "OPENAI_API_KEY", "MISTRAL_API_KEY", "HF_TOKEN",
+                 str(self.options.key_env or "")}
+        return [v for v in (os.environ.get(n, "").strip() for n in names if n) if len(v) >= 6]
 
     def capabilities(self, ref: ModelRef) -> frozenset[str]:
         caps = ref.capabilities
@@ -172,11 +205,22 @@ class HostedProvider(Provider):
                                f"({len(text)} characters received)")
         return Completion(text, usage or self.estimate_usage(ref, request, text), finish, model)
 
+    #: Whether OpenAI's documented chat framing holds for this provider's own models.
+    chat_framing: ClassVar[bool] = False
+
+    def estimator(self, ref: ModelRef) -> Any:
+        """What counts usage the server did not report (see usage_estimate)."""
+        from llmctl.providers.usage_estimate import estimator_for
+
+        return estimator_for(ref, lambda: self.tokenizer(ref), custom_endpoint=self.custom_endpoint,
+                             chat_framing=self.chat_framing)
+
     def estimate_usage(self, ref: ModelRef, request: CompletionRequest, text: str) -> Usage:
-        """Count what the server did not report, with the model's own tokenizer."""
-        tokenizer = self.tokenizer(ref)
-        prompt_parts = [m["content"] for m in request.messages()]
-        return Usage(sum(tokenizer.count(p) for p in prompt_parts), tokenizer.count(text), estimated=True)
+        """Count what the server did not report: prompt as the chat is laid out, and the answer."""
+        return self.estimator(ref).completion_usage(request.messages(), text)
+
+    def estimate_input_usage(self, ref: ModelRef, texts: list[str]) -> Usage:
+        return self.estimator(ref).input_usage(texts)
 
     # ------------------------------------------------------------------ embeddings
     def split_for_limits(self, ref: ModelRef, texts: Sequence[str]) -> list[tuple[int, int]]:
@@ -238,18 +282,30 @@ class HostedProvider(Provider):
         return Embeddings(vectors, usage, results[0].response_model)
 
     # ------------------------------------------------------------------ errors
-    def status_error(self, ref: ModelRef, status: int, body: Any, attempts: int) -> LlmctlError:
-        """The llmctl error for an HTTP error status after retries."""
-        from llmctl.core.http import redact
+    def status_error(self, ref: ModelRef, status: int, body: Any, attempts: int | None = None,
+                     refused_wait: float | None = None) -> LlmctlError:
+        """The llmctl error for an HTTP error status after retries.
 
-        # Providers echo (masked) keys in 401 bodies; none of it reaches the user's terminal.
-        message = redact(provider_message(body) or f"HTTP {status}", [getattr(self, "_secret", "")])
+        `attempts` is how many times the request was sent; `refused_wait` a Retry-After (seconds)
+        longer than --max-wait, which ends the retries with a time to come back.
+        """
+        attempts = attempts or 1
+        message = self.redacted(provider_message(body) or f"HTTP {status}")
         where = f"{ref.label}"
         if status in (401, 403):
-            creds_env = self.options.key_env or (None if self.custom_endpoint else self.default_key_env)
-            hint = f"check {creds_env}" if creds_env else "set key_env in the profile to send a key"
             what = "authentication failed" if status == 401 else "permission denied"
-            return AuthError(f"{where}: {what} ({status}): {message}", hint=hint)
+            return AuthError(f"{where}: {what} ({status}): {message}", hint=self._key_hint())
+        if status == 429 and refused_wait is not None:
+            import datetime
+
+            back = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=refused_wait)
+            limit = self.options.max_wait
+            from llmctl.core.http import DEFAULT_MAX_WAIT
+
+            limit = DEFAULT_MAX_WAIT if limit is None else float(limit)
+            return RateLimitError(
+                f"{where}: rate limited (429); the server asks to wait {refused_wait:.0f} s, more than "
+                f"--max-wait {limit:g} s: try again after {back:%Y-%m-%d %H:%M:%S} UTC: {message}", status=status)
         if status == 429:
             return RateLimitError(f"{where}: rate limited (429) after {attempts} attempt(s): {message}", status=status)
         if status >= 500 or status in (408, 409):
@@ -259,6 +315,25 @@ class HostedProvider(Provider):
             return UsageError(f"{where}: the provider refused the request ({status}): {message}")
         return ProviderError(f"{where}: HTTP {status}: {message}", status=status)
 
+    def redacted(self, text: str) -> str:
+        """`text` with every known key, and anything shaped like one, replaced."""
+        from llmctl.core.http import redact
+
+        # Providers echo (masked) keys in 401 bodies, proxies the header they got: none of it
+        # reaches the user's terminal.
+        return redact(text, self.secrets())
+
+    def _key_hint(self) -> str:
+        """What to check after a 401/403: the variable whose key was sent, or that none was."""
+        creds = self._creds
+        if creds is not None and creds.key_env:
+            return f"check {creds.key_env}"
+        host = _host(self.base_url)
+        if self.options.profile:
+            return f"no key was sent to {host}; set key_env in the profile {self.options.profile!r}"
+        return (f"no key was sent to {host}; {self.default_key_env} goes only to {_host(self.default_base_url)}, "
+                "so a server that needs a key is a profile with key_env")
+
     def transport_error(self, ref: ModelRef, exc: BaseException, *, streaming: bool = False) -> NetworkError:
         """The llmctl error for a timeout, a refused connection or a cut stream."""
         import httpx2
@@ -266,56 +341,31 @@ class HostedProvider(Provider):
         name = type(exc).__name__
         if streaming:
             return NetworkError(f"{ref.label}: the stream was cut before the answer was complete ({name})")
+        from llmctl.core.http import NOT_RESENT, attempts_of
+
+        tries = attempts_of(exc)
+        if getattr(exc, NOT_RESENT, False):
+            what = "timed out" + self._timeout_text() if isinstance(exc, httpx2.TimeoutException) else "was dropped"
+            return NetworkError(f"{ref.label}: the request {what} ({name}) after the server accepted it; it was not "
+                                "sent again, since the provider may already bill it",
+                                hint="raise --timeout, or pass --retry-timeouts to send it again")
+        times = f" after {tries} attempt(s)" if tries and tries > 1 else ""
         if isinstance(exc, httpx2.TimeoutException):
-            after = f" after {self.options.timeout:g} s"
-            return NetworkError(f"{ref.label}: the request timed out{after} ({name})",
+            return NetworkError(f"{ref.label}: the request timed out{self._timeout_text()} ({name}){times}",
                                 hint="raise --timeout or retry later")
         host = _host(self.base_url)
-        return NetworkError(f"{ref.label}: cannot reach {host} ({name}: {' '.join(str(exc).split())[:200]})")
+        detail = self.redacted(" ".join(str(exc).split())[:200])
+        return NetworkError(f"{ref.label}: cannot reach {host} ({name}: {detail}){times}")
 
-    @property
-    def attempts(self) -> int:
-        return 1 + self.options.max_retries
+    def _timeout_text(self) -> str:
+        seconds = self.options.timeout
+        return f" after {seconds:g} s" if isinstance(seconds, (int, float)) else ""
 
+    def status_failure(self, ref: ModelRef, status: int, body: Any, response: Any) -> LlmctlError:
+        """status_error with the transport's own account of the attempts and any refused wait."""
+        from llmctl.core.http import attempts_of, refused_wait
 
-def not_json_error(ref: ModelRef, status: int | None, text: str, content_type: str | None) -> ProviderError:
-    snippet = " ".join(text.split())[:80]
-    try:
-        json.loads(text)
-    except ValueError:
-        pass
-    else:
-        return ProviderError(f"{ref.label}: the server answered with JSON of an unexpected shape "
-                             f"(HTTP {status}): {snippet!r}", status=status)
-    kind = f", {content_type.split(';')[0]}" if content_type else ""
-    return ProviderError(f"{ref.label}: the server answered with a body that is not JSON "
-                         f"(HTTP {status}{kind}): {snippet!r}", status=status)
-
-
-def provider_message(body: Any) -> str:
-    """The human message inside an error body, in the OpenAI, Mistral or FastAPI shapes."""
-    if isinstance(body, (bytes, bytearray)):
-        body = body.decode("utf-8", "replace")
-    if isinstance(body, str):
-        try:
-            body = json.loads(body)
-        except ValueError:
-            return " ".join(body.split())[:300]
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
-            return str(inner["message"])
-        if isinstance(inner, str):
-            return inner
-        detail = body.get("detail")
-        if isinstance(detail, list) and detail and isinstance(detail[0], dict):
-            loc = ".".join(str(p) for p in detail[0].get("loc", []))
-            return f"{loc}: {detail[0].get('msg', '')}".strip(": ")
-        if isinstance(detail, str):
-            return detail
-        if isinstance(body.get("message"), str):
-            return str(body["message"])
-    return ""
+        return self.status_error(ref, status, body, attempts_of(response), refused_wait(response))
 
 
 def normalized(vector: list[float]) -> list[float]:
@@ -324,4 +374,12 @@ def normalized(vector: list[float]) -> list[float]:
 
 
 def _host(url: str) -> str:
-    return urlsplit(url).netloc.lower()
+    """host[:port] as a request's URL writes it: lower case, the scheme's default port left out."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    default = {"https": 443, "http": 80}.get(parts.scheme.lower())
+    return host if port is None or port == default else f"{host}:{port}"

@@ -68,15 +68,26 @@ class HFOptions(BackendOptions):
 
 class HostedOptions(BackendOptions):
     internal: ClassVar[frozenset[str]] = frozenset(
-        {"verbose", "key_env", "profile", "custom_endpoint", "transport", "backoff_base", "trace"})
+        {"verbose", "key_env", "profile", "profile_base_url", "tokenizer", "prices", "custom_endpoint", "transport",
+         "backoff_base", "trace"})
 
     base_url: str | None = Field(None, min_length=1, description="Send requests to this OpenAI-compatible "
                                                                  "endpoint.")
-    timeout: float = Field(120.0, gt=0, description="Seconds to wait for each request.")
+    timeout: float = Field(600.0, gt=0, description="Seconds to wait for a response (connecting: 5 s).")
     max_retries: int = Field(3, ge=0, description="Retries on 429, 5xx and connection errors.")
+    max_wait: float = Field(60.0, ge=0, description="Longest Retry-After to wait, in seconds; a longer one ends "
+                                                     "with exit 4 and the time to come back.")
+    retry_timeouts: bool = Field(False, description="Send a generation again after it timed out on the server "
+                                                    "(it may be billed twice).")
     concurrency: int = Field(4, ge=1, description="Requests in flight at once for batches.")
     key_env: str | None = Field(None, min_length=1)
     profile: str | None = None
+    #: a profile's own base_url, kept when --base-url points elsewhere (its key stays with it)
+    profile_base_url: str | None = None
+    #: a profile's tokenizer for usage a server does not report ("hf:PATH", "gguf:PATH")
+    tokenizer: str | None = None
+    #: a profile's price table ("openai" for a proxy of OpenAI itself)
+    prices: str | None = None
     custom_endpoint: bool = False
     # test and library seams: an httpx transport, the backoff base in seconds, a trace sink
     transport: Any = None

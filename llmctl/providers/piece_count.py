@@ -4,7 +4,9 @@ The text is cut only where the encoding's pre-tokenizer must cut anyway (`safe_c
 sum of the parts' counts is exactly the count of the whole text, and each part is encoded into a
 buffer of ids without building a Python list. A regular file is split into one byte range per
 core and each range is counted in its own process (no GIL, no shared regex state); a pipe is
-read in pieces and counted on a thread pool.
+read in pieces and counted on a thread pool. Only the patterns in PROVED_PATTERNS are cut; any
+other encoding (r50k, p50k: GPT-2's pattern, where a line end after a space may join it) is
+counted whole.
 """
 
 from __future__ import annotations
@@ -32,13 +34,44 @@ _ASCII_WORD = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 _ASCII_LETTER = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
-def safe_cut(data: bytes | bytearray, lo: int = 0) -> int:
-    """The last offset in data (after `lo`) where every tiktoken pre-tokenizer must cut.
+#: The pre-tokenizer patterns `safe_cut` is proved for (see its docstring), as tiktoken and
+#: mistral-common write them: cl100k_base, o200k_base and tekken.
+PROVED_PATTERNS = frozenset({
+    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|"""
+    r"""\s+(?!\S)|\s""",
+    r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|"""
+    r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|"""
+    r"""\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+""",
+    r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|"""
+    r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|"""
+    r"""\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+""",
+})
 
-    No pattern alternative of cl100k, o200k or tekken matches a newline followed by an ASCII
-    letter or digit (newlines only end a piece), nor an ASCII letter followed by a space (letters
-    are followed only by letters, marks or a contraction). So a piece boundary is certain there,
-    whatever came before. Returns -1 when there is none.
+
+def is_proved(pattern: str) -> bool:
+    """Whether `safe_cut` holds for an encoding with this pre-tokenizer pattern."""
+    return pattern in PROVED_PATTERNS
+
+
+def safe_cut(data: bytes | bytearray, lo: int = 0) -> int:
+    r"""The last offset in data (after `lo`) where every pattern in PROVED_PATTERNS must cut.
+
+    Two cuts, each proved for the three patterns (none has a lookbehind, so the right piece
+    always splits as the whole text does from the cut; what needs proving is that a piece
+    boundary is certain there and that the left piece ends with the same pieces):
+      * after a line end followed by an ASCII letter or digit. The letter and digit alternatives
+        never start with a line end (their optional prefix is [^\r\n\p{L}\p{N}]), and the
+        punctuation and whitespace ones stop before a letter or digit, so a piece ends at the
+        cut. The whitespace run ending there ends with a line end, and an alternative placed
+        before the lookahead one takes all of it: `\s*[\r\n]+` (o200k, tekken) in the whole
+        text and at the end of the left piece alike; in cl100k `\s*[\r\n]` in the whole text
+        and `\s++$` at the end of the left piece, which take the same run. A run that follows
+        punctuation may instead go with it (`[\r\n]*`), the same way in both.
+      * before a space that follows an ASCII letter. Letter runs end at a space, no alternative
+        matches a letter then a space (the optional one-character prefix comes before letters,
+        the contraction suffixes start with an apostrophe), and the left piece's last letter
+        run is the same whole run.
+    Returns -1 when there is none.
     """
     pos = len(data) - 1
     while True:
@@ -72,7 +105,14 @@ def first_safe_cut(data: bytes) -> int:
 
 
 def count_buffer(encoding: Any, text: str) -> int:
-    """Tokens in text, as tiktoken's encode_ordinary would give, without a Python list of ids."""
+    """Tokens in text, as tiktoken's encode_ordinary would give, without a Python list of ids.
+
+    An encoding with no special tokens (tekken) is counted with encode_ordinary instead: its
+    buffer path searches every position for a special token with an empty pattern, which measured
+    2.3x slower on tekken (0.58 s against 0.25 s for 5 MB), while o200k's two paths ran alike.
+    """
+    if not encoding._special_tokens:
+        return len(encoding._core_bpe.encode_ordinary(text))
     buffer = encoding._core_bpe.encode_to_tiktoken_buffer(text, set())
     return memoryview(buffer).nbytes // 4
 
@@ -92,8 +132,10 @@ def _workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def count_in_pieces(make_encoding: Callable[[], Any], stream: BinaryIO, source: str) -> int:
-    """Count everything left in `stream`, exactly."""
+def count_in_pieces(make_encoding: Callable[[], Any], stream: BinaryIO, source: str, pattern: str) -> int:
+    """Count everything left in `stream`, exactly: in pieces where `pattern` is proved, else whole."""
+    if not is_proved(pattern):
+        return count_buffer(make_encoding(), decode_utf8(stream.read(), source))
     fd = _regular_file(stream)
     workers = _workers()
     if fd is not None and workers > 1 and hasattr(os, "fork") and threading.active_count() == 1:

@@ -141,6 +141,9 @@ def _resolve_explicit(config: Config, provider: str, model: str, base_url: str |
     if not model:
         raise UsageError(f"no model after {provider}: (for example {provider}:NAME)")
     if base_url:
+        if "profile" in settings:
+            # The profile's key belongs to the profile's host, not to wherever --base-url points.
+            settings["profile_base_url"] = settings.get("base_url")
         settings["base_url"] = base_url
         settings["custom_endpoint"] = True
     if "profile" in settings:

@@ -124,12 +124,21 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def llama_server() -> Iterator[str]:
     """llama-cpp-python's OpenAI-compatible server on SmolLM2, chat and embeddings on one port."""
+    yield from _serve([str(Path(__file__).parent / "serve_llama.py"), "--embedding", "true"])
+
+
+@pytest.fixture(scope="session")
+def llmctl_server() -> Iterator[str]:
+    """The server `llmctl run-local --serve` runs (llmctl.providers.gguf.server) on SmolLM2."""
+    yield from _serve(["-m", "llmctl.providers.gguf.server"])
+
+
+def _serve(command: list[str]) -> Iterator[str]:
     model = resolve_model("smollm2").model
     port = _free_port()
     log = open(os.devnull, "wb")  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).parent / "serve_llama.py"), "--model", model,
-         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--embedding", "true"],
+        [sys.executable, *command, "--model", model, "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"],
         stdout=log, stderr=subprocess.STDOUT,
     )
     base_url = f"http://127.0.0.1:{port}/v1"
@@ -137,7 +146,7 @@ def llama_server() -> Iterator[str]:
         deadline = time.monotonic() + 120
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"llama_cpp.server exited with {proc.returncode} before it was ready")
+                raise RuntimeError(f"{command} exited with {proc.returncode} before it was ready")
             try:
                 if httpx2.get(f"{base_url}/models", timeout=1.0).status_code == 200:
                     break

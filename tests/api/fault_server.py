@@ -113,14 +113,22 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                 error = {"error": {"message": "Rate limit reached for requests", "type": "requests",
                                    "param": None, "code": "rate_limit_exceeded"}}
                 self._json(429, error, {"Retry-After": arg or "1"})
-            elif name == "500":
-                self._json(500, {"error": {"message": "The server had an error while processing your request.",
-                                           "type": "server_error", "param": None, "code": None}})
+            elif name in ("408", "409", "500", "502", "503"):
+                self._json(int(name), {"error": {"message": "The server had an error while processing your request.",
+                                                 "type": "server_error", "param": None, "code": None}})
             elif name == "hang":
                 time.sleep(server.hang_seconds)
                 self._json(200, chat_body(model))
+            elif name == "401":
+                # arg "echo": the body repeats the credential the server was sent, as some proxies do.
+                got = self.headers.get("Authorization", "no header")
+                message = f"Incorrect API key provided: {got}" if arg == "echo" else "Unauthorized"
+                self._json(401, {"error": {"message": message, "type": "invalid_request_error",
+                                           "param": None, "code": "invalid_api_key"}})
             elif name == "notjson":
                 data = b"<html><body>502 Bad Gateway</body></html>"
+                if arg == "echo":
+                    data = f"<html><body>bad gateway for {self.headers.get('Authorization')}</body></html>".encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html")
                 self.send_header("Content-Length", str(len(data)))
@@ -134,7 +142,7 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                                  "data": [{"object": "embedding", "index": i, "embedding": [float(i), 1.0]}
                                           for i in range(len(inputs))],
                                  "usage": {"prompt_tokens": len(inputs), "total_tokens": len(inputs)}})
-            elif name in ("stream", "cut", "cutclean"):
+            elif name in ("stream", "cut", "cutclean", "streamplain"):
                 self._stream(model, name)
             else:
                 self._json(500, {"error": {"message": f"unknown step {step}"}})
@@ -156,6 +164,8 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             events.append(b"data: [DONE]\n\n")
             if mode in ("cut", "cutclean"):
                 events = events[:2]
+            if mode == "streamplain":
+                events = [e for e in events if b'"usage"' not in e]  # a server that reports no usage
             for event in events:
                 if mode == "cutclean":
                     self.wfile.write(event)
@@ -163,7 +173,7 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                     self.wfile.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
                 self.wfile.flush()
                 time.sleep(0.01)
-            if mode == "stream":
+            if mode in ("stream", "streamplain"):
                 self.wfile.write(b"0\r\n\r\n")
                 return
             # Drop the connection halfway: no terminating chunk, no [DONE].

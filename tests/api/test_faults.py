@@ -56,15 +56,45 @@ def test_500s_are_retried_then_reported(faults: FaultServer) -> None:
     assert len(faults.seen) == 3
 
 
-def test_a_hang_past_the_timeout_is_a_network_error(faults: FaultServer) -> None:
+@pytest.mark.parametrize("kind", ["openai", "mistral"])
+def test_a_hang_on_a_completion_is_sent_once(faults: FaultServer, kind: str) -> None:
+    # The server accepted the request and may be writing (and billing) the answer still.
     faults.script("hang")
-    ref, provider = _open(faults, timeout=0.3, max_retries=1)
+    ref, provider = _open(faults, f"{kind}:local", timeout=0.3, max_retries=3)
     with pytest.raises(NetworkError) as err:
         provider.complete(ref, CompletionRequest("hi"))
     assert err.value.exit_code == 4
-    assert err.value.one_line() == ("openai:local: the request timed out after 0.3 s (ReadTimeout) "
-                                    "(raise --timeout or retry later)")
-    assert len(faults.seen) == 2  # the first try and one retry
+    assert err.value.one_line() == (
+        f"{kind}:local: the request timed out after 0.3 s (ReadTimeout) after the server accepted it; it was not "
+        "sent again, since the provider may already bill it (raise --timeout, or pass --retry-timeouts to send "
+        "it again)")
+    assert len(faults.seen) == 1
+
+
+def test_retry_timeouts_sends_a_hung_completion_again(faults: FaultServer) -> None:
+    faults.script("hang", "chat")
+    ref, provider = _open(faults, timeout=0.3, max_retries=1, retry_timeouts=True)
+    assert provider.complete(ref, CompletionRequest("hi")).text == CHAT_ANSWER
+    assert len(faults.seen) == 2
+
+
+@pytest.mark.parametrize("kind", ["openai", "mistral"])
+def test_a_hang_on_embeddings_is_retried(faults: FaultServer, kind: str) -> None:
+    faults.script("hang", "embed")
+    ref, provider = _open(faults, f"{kind}:local", timeout=0.3, max_retries=1)
+    result = provider.embed(ref, EmbeddingRequest(["a", "b"]))
+    assert result.vectors == [[0.0, 1.0], [1.0, 1.0]]
+    assert [s.path for s in faults.seen] == ["/v1/embeddings", "/v1/embeddings"]
+
+
+def test_a_hang_on_embeddings_every_time_names_the_attempts(faults: FaultServer) -> None:
+    faults.script("hang")
+    ref, provider = _open(faults, timeout=0.3, max_retries=1)
+    with pytest.raises(NetworkError) as err:
+        provider.embed(ref, EmbeddingRequest(["a"]))
+    assert err.value.one_line() == ("openai:local: the request timed out after 0.3 s (ReadTimeout) after 2 "
+                                    "attempt(s) (raise --timeout or retry later)")
+    assert len(faults.seen) == 2
 
 
 @pytest.mark.parametrize("kind", ["openai", "mistral"])
@@ -142,8 +172,9 @@ def test_cli_hang_exit_4(faults: FaultServer) -> None:
     result = _cli("complete", "--base-url", faults.base_url, "-m", "openai:local", "--max-retries", "0",
                   "--timeout", "0.3", "hi")
     assert result.exit_code == 4
-    assert result.stderr == ("llmctl: error: openai:local: the request timed out after 0.3 s (ReadTimeout) "
-                             "(raise --timeout or retry later)\n")
+    assert result.stderr == ("llmctl: error: openai:local: the request timed out after 0.3 s (ReadTimeout) after "
+                             "the server accepted it; it was not sent again, since the provider may already bill "
+                             "it (raise --timeout, or pass --retry-timeouts to send it again)\n")
 
 
 def test_cli_cut_stream_exit_4(faults: FaultServer) -> None:

@@ -15,7 +15,7 @@ from llmctl.providers.options import OPTIONS_BY_KIND, GGUFOptions, HFOptions, Ho
 
 runner = CliRunner()
 
-OPENAI_TAKES = "it takes --base-url, --timeout, --max-retries, --concurrency"
+OPENAI_TAKES = "it takes --base-url, --timeout, --max-retries, --max-wait, --retry-timeouts, --concurrency"
 GGUF_TAKES = "it takes --n-ctx, --threads, --n-gpu-layers"
 
 
@@ -162,7 +162,7 @@ def test_help_shows_defaults_and_backends_from_the_models() -> None:
     text = " ".join(result.stdout.split())
     timeout = HostedOptions.model_fields["timeout"].default
     retries = HostedOptions.model_fields["max_retries"].default
-    assert f"Seconds to wait for each request. [openai, mistral; default: {timeout:g}]" in text
+    assert f"Seconds to wait for a response (connecting: 5 s). [openai, mistral; default: {timeout:g}]" in text
     assert f"[openai, mistral; default: {retries}]" in text
     assert f"[hf; default: {HFOptions.model_fields['device'].default}]" in text
     assert "Layers to put on the GPU (-1: all). [gguf; default: 0]" in text
@@ -182,7 +182,7 @@ def test_a_profile_with_an_unknown_key_is_exit_3(user_config) -> None:
     result = run("tokenize", "-m", "local:any", "hi")
     assert result.exit_code == 3
     assert result.stderr.startswith(f"llmctl: error: {path}: [profiles.local] unknown key 'timout'; the openai "
-                                    "backend takes: kind, base_url, timeout, max_retries, concurrency, key_env")
+                                    "backend takes: kind, base_url, timeout, max_retries, max_wait, retry_timeouts, concurrency, key_env")
 
 
 def test_profile_settings_are_defaults_the_command_line_overrides(user_config) -> None:

@@ -37,7 +37,7 @@ def test_ids_for_gpt4() -> None:
 def test_tokens_one_per_line_readable(tmp_path: Path) -> None:
     notes = tmp_path / "notes.md"
     notes.write_text("Bonjour\n😀")
-    result = run("tokenize", "-m", "mistral:mistral-large-latest", "--tokens", "-f", str(notes))
+    result = run("tokenize", "-m", "mistral:mistral-large-2411", "--tokens", "-f", str(notes))
     assert result.exit_code == 0
     tok = tokenizer_for_version("v7")
     ids = tok.encode("Bonjour\n😀")
@@ -189,8 +189,8 @@ def test_models_lists_aliases_and_windows() -> None:
     records = [json.loads(line) for line in result.stdout.splitlines()]
     by_name = {r["model"]: r for r in records}
     assert by_name["openai:gpt-4o"]["context_window"] == 128000
-    assert by_name["mistral:mistral-large-latest"]["alias_of"] == "mistral:mistral-large-2411"
-    assert by_name["mistral:mistral-large-latest"]["input_per_1m"] == "2.00"
+    assert by_name["mistral:mistral-large-latest"]["alias_of"] == "mistral:mistral-large-2512"
+    assert by_name["mistral:mistral-large-latest"]["input_per_1m"] == "0.50"
     assert by_name["smollm2"]["alias_of"].startswith("gguf:")
 
 

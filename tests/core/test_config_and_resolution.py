@@ -21,8 +21,9 @@ def test_explicit_openai_model_follows_points_to() -> None:
 
 def test_mistral_latest_maps_to_dated_model_and_tokenizer() -> None:
     ref = resolve_model("mistral:mistral-large-latest")
-    assert ref.spec["dated"] == "mistral-large-2411"
-    assert ref.spec["tokenizer"] == "v7"
+    assert ref.spec["dated"] == "mistral-large-2512"
+    assert ref.spec["tokenizer"] == "tekken"
+    assert resolve_model("mistral:mistral-large-2411").spec["tokenizer"] == "v7"
     assert resolve_model("mistral-small-latest").spec["tokenizer"] == "tekken"
 
 

@@ -194,6 +194,19 @@ def test_bench_json_fields_positive() -> None:
     assert record["n_ctx"] == 512
 
 
+def test_bench_time_to_first_token_includes_reading_the_prompt() -> None:
+    result = runner.invoke(app, ["run-local", "smollm2", "--bench", "--json", "--n-ctx", "1024",
+                                 "--max-tokens", "8"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    record = json.loads(result.stdout)
+    # The timed request's prompt is about as long as the measured one (256 tokens) ...
+    assert 200 <= record["request_prompt_tokens"] <= record["prompt_tokens"]
+    # ... and its first token waits for that prompt to be read: at least half the time the same
+    # machine took to read such a prompt a moment before (reading it is most of the wait).
+    reading_ms = record["request_prompt_tokens"] / record["prompt_tokens_per_s"] * 1000
+    assert record["time_to_first_token_ms"] >= 0.5 * reading_ms
+
+
 def test_bench_table_is_tsv_in_a_pipe() -> None:
     result = runner.invoke(app, ["run-local", "smollm2", "--bench", "--n-ctx", "512", "--max-tokens", "16"],
                            catch_exceptions=False)

@@ -66,7 +66,8 @@ def test_decode_and_bad_ids(pair) -> None:
 
 @pytest.mark.parametrize(
     ("model", "version"),
-    [("mistral:mistral-large-latest", "v7"), ("mistral:mistral-small-latest", "tekken"),
+    [("mistral:mistral-large-2411", "v7"), ("mistral:mistral-large-latest", "tekken"),
+     ("mistral:mistral-small-latest", "tekken"),
      ("mistral:open-mistral-nemo", "tekken"), ("mistral:codestral-latest", "tekken"),
      ("mistral:mistral-embed", "v1"), ("mistral:mistral-large-2407", "v3")],
 )

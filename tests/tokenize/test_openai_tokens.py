@@ -1,4 +1,8 @@
-"""The OpenAI tokenizers give exactly tiktoken's ids, on the short path and the long one."""
+"""The OpenAI tokenizers give exactly tiktoken's ids, on the short path and the long one.
+
+The reference is `tiktoken.get_encoding` itself (offline, from the verified files; see the
+real_tiktoken fixture): tiktoken's own patterns and loader, none of llmctl's.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,8 @@ from hypothesis import strategies as st
 
 from llmctl.core.errors import InputError
 from llmctl.providers.openai.tokens import SHORT_TEXT_CHARS, TiktokenTokenizer
-from llmctl.providers.piece_count import first_safe_cut, safe_cut
 from llmctl.providers.openai.vocab import BUNDLED, load_verified_ranks, tiktoken_encoding
+from llmctl.providers.piece_count import first_safe_cut, safe_cut
 
 VARIED = [
     "We live in Paris but ewhd here",
@@ -33,8 +37,16 @@ VARIED = [
 
 
 @pytest.fixture(scope="module", params=["o200k_base", "cl100k_base"])
-def pair(request: pytest.FixtureRequest) -> tuple[TiktokenTokenizer, object]:
-    return TiktokenTokenizer(request.param), tiktoken_encoding(request.param)
+def pair(request: pytest.FixtureRequest, real_tiktoken) -> tuple[TiktokenTokenizer, object]:
+    return TiktokenTokenizer(request.param), real_tiktoken[request.param]
+
+
+def test_llmctls_loader_is_tiktoken_with_tiktokens_own_patterns(real_tiktoken) -> None:
+    for name, reference in real_tiktoken.items():
+        ours = tiktoken_encoding(name)
+        assert ours._pat_str == reference._pat_str
+        assert ours._mergeable_ranks == reference._mergeable_ranks
+        assert BUNDLED[name].pattern == reference._pat_str
 
 
 def test_bundled_vocabularies_match_tiktoken_pinned_hashes() -> None:
@@ -67,19 +79,10 @@ def test_long_text_goes_to_tiktoken_with_same_result(pair) -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=200))
-def test_random_text_equals_tiktoken(text: str) -> None:
+@given(text=st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=200))
+def test_random_text_equals_tiktoken(real_tiktoken, text: str) -> None:
     for name in ("o200k_base", "cl100k_base"):
-        assert TiktokenTokenizer(name).encode(text) == tiktoken_encoding_cached(name).encode_ordinary(text)
-
-
-_ENCODINGS: dict[str, object] = {}
-
-
-def tiktoken_encoding_cached(name: str):
-    if name not in _ENCODINGS:
-        _ENCODINGS[name] = tiktoken_encoding(name)
-    return _ENCODINGS[name]
+        assert TiktokenTokenizer(name).encode(text) == real_tiktoken[name].encode_ordinary(text)
 
 
 def test_special_token_look_alikes_count_as_plain_text(pair) -> None:

@@ -27,7 +27,11 @@ class BenchResult:
     prompt_tokens_per_s: float
     generated_tokens: int
     generation_tokens_per_s: float
+    #: From sending the chat request to its first token: its whole prompt evaluated cold, then one
+    #: token sampled, as a user waits for it.
     time_to_first_token_ms: float
+    #: The tokens of that request's prompt (the chat template laid over the question and filler).
+    request_prompt_tokens: int
     peak_rss_mb: float
 
     def to_json(self) -> dict[str, Any]:
@@ -55,10 +59,12 @@ def run_bench(provider: GGUFProvider, ref: ModelRef, *, load_s: float, prompt_to
     pp_s = time.perf_counter() - t0
     llm.reset()
 
-    request = CompletionRequest(BENCH_QUESTION, system="You are a storyteller.", temperature=0.0,
-                                max_tokens=gen_tokens, seed=seed)
+    # The timed request is a chat turn whose prompt is about as long as the prompt measured above,
+    # so the first token waits for a prompt of that size to be read, as it would for a user.
+    request = _sized_request(provider, ref, prompt_tokens, gen_tokens, seed)
     tokens, stops = provider.prompt_tokens(ref, request)
     sampling = provider.sampling(request, n_ctx - len(tokens))
+    llm.reset()  # a cold cache: nothing of this prompt has been read before
     result = engine.generate(llm, tokens, sampling, stops)
     first = result.first_token_at or result.finished
     after_first = max(result.output_tokens - 1, 0)
@@ -73,5 +79,22 @@ def run_bench(provider: GGUFProvider, ref: ModelRef, *, load_s: float, prompt_to
         generated_tokens=result.output_tokens,
         generation_tokens_per_s=round(gen_rate, 1),
         time_to_first_token_ms=round((first - result.started) * 1000, 1),
+        request_prompt_tokens=len(tokens),
         peak_rss_mb=round(peak_rss_mb(), 1),
     )
+
+
+def _sized_request(provider: GGUFProvider, ref: ModelRef, prompt_tokens: int, gen_tokens: int,
+                   seed: int) -> CompletionRequest:
+    """The bench question with filler before it, so its templated prompt is about prompt_tokens long."""
+    def request(words: int) -> CompletionRequest:
+        vocabulary = FILLER.split()
+        filler = " ".join(vocabulary[i % len(vocabulary)] for i in range(words))
+        return CompletionRequest(f"{filler}\n\n{BENCH_QUESTION}", system="You are a storyteller.",
+                                 temperature=0.0, max_tokens=gen_tokens, seed=seed)
+
+    base = len(provider.prompt_tokens(ref, request(0))[0])
+    words = max(0, prompt_tokens - base)
+    while words > 0 and len(provider.prompt_tokens(ref, request(words))[0]) > prompt_tokens:
+        words -= max(1, words // 16)
+    return request(words)

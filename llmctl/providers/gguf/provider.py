@@ -187,6 +187,17 @@ class GGUFProvider(Provider):
             found.context_window = header.context_length
         return found
 
+    def count_chat(self, ref: ModelRef, messages: list[dict[str, str]]) -> int | None:
+        """The chat template rendered and tokenized with the vocabulary alone (no weights loaded)."""
+        tok = self.tokenizer(ref)
+        assert isinstance(tok, GGUFTokenizer)
+        formatter = self._formatter(ref, tok._llm)
+        if formatter is None:
+            return None
+        rendered = formatter(messages=messages)
+        return len(_engine().tokenize(tok._llm, rendered.prompt, add_special=not rendered.added_special,
+                                      parse_special=True))
+
     def close(self) -> None:
         for models in (self._chat_models, self._embed_models):
             for llm in models.values():

@@ -108,6 +108,17 @@ class HFProvider(Provider):
 
         return HFTokenizer(Backend.from_str(backend.to_str()), ref.label)
 
+    def count_chat(self, ref: ModelRef, messages: list[dict[str, str]]) -> int | None:
+        """The folder's chat template applied by transformers itself, reply prompt included."""
+        folder = self.folder(ref)
+        if not folder.tokenizer_config.get("chat_template") and not folder.has("chat_template.jinja"):
+            return None
+        auto = self._transformers_tokenizer(folder)
+        ids = auto.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+        if isinstance(ids, dict) or hasattr(ids, "keys"):
+            ids = ids["input_ids"]
+        return len(ids)
+
     def _transformers_tokenizer(self, folder: HFFolder) -> Any:
         transformers = self._transformers()
         auto_map = folder.tokenizer_config.get("auto_map")

@@ -8,6 +8,7 @@ from typing import Any
 
 from llmctl.core.errors import NetworkError, ProviderError
 from llmctl.core.usage import Usage
+from llmctl.providers.api_errors import not_json_error
 from llmctl.providers.base import (
     Completion,
     CompletionRequest,
@@ -17,7 +18,7 @@ from llmctl.providers.base import (
     TextSink,
     Tokenizer,
 )
-from llmctl.providers.hosted import EmbedLimits, HostedProvider, not_json_error
+from llmctl.providers.hosted import EmbedLimits, HostedProvider
 
 
 class MistralProvider(HostedProvider):
@@ -48,21 +49,23 @@ class MistralProvider(HostedProvider):
 
     # ------------------------------------------------------------------ client
     def _build_client(self) -> Any:
-        from llmctl.core.http import DEFAULT_TIMEOUT, client_options, make_client
+        from llmctl.core.http import client_options, make_client
         from llmctl.providers.registry import require_import
 
         sdk = require_import("mistralai.client", "the mistralai SDK", "mistral")
         creds = self.credentials()
         settings = client_options(dict(self.options))
-        http = make_client(secrets=[creds.key or ""], **settings)
+        http = make_client(secrets=self.secrets(), key_header=self.key_header(creds), **settings)
         self._http = http
-        seconds = float(settings.get("timeout") or DEFAULT_TIMEOUT)
+        key = creds.key
         return sdk.Mistral(
-            api_key=creds.key,
+            # Given no key, the SDK would read MISTRAL_API_KEY (or a service-account token) by itself
+            # and send it to whatever host this is; a callable that answers None stops that.
+            api_key=key if key else (lambda: None),
             server_url=self.server_url,
             client=http,
             retry_config=None,  # llmctl.core.http retries; one policy, not two
-            timeout_ms=int(seconds * 1000),
+            timeout_ms=None,  # the client's own timeouts: connect short, read long
         )
 
     def close(self) -> None:
@@ -166,8 +169,7 @@ class MistralProvider(HostedProvider):
             vectors = [list(row.embedding or []) for row in rows]
             usage = _usage(response.usage)
             if usage is None:
-                tokenizer = self.tokenizer(ref)
-                usage = Usage(sum(tokenizer.count(t) for t in texts), estimated=True)
+                usage = self.estimate_input_usage(ref, texts)
             return Embeddings(vectors, usage, response.model)
 
         return self.embed_batches(ref, request, send)
@@ -181,13 +183,16 @@ class MistralProvider(HostedProvider):
             return fn()
         except errors.ResponseValidationError as exc:
             raw = exc.raw_response
-            raise not_json_error(ref, raw.status_code, exc.body, raw.headers.get("content-type")) from None
+            raise not_json_error(ref, raw.status_code, self.redacted(exc.body),
+                                 raw.headers.get("content-type")) from None
         except errors.MistralError as exc:
             if 200 <= exc.status_code < 300:
-                raise not_json_error(ref, exc.status_code, exc.body, exc.headers.get("content-type")) from None
-            raise self.status_error(ref, exc.status_code, exc.body, self.attempts) from None
+                raise not_json_error(ref, exc.status_code, self.redacted(exc.body),
+                                     exc.headers.get("content-type")) from None
+            raise self.status_failure(ref, exc.status_code, exc.body, exc.raw_response) from None
         except errors.NoResponseError as exc:
-            raise NetworkError(f"{ref.label}: no response from {self.server_url} ({exc})") from None
+            raise NetworkError(f"{ref.label}: no response from {self.server_url} "
+                               f"({self.redacted(str(exc))})") from None
         except httpx2.TransportError as exc:
             raise self.transport_error(ref, exc) from None
 

@@ -95,8 +95,9 @@ class MistralTokenizer(Tokenizer):
     def count_stream(self, stream: BinaryIO, source: str) -> int:
         if not self.is_tekken:
             return self.count(decode_utf8(stream.read(), source))
-        # Tekken splits text with an o200k-style pre-tokenizer, so the same certain cut points apply.
-        return count_in_pieces(lambda: self._tokenizer()._model, stream, source)
+        # Tekken splits text with an o200k-style pre-tokenizer: piece_count holds the proof.
+        model = self._tokenizer()._model
+        return count_in_pieces(lambda: model, stream, source, str(model._pat_str))
 
 
 @cache

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from llmctl.core.errors import ProviderError, UsageError
 from llmctl.core.usage import Usage
+from llmctl.providers.api_errors import not_json_error
 from llmctl.providers.base import (
     Completion,
     CompletionRequest,
@@ -16,7 +17,7 @@ from llmctl.providers.base import (
     TextSink,
     Tokenizer,
 )
-from llmctl.providers.hosted import PLACEHOLDER_KEY, EmbedLimits, HostedProvider, not_json_error
+from llmctl.providers.hosted import PLACEHOLDER_KEY, EmbedLimits, HostedProvider
 
 #: OpenAI's documented stop-sequence limit.
 MAX_STOP = 4
@@ -27,6 +28,7 @@ class OpenAIProvider(HostedProvider):
     extra = "openai"
     default_key_env = "OPENAI_API_KEY"
     default_base_url = "https://api.openai.com/v1"
+    chat_framing = True
     temperature_range = (0.0, 2.0)
     # 2048 inputs and 300k tokens per request, 8191 tokens per input (OpenAI's embeddings guide).
     embed_limits = EmbedLimits(max_inputs=2048, max_request_tokens=300_000, max_input_tokens=8191)
@@ -44,8 +46,9 @@ class OpenAIProvider(HostedProvider):
         openai = require_import("openai", "the openai SDK", "openai")
         creds = self.credentials()
         settings = client_options(dict(self.options))
-        http = make_client(secrets=[creds.key or ""], **settings)
+        http = make_client(secrets=self.secrets(), key_header=self.key_header(creds), **settings)
         return openai.OpenAI(
+            # The SDK insists on a key; the placeholder never leaves (the client's key guard drops it).
             api_key=creds.key or PLACEHOLDER_KEY,
             base_url=self.base_url,
             http_client=http,
@@ -105,7 +108,7 @@ class OpenAIProvider(HostedProvider):
         if request.stream:
             return self._stream(ref, request, endpoint, args, legacy, on_text)
         response = self._call(ref, lambda: endpoint.create(**args))
-        _check_object(ref, response)
+        _check_object(ref, response, self.redacted)
         if not response.choices:
             raise ProviderError(f"{ref.label}: the server returned no choices")
         choice = response.choices[0]
@@ -139,6 +142,7 @@ class OpenAIProvider(HostedProvider):
 
     def _chunks(self, ref: ModelRef, stream: Any) -> Iterator[Any]:
         import httpx2
+
         import openai
 
         try:
@@ -162,13 +166,12 @@ class OpenAIProvider(HostedProvider):
             if request.dimensions is not None:
                 args["dimensions"] = request.dimensions
             response = self._call(ref, lambda: client.embeddings.create(**args))
-            _check_object(ref, response)
+            _check_object(ref, response, self.redacted)
             rows = sorted(response.data, key=lambda row: row.index)
             vectors = [list(row.embedding) for row in rows]
             usage = _usage(response.usage)
             if usage is None:
-                tokenizer = self.tokenizer(ref)
-                usage = Usage(sum(tokenizer.count(t) for t in texts), estimated=True)
+                usage = self.estimate_input_usage(ref, texts)
             return Embeddings(vectors, usage, getattr(response, "model", None))
 
         return self.embed_batches(ref, request, send)
@@ -176,30 +179,31 @@ class OpenAIProvider(HostedProvider):
     # ------------------------------------------------------------------ errors
     def _call(self, ref: ModelRef, fn: Any) -> Any:
         import httpx2
+
         import openai
 
         try:
             return fn()
         except openai.APIStatusError as exc:
             body = exc.body if exc.body is not None else exc.response.text
-            raise self.status_error(ref, exc.status_code, body, self.attempts) from None
+            raise self.status_failure(ref, exc.status_code, body, exc.response) from None
         except openai.APITimeoutError as exc:
             raise self.transport_error(ref, exc.__cause__ or exc) from None
         except openai.APIConnectionError as exc:
             raise self.transport_error(ref, exc.__cause__ or exc) from None
         except openai.APIResponseValidationError as exc:
             response = exc.response
-            raise not_json_error(ref, response.status_code, response.text,
+            raise not_json_error(ref, response.status_code, self.redacted(response.text),
                                  response.headers.get("content-type")) from None
         except httpx2.TransportError as exc:
             raise self.transport_error(ref, exc) from None
 
 
-def _check_object(ref: ModelRef, response: Any) -> None:
+def _check_object(ref: ModelRef, response: Any, redacted: Callable[[str], str]) -> None:
     """The SDK hands back a plain string when the body was not JSON; that is a failed call."""
     if isinstance(response, (str, bytes)):
         text = response if isinstance(response, str) else response.decode("utf-8", "replace")
-        raise not_json_error(ref, 200, text, None)
+        raise not_json_error(ref, 200, redacted(text), None)
 
 
 def _legacy_prompt(request: CompletionRequest) -> str:

@@ -13,8 +13,8 @@ from typing import Any, BinaryIO
 
 from llmctl.core.errors import InputError, NetworkError, UsageError
 from llmctl.providers.base import ModelRef, Tokenizer
-from llmctl.providers.piece_count import count_buffer, count_in_pieces
 from llmctl.providers.openai.vocab import BUNDLED, RankIndex, open_index, tiktoken_encoding
+from llmctl.providers.piece_count import count_buffer, count_in_pieces
 
 #: Above this many characters tiktoken's own table pays for itself.
 SHORT_TEXT_CHARS = 4096
@@ -130,7 +130,8 @@ class TiktokenTokenizer(Tokenizer):
 
     def count_stream(self, stream: BinaryIO, source: str) -> int:
         """Count a file of any size exactly, in pieces, on every core, without token lists."""
-        return count_in_pieces(self._tiktoken, stream, source)
+        pattern = self._bundled.pattern if self._bundled is not None else str(self._tiktoken()._pat_str)
+        return count_in_pieces(self._tiktoken, stream, source, pattern)
 
 
 def _clean(text: str) -> str:
