@@ -14,17 +14,28 @@ from llmctl.cli.options import (
     DeviceOpt,
     FieldOpt,
     FileOpt,
+    FormatOpt,
     JsonlOpt,
     JsonOpt,
     MaxRetriesOpt,
+    ModelOpt,
     NCtxOpt,
     NGpuLayersOpt,
     QuietOpt,
-    SingleModelOpt,
     ThreadsOpt,
     TimeoutOpt,
     TrustRemoteCodeOpt,
     VerboseOpt,
+)
+from llmctl.cli.run_options import (
+    EstimateOpt,
+    MaxCostOpt,
+    ModelsFileOpt,
+    NoCacheOpt,
+    OrderedOpt,
+    OutputFileOpt,
+    ResumeOpt,
+    RetryFailedOpt,
 )
 
 
@@ -33,7 +44,8 @@ def complete_command(
     ctx: typer.Context,
     prompt: Annotated[Optional[list[str]], typer.Argument(  # noqa: UP045
         help="The prompt (words are joined); else stdin, -f or --jsonl.", show_default=False)] = None,
-    model: SingleModelOpt = None,
+    model: ModelOpt = None,
+    models_file: ModelsFileOpt = None,
     file: FileOpt = None,
     jsonl: JsonlOpt = None,
     field: FieldOpt = "text",
@@ -65,9 +77,17 @@ def complete_command(
     device: DeviceOpt = None,
     allow_pickle: AllowPickleOpt = False,
     trust_remote_code: TrustRemoteCodeOpt = False,
+    estimate: EstimateOpt = False,
+    output: OutputFileOpt = None,
+    resume: ResumeOpt = False,
+    retry_failed: RetryFailedOpt = False,
+    ordered: OrderedOpt = None,
+    max_cost: MaxCostOpt = None,
+    no_cache: NoCacheOpt = False,
     json_mode: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
+    table_format: FormatOpt = None,
 ) -> None:
     """Complete a prompt with any model: API, OpenAI-compatible server, or local file.
 
@@ -77,13 +97,15 @@ def complete_command(
       llmctl complete --json -m openai:gpt-4o --temperature 0 --seed 7 "..." | jq .cost.total
       llmctl complete -m openai:gpt-4o-mini --jsonl prompts.jsonl --concurrency 8 > answers.jsonl
     """
-    from llmctl.cli import complete_run as run
+    from llmctl.cli import complete_show as show
     from llmctl.cli.backend import backend_options
+    from llmctl.cli.run_command import model_names, run_options
     from llmctl.core.errors import UsageError
+    from llmctl.core.inputs import collect_inputs
     from llmctl.providers.base import CompletionRequest
-    from llmctl.providers.registry import default_system_prompt
+    from llmctl.run import CompleteJob, Session
 
-    out = make_output(ctx, json_mode=json_mode, quiet=quiet, verbose=verbose)
+    out = make_output(ctx, json_mode=json_mode, quiet=quiet, verbose=verbose, table_format=table_format)
     if max_tokens is not None and max_tokens < 1:
         raise UsageError(f"--max-tokens must be at least 1, not {max_tokens}")
     if temperature is not None and temperature < 0:
@@ -92,22 +114,26 @@ def complete_command(
         raise UsageError(f"--top-p must be in (0, 1], not {top_p}")
     if top_k is not None and top_k < 1:
         raise UsageError(f"--top-k must be at least 1, not {top_k}")
-    if concurrency < 1:
-        raise UsageError(f"--concurrency must be at least 1, not {concurrency}")
     if stop is not None and any(s == "" for s in stop):
         raise UsageError("--stop needs a non-empty text")
+    settings = run_options(out, concurrency=concurrency, max_cost=max_cost, output=output, resume=resume,
+                           retry_failed=retry_failed, ordered=ordered, no_cache=no_cache)
     options = backend_options(timeout=timeout, max_retries=max_retries, concurrency=concurrency, n_ctx=n_ctx,
                               threads=threads, n_gpu_layers=n_gpu_layers, device=device,
                               allow_pickle=allow_pickle, trust_remote_code=trust_remote_code, verbose=out.verbose)
     template = CompletionRequest(prompt="", system=system, max_tokens=max_tokens, temperature=temperature,
                                  top_p=top_p, top_k=top_k, stop=list(stop or []), seed=seed,
                                  repeat_penalty=repeat_penalty)
-    items = run.read_prompts(prompt, file, jsonl, field)
-    ref, provider = run.open_for_completion(out, model, options, base_url)
-    if system is None:
-        template.system = default_system_prompt(ref)
-    if len(items) == 1 and not jsonl:
+    names = model_names(model, models_file, "complete")
+    items = collect_inputs(prompt, file, jsonl, field, join_args=True)
+    job = CompleteJob(template, measure_stream=len(names) > 1 and not estimate)
+    session = Session(job, names, options, base_url)
+    if estimate:
+        show.estimate(out, session, items)
+    elif len(session.targets) > 1 and not output:
+        show.compare(out, session, items, settings)
+    elif len(items) == 1 and not jsonl and not output:
         streaming = stream if stream is not None else (out.stdout_is_tty() and not out.json_mode)
-        run.complete_one(out, ref, provider, template, items[0].text, streaming)
+        show.one(out, session, items[0], settings, streaming)
     else:
-        run.complete_batch(out, ref, provider, template, items, concurrency)
+        show.batch(out, session, items, settings)

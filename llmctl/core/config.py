@@ -17,6 +17,7 @@ from typing import Any
 from llmctl.core.errors import ConfigError
 
 SHIPPED_FILES = ("models.toml", "prices.toml", "providers.toml")
+RUN_TABLES = ("budget", "usage", "cache")
 
 
 def shipped_config_dir() -> Path:
@@ -37,6 +38,11 @@ def user_config_path() -> Path:
 
 def user_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "llmctl"
+
+
+def user_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "llmctl"
 
 
@@ -72,6 +78,12 @@ class Config:
     profiles: dict[str, Any] = field(default_factory=dict)
     defaults: dict[str, Any] = field(default_factory=dict)
     user_path: Path | None = None
+    #: the run layer's tables: [budget], [usage] (the log) and [cache]
+    run: dict[str, Any] = field(default_factory=dict)
+
+    def run_setting(self, table: str, key: str, default: Any = None) -> Any:
+        section = self.run.get(table)
+        return section.get(key, default) if isinstance(section, dict) else default
 
     def model_spec(self, provider: str, model: str) -> dict[str, Any] | None:
         table = self.models.get(provider, {})
@@ -100,6 +112,7 @@ def load_config(user_path: Path | None = None) -> Config:
         profiles=merged.get("profiles", {}),
         defaults=merged.get("defaults", {}),
         user_path=path if path.is_file() else None,
+        run={name: merged[name] for name in RUN_TABLES if isinstance(merged.get(name), dict)},
     )
 
 

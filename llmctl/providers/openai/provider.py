@@ -139,6 +139,7 @@ class OpenAIProvider(HostedProvider):
 
     def _chunks(self, ref: ModelRef, stream: Any) -> Iterator[Any]:
         import httpx2
+
         import openai
 
         try:
@@ -176,6 +177,7 @@ class OpenAIProvider(HostedProvider):
     # ------------------------------------------------------------------ errors
     def _call(self, ref: ModelRef, fn: Any) -> Any:
         import httpx2
+
         import openai
 
         try:
