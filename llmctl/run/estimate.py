@@ -55,6 +55,10 @@ class ModelEstimate:
             parts.append(f"largest {100 * self.largest_input / self.context_window:.1f}% of {self.context_window:,}")
         if self.local:
             parts.append("local, no cost")
+        elif not self.max_output_tokens:
+            parts.append(format_money(self.input_cost, self.currency))
+            if self.records > 1:
+                parts.append(f"per record {format_money(self.input_cost / self.records, self.currency)}")
         else:
             parts.append(f"{format_money(self.input_cost, self.currency)} to "
                          f"{format_money(self.max_cost, self.currency)} "
@@ -84,8 +88,9 @@ def estimate_run(job: Job, targets: Sequence[Target], items: Sequence[InputItem]
     for target in targets:
         ref, provider = target.ref, target.provider
         tokenizer = _tokenizer(target, options)
-        probe = price(ref, provider, Usage(1, 1))
-        if need_price and not probe.local and (probe.input is None or probe.output is None):
+        probe = price(ref, provider, Usage(1, 0))
+        no_output_price = price(ref, provider, Usage(0, 1)).output is None
+        if need_price and not probe.local and probe.input is None:
             raise UsageError(f"no price is known for {ref.label}; cannot estimate its cost "
                              "(add one under [prices] in the config)")
         tokens_in = tokens_out = largest = count = 0
@@ -94,6 +99,9 @@ def estimate_run(job: Job, targets: Sequence[Target], items: Sequence[InputItem]
             if item.problem is not None:
                 continue
             guess = job.estimate(ref, provider, tokenizer, item.text)
+            if need_price and not probe.local and guess.max_output_tokens and no_output_price:
+                raise UsageError(f"no output price is known for {ref.label}; cannot estimate its cost "
+                                 "(add one under [prices] in the config)")
             low = price(ref, provider, Usage(guess.input_tokens, 0)).total or Decimal(0)
             high = price(ref, provider, Usage(guess.input_tokens, guess.max_output_tokens)).total or Decimal(0)
             worst[(ref.label, index)] = high

@@ -119,12 +119,14 @@ class CompleteJob(Job):
 
         request = self.request_for(ref, text, False)
         limit = ref.spec.get("max_output")
+        window = ref.context_window or getattr(tokenizer, "context_window", None)
         ceiling = self.template.max_tokens or (int(limit) if isinstance(limit, int) else 0)
-        if not ceiling and ref.context_window:
-            ceiling = ref.context_window
+        if not ceiling and window:
+            ceiling = window
         inputs = chat_input_tokens(ref, provider, tokenizer, request)
-        if self.template.max_tokens is None and ref.context_window:
-            ceiling = min(ceiling, max(ref.context_window - inputs, 0))
+        if self.template.max_tokens is None and window:
+            # Without --max-tokens the answer may run to the output limit or the end of the window.
+            ceiling = min(ceiling, max(window - inputs, 0))
         return Estimate(inputs, ceiling)
 
 
