@@ -10,16 +10,13 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import pytest
 from typer.testing import CliRunner
 
 from llmctl.cli.app import app
 from llmctl.core.errors import NetworkError
 from llmctl.core.usage import Usage
-from llmctl.providers import registry
 from llmctl.providers.base import (
     Completion,
     CompletionRequest,
