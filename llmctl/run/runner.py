@@ -149,11 +149,10 @@ def _run_model(job: Job, target: Target, items: Sequence[InputItem], controls: C
     workers = max(1, min(controls.concurrency, limit) if limit else controls.concurrency)
     budget = controls.budget
 
-    def work(chunk: list[tuple[int, InputItem]]) -> list[tuple[int, InputItem, dict[str, Any]]]:
+    def work(chunk: list[tuple[int, InputItem]]) -> _ChunkResult:
         return _send_chunk(job, target, chunk, controls)
 
-    def on_result(position: int, result: list[tuple[int, InputItem, dict[str, Any]]] | None,
-                  error: BaseException | None) -> None:
+    def on_result(position: int, result: _ChunkResult | None, error: BaseException | None) -> None:
         if error is not None:
             if isinstance(error, _Stopped):
                 return
@@ -162,16 +161,28 @@ def _run_model(job: Job, target: Target, items: Sequence[InputItem], controls: C
             for index, item in chunks[position]:
                 deliver(item, index, _failed(job, item, ref, error, None, controls))
             return
-        for index, item, record in result or []:
+        assert result is not None
+        records, calls = result
+        for index, item, record in records:
             deliver(item, index, record)
+        # Logged by the thread that wrote the records, right after them: a kill leaves the
+        # output file and the usage log agreeing on what was done.
+        if controls.log is not None:
+            for args, kwargs in calls:
+                controls.log.record_call(*args, **kwargs)
 
     run_batch(chunks, work, concurrency=workers, on_result=on_result, ordered=controls.ordered,
               should_stop=(lambda: budget.stopped is not None) if budget is not None else None)
 
 
+_LogCall = tuple[tuple[Any, ...], dict[str, Any]]
+_ChunkResult = tuple[list[tuple[int, InputItem, dict[str, Any]]], list[_LogCall]]
+
+
 def _send_chunk(job: Job, target: Target, chunk: list[tuple[int, InputItem]], controls: Controls
-                ) -> list[tuple[int, InputItem, dict[str, Any]]]:
+                ) -> _ChunkResult:
     ref = target.ref
+    calls: list[_LogCall] = []
     done: dict[int, dict[str, Any]] = {}
     to_send: list[tuple[int, InputItem, str | None]] = []
     cache = controls.cache if job.cacheable() else None
@@ -183,13 +194,12 @@ def _send_chunk(job: Job, target: Target, chunk: list[tuple[int, InputItem]], co
         stored = cache.get(key) if key is not None else None
         if stored is not None:
             done[index] = _from_cache(item, ref, stored)
-            if controls.log is not None:
-                controls.log.record_call(job.command, ref, None, None, 0.0, cache_hit=True)
+            calls.append(((job.command, ref, None, None, 0.0), {"cache_hit": True}))
             continue
         to_send.append((index, item, key))
     if to_send:
-        done.update(_call(job, target, to_send, controls))
-    return [(index, item, done[index]) for index, item in chunk if index in done]
+        done.update(_call(job, target, to_send, controls, calls))
+    return [(index, item, done[index]) for index, item in chunk if index in done], calls
 
 
 def _from_cache(item: InputItem, ref: ModelRef, stored: dict[str, Any]) -> dict[str, Any]:
@@ -203,8 +213,8 @@ def _from_cache(item: InputItem, ref: ModelRef, stored: dict[str, Any]) -> dict[
     return record
 
 
-def _call(job: Job, target: Target, batch: list[tuple[int, InputItem, str | None]], controls: Controls
-          ) -> dict[int, dict[str, Any]]:
+def _call(job: Job, target: Target, batch: list[tuple[int, InputItem, str | None]], controls: Controls,
+          calls: list[_LogCall]) -> dict[int, dict[str, Any]]:
     ref, provider = target.ref, target.provider
     budget = controls.budget
     reserved = Decimal(0)
@@ -228,8 +238,7 @@ def _call(job: Job, target: Target, batch: list[tuple[int, InputItem, str | None
         latency = round((time.perf_counter() - started) * 1000, 1)
         if budget is not None:
             budget.settle(reserved, Decimal(0))
-        if controls.log is not None:
-            controls.log.record_call(job.command, ref, None, None, latency, error_type=type(exc).__name__)
+        calls.append(((job.command, ref, None, None, latency), {"error_type": type(exc).__name__}))
         if not isinstance(exc, LlmctlError):
             exc = as_llmctl_error(exc)
         return {index: _failed(job, item, ref, exc, latency, controls) for index, item, _ in batch}
@@ -258,8 +267,8 @@ def _call(job: Job, target: Target, batch: list[tuple[int, InputItem, str | None
         usage = outcomes[0].usage
         for outcome in outcomes[1:]:
             usage = usage + outcome.usage
-        controls.log.record_call(job.command, ref, usage, price(ref, provider, usage), latency,
-                                 text=texts[0] if len(texts) == 1 else None)
+        calls.append(((job.command, ref, usage, price(ref, provider, usage), latency),
+                      {"text": texts[0] if len(texts) == 1 else None}))
     return records
 
 

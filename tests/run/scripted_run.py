@@ -84,6 +84,7 @@ class ScriptedProvider(Provider):
             if request.stream and on_text:
                 for word in text.split(" "):
                     on_text(word + " ")
+                    time.sleep(0.005)
                     if "CUT" in word:
                         raise NetworkError("the stream was cut")
             words = len(request.prompt.split())

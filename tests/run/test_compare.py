@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from scripted_run import ScriptedProvider, run
 
 
 def test_models_run_at_once_and_json_gives_one_record_per_pair() -> None:
-    started = time.perf_counter()
-    result = run("complete", "--json", "-m", "scripted:slow-300", "-m", "scripted:slow-200", "-m", "scripted:chat",
+    result = run("complete", "--json", "-m", "scripted:slow-300", "-m", "scripted:slow-200", "-m", "scripted:slow-100",
                  "say hi")
-    elapsed = time.perf_counter() - started
     assert result.exit_code == 0, result.stderr
     records = [json.loads(line) for line in result.stdout.splitlines()]
-    assert sorted(r["model"] for r in records) == ["scripted:chat", "scripted:slow-200", "scripted:slow-300"]
+    assert sorted(r["model"] for r in records) == ["scripted:slow-100", "scripted:slow-200", "scripted:slow-300"]
     assert all(r["text"] == "SAY HI" and r["error"] is None for r in records)
-    # Run one after another they would take 0.5 s at least; at once, about the slowest alone.
-    assert elapsed < 0.5 + 0.25
+    # All three were in flight together (the wall time is measured in benchmarks/bench_run.py).
+    assert ScriptedProvider.most_in_flight == 3
     # Streaming backends report time to first token and a rate.
     slow = next(r for r in records if r["model"] == "scripted:slow-300")
     assert slow["ttft_ms"] >= 300 and slow["latency_ms"] >= slow["ttft_ms"]
