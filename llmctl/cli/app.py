@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from llmctl import __version__
-from llmctl.cli import cache, complete, embed, models, prices, run_local, tokenize, usage
+from llmctl.cli import batch, cache, complete, embed, models, prices, run_local, tokenize, usage
 from llmctl.cli.common import GlobalState
 
 app = typer.Typer(
@@ -56,6 +56,7 @@ app.command("models")(models.models_command)
 app.command("prices")(prices.prices_command)
 app.command("usage")(usage.usage_command)
 app.add_typer(cache.cache_app, name="cache")
+app.add_typer(batch.batch_app, name="batch")
 
 
 def main() -> None:

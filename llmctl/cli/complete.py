@@ -28,12 +28,14 @@ from llmctl.cli.options import (
     VerboseOpt,
 )
 from llmctl.cli.run_options import (
+    BatchApiOpt,
     EstimateOpt,
     MaxCostOpt,
     ModelsFileOpt,
     NoCacheOpt,
     OrderedOpt,
     OutputFileOpt,
+    PollIntervalOpt,
     ResumeOpt,
     RetryFailedOpt,
 )
@@ -84,6 +86,8 @@ def complete_command(
     ordered: OrderedOpt = None,
     max_cost: MaxCostOpt = None,
     no_cache: NoCacheOpt = False,
+    batch_api: BatchApiOpt = False,
+    poll_interval: PollIntervalOpt = 30.0,
     json_mode: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -130,6 +134,10 @@ def complete_command(
     session = Session(job, names, options, base_url)
     if estimate:
         show.estimate(out, session, items)
+    elif batch_api:
+        from llmctl.cli.batch import run_with_batch_api
+
+        run_with_batch_api(out, session, items, output=output, poll_interval=poll_interval)
     elif len(session.targets) > 1 and not output:
         show.compare(out, session, items, settings)
     elif len(items) == 1 and not jsonl and not output:

@@ -28,12 +28,14 @@ from llmctl.cli.options import (
     VerboseOpt,
 )
 from llmctl.cli.run_options import (
+    BatchApiOpt,
     EstimateOpt,
     MaxCostOpt,
     ModelsFileOpt,
     NoCacheOpt,
     OrderedOpt,
     OutputFileOpt,
+    PollIntervalOpt,
     ResumeOpt,
     RetryFailedOpt,
 )
@@ -71,6 +73,8 @@ def embed_command(
     ordered: OrderedOpt = None,
     max_cost: MaxCostOpt = None,
     no_cache: NoCacheOpt = False,
+    batch_api: BatchApiOpt = False,
+    poll_interval: PollIntervalOpt = 30.0,
     json_mode: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -105,6 +109,10 @@ def embed_command(
     session = Session(EmbedJob(dimensions, normalize), model_names(model, models_file, "embed"), options, base_url)
     if estimate:
         show.estimate(out, session, items)
+    elif batch_api:
+        from llmctl.cli.batch import run_with_batch_api
+
+        run_with_batch_api(out, session, items, output=output, poll_interval=poll_interval)
     elif similarity:
         show.similarity(out, session, items, settings)
     else:

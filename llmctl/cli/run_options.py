@@ -31,3 +31,6 @@ MaxCostOpt = Annotated[
                  show_default=False),
 ]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Neither read nor store cached responses.")]
+BatchApiOpt = Annotated[bool, typer.Option(
+    "--batch-api", help="Send a --jsonl job through the provider's batch endpoint, at batch prices.")]
+PollIntervalOpt = Annotated[float, typer.Option("--poll-interval", help="Seconds between batch status checks.")]
