@@ -94,3 +94,12 @@ def test_embed_batch_with_a_null_record(tmp_path: Path) -> None:
     assert records[1]["embedding"] is None and records[1]["error"]["type"] == "InputError"
     # One call for the two good texts; its 2 tokens are shared between their records.
     assert [r["usage"]["input_tokens"] for r in (records[0], records[2])] == [1, 1]
+
+
+def test_mistral_body_that_is_not_json_is_exit_4(fault_server, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MISTRAL_API_KEY", "mistral-test-run-layer")
+    fault_server.script("notjson")
+    result = run("complete", "-m", "mistral:mistral-small-latest", "--base-url", fault_server.base_url,
+                 "--max-retries", "0", "hi")
+    assert result.exit_code == 4, result.stderr
+    assert result.stdout == ""
