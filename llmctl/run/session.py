@@ -85,7 +85,7 @@ class Session:
         return {"command": self.job.command, "models": self.labels, "settings": self.job.settings()}
 
     def _budget(self, items: Sequence[InputItem], skip: set[tuple[str, int]], log: UsageLog | None,
-                max_cost: Decimal | None) -> Budget | None:
+                max_cost: Decimal | None, warn: Callable[[str], None]) -> Budget | None:
         limits: list[tuple[Decimal, str]] = []
         if max_cost is not None:
             limits.append((max_cost, "--max-cost"))
@@ -99,6 +99,8 @@ class Session:
                 cap = Decimal(str(raw))
             except ArithmeticError:
                 raise UsageError(f"[budget] {key} must be an amount in USD, not {raw!r}") from None
+            if log is None:
+                warn(f"the usage log is off, so [budget] {key} can only count this run's spending")
             spent = log.spent_since(start) if log is not None else Decimal(0)
             if spent >= cap:
                 raise BudgetExceededError(f"[budget] {key} of {format_money(cap)} is spent "
@@ -128,7 +130,7 @@ class Session:
         if options.use_cache and self.job.cacheable() and cache_enabled():
             cache = ResponseCache(warn=options.warn)
         try:
-            budget = self._budget(items, skip, log, options.max_cost)
+            budget = self._budget(items, skip, log, options.max_cost, options.warn)
             if output is not None:
                 output.open()
 
