@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from llmctl.core.errors import LlmctlError, UsageError
+from llmctl.core.errors import LlmctlError, MissingDependencyError, UsageError
 from llmctl.core.inputs import InputItem
 from llmctl.core.usage import Usage, format_money
 from llmctl.providers.base import Tokenizer
@@ -73,7 +73,7 @@ def _tokenizer(target: Target, options: dict[str, Any]) -> Tokenizer:
     ref = target.ref
     try:
         found: Tokenizer = get_tokenizer(ref, options)
-    except UsageError:
+    except (UsageError, MissingDependencyError):
         raise
     except LlmctlError as exc:
         raise UsageError(f"cannot estimate {ref.label}: {exc.one_line()}") from None

@@ -15,7 +15,7 @@ from typing import Any
 from typer.testing import CliRunner
 
 from llmctl.cli.app import app
-from llmctl.core.errors import NetworkError
+from llmctl.core.errors import NetworkError, UsageError
 from llmctl.core.usage import Usage
 from llmctl.providers.base import (
     Completion,
@@ -59,6 +59,8 @@ class ScriptedProvider(Provider):
     _lock = threading.Lock()
 
     def tokenizer(self, ref: ModelRef) -> Tokenizer:
+        if ref.model == "notok":
+            raise UsageError(f"no tokenizer is known for {ref.label}")
         return WordTokenizer()
 
     def _enter(self) -> None:

@@ -47,8 +47,11 @@ def test_estimate_with_no_price_or_no_tokenizer_is_exit_2(scripted_backend) -> N
     assert result.exit_code == 2
     assert result.stderr == ("llmctl: error: no price is known for scripted:free; cannot estimate its cost "
                              "(add one under [prices] in the config)\n")
-    result = run("complete", "--estimate", "-m", "mistral:my-finetune", "--base-url", "http://127.0.0.1:9/v1", "hi")
+    scripted_backend('[models.scripted."notok"]\ncapabilities = ["complete", "tokenize"]\n'
+                     '[prices.scripted."notok"]\ninput = "1"\noutput = "1"\nas_of = "2026-11-01"\nsource = "t"\n')
+    result = run("complete", "--estimate", "-m", "scripted:notok", "hi")
     assert result.exit_code == 2
+    assert result.stderr == "llmctl: error: no tokenizer is known for scripted:notok\n"
 
 
 def test_openai_chat_overhead_against_tiktoken() -> None:
