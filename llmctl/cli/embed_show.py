@@ -65,8 +65,13 @@ def similarity(out: Output, session: Session, items: Sequence[InputItem], option
         dims = found[0]["dimensions"] if complete else ""
         if matrix is not None:
             rows = [[labels[r], *(f"{v:.4f}" for v in matrix[r])] for r in range(len(items))]
-            title = label if len(by_model) > 1 else None
-            out.table(["text", *numbers], rows, right_align=numbers, title=title)
+            several = len(by_model) > 1
+            as_tsv = out.table_format == "tsv" or (out.table_format == "auto" and not out.stdout_is_tty())
+            if several and as_tsv:
+                # In TSV each row names its model, so several matrices stay apart in a pipe.
+                out.table(["model", "text", *numbers], [[label, *row] for row in rows], right_align=numbers)
+            else:
+                out.table(["text", *numbers], rows, right_align=numbers, title=label if several else None)
         money = "local" if totals.local else format_money(totals.cost if totals.cost is None else Decimal(totals.cost))
         error = next((r["error"]["message"] for r in found.values() if r.get("error")), "")
         summary_rows.append([label, dims, totals.usage.input_tokens, money if not error else "",

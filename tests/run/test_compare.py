@@ -100,8 +100,10 @@ def test_embed_similarity_with_two_models_tsv(scripted_backend) -> None:
                  "banana", "kiwi")
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[:3] == ["text\t1\t2", "banana\t1.0000\t0.0000", "kiwi\t0.0000\t1.0000"]
-    assert lines[3:6] == ["text\t1\t2", "banana\t1.0000\t0.0000", "kiwi\t0.0000\t1.0000"]
+    assert lines[:3] == ["model\ttext\t1\t2", "scripted:vec\tbanana\t1.0000\t0.0000",
+                         "scripted:vec\tkiwi\t0.0000\t1.0000"]
+    assert lines[3:6] == ["model\ttext\t1\t2", "scripted:vec2\tbanana\t1.0000\t0.0000",
+                          "scripted:vec2\tkiwi\t0.0000\t1.0000"]
     assert lines[6] == "model\tdimensions\ttokens\tcost\tseconds\terror"
     assert lines[7].split("\t")[:4] == ["scripted:vec", "5", "2", "$2"]
     assert lines[8].split("\t")[:4] == ["scripted:vec2", "5", "2", "price unknown"]
