@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from llmctl.cli.common import guarded, make_output
 from llmctl.cli.options import FormatOpt, JsonOpt, QuietOpt
 from llmctl.core.errors import ProviderError, UsageError
-from llmctl.core.inputs import InputItem
-from llmctl.core.output import Output
+
+if TYPE_CHECKING:
+    from llmctl.core.inputs import InputItem
+    from llmctl.core.output import Output
 
 batch_app = typer.Typer(help="Provider batch jobs: list, status, fetch, cancel.", no_args_is_help=True,
                         add_completion=False)
