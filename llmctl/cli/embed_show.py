@@ -75,7 +75,7 @@ def similarity(out: Output, session: Session, items: Sequence[InputItem], option
         money = "local" if totals.local else format_money(totals.cost if totals.cost is None else Decimal(totals.cost))
         error = next((r["error"]["message"] for r in found.values() if r.get("error")), "")
         summary_rows.append([label, dims, totals.usage.input_tokens, money if not error else "",
-                             f"{report.seconds:.2f}", f"error: {error}" if error else ""])
+                             f"{totals.seconds:.2f}", f"error: {error}" if error else ""])
     if len(by_model) > 1 and not out.json_mode:
         out.table(["model", "dimensions", "tokens", "cost", "seconds", "error"], summary_rows,
                   right_align=("dimensions", "tokens", "cost", "seconds"))

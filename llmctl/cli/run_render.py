@@ -27,7 +27,7 @@ def _money(value: Decimal | float | None, local: bool = False) -> str:
 def summary_lines(out: Output, report: Report) -> None:
     """One stderr line per model: tokens, cost, time, how many records were fine, what the cache saved."""
     for totals in report.totals.by_model.values():
-        out.summary(model_summary(totals, report.seconds))
+        out.summary(model_summary(totals, totals.seconds or report.seconds))
         if totals.cost is None and not totals.local and totals.ok:
             out.warn(f"no price is known for {totals.label}; cost is unknown (add one under [prices] in the config)")
 

@@ -97,12 +97,19 @@ def run_job(job: Job, targets: Sequence[Target], items: Sequence[InputItem], con
             totals.add(record)
             on_record(item, index, record)
 
+    def timed(target: Target) -> None:
+        began = time.perf_counter()
+        try:
+            _run_model(job, target, items, controls, deliver)
+        finally:
+            totals.by_model[target.ref.label].seconds = time.perf_counter() - began
+
     if len(targets) == 1:
-        _run_model(job, targets[0], items, controls, deliver)
+        timed(targets[0])
     else:
         pool = ThreadPoolExecutor(max_workers=len(targets), thread_name_prefix="llmctl-model")
         try:
-            futures = [pool.submit(_run_model, job, t, items, controls, deliver) for t in targets]
+            futures = [pool.submit(timed, t) for t in targets]
             for future in futures:
                 future.result()
         except BaseException:
