@@ -18,6 +18,7 @@ def test_compare_the_embedded_model_with_a_served_one(fault_server, scripted_bac
                  "--max-tokens", "12", "What is the capital of France?")
     assert result.exit_code == 0, result.stderr
     records = {r["model"]: r for r in map(json.loads, result.stdout.splitlines())}
+    assert set(records) == {"loop:frog-model", "gguf:smollm2"}, result.stdout
     assert records["loop:frog-model"]["text"] == "Frogs sing at night."
     assert "Paris" in records["gguf:smollm2"]["text"]
     for record in records.values():
