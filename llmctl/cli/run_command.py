@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -30,10 +31,19 @@ def run_options(out: Output, *, concurrency: int, max_cost: str | None, output: 
     if concurrency < 1:
         raise UsageError(f"--concurrency must be at least 1, not {concurrency}")
 
+    showing = threading.Lock()
+
     @contextmanager
     def loading(ref: ModelRef) -> Iterator[None]:
-        with out.spinner(f"loading {ref.label}"):
+        # Models load at once in compare mode; a terminal shows one spinner at a time.
+        if not showing.acquire(blocking=False):
             yield
+            return
+        try:
+            with out.spinner(f"loading {ref.label}"):
+                yield
+        finally:
+            showing.release()
 
     return RunOptions(concurrency=concurrency, max_cost=parse_max_cost(max_cost), output=output, resume=resume,
                       retry_failed=retry_failed, ordered=ordered, use_cache=not no_cache, warn=out.warn,

@@ -97,29 +97,57 @@ def run_job(job: Job, targets: Sequence[Target], items: Sequence[InputItem], con
             totals.add(record)
             on_record(item, index, record)
 
+    # Every model is loaded before any record is written: llama.cpp points the process's stdout
+    # and stderr at /dev/null while it loads a model, which would swallow records written then.
+    load_errors = _load_all(targets, controls)
+
     def timed(target: Target) -> None:
         began = time.perf_counter()
         try:
-            _run_model(job, target, items, controls, deliver)
+            _run_model(job, target, items, controls, deliver, load_errors.get(target.ref.label))
         finally:
             totals.by_model[target.ref.label].seconds = time.perf_counter() - began
 
-    if len(targets) == 1:
-        timed(targets[0])
-    else:
-        pool = ThreadPoolExecutor(max_workers=len(targets), thread_name_prefix="llmctl-model")
-        try:
-            futures = [pool.submit(timed, t) for t in targets]
-            for future in futures:
-                future.result()
-        except BaseException:
-            if controls.budget is not None:
-                controls.budget.stop("interrupted")
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        pool.shutdown(wait=True)
+    _each(targets, timed, controls)
     stop = controls.budget.stopped if controls.budget is not None else None
     return Report(totals, time.perf_counter() - started, stop, controls.failures)
+
+
+def _each(targets: Sequence[Target], fn: Callable[[Target], Any], controls: Controls) -> None:
+    """`fn` on every model: in this thread for one, at once in threads for several."""
+    if len(targets) == 1:
+        fn(targets[0])
+        return
+    pool = ThreadPoolExecutor(max_workers=len(targets), thread_name_prefix="llmctl-model")
+    try:
+        futures = [pool.submit(fn, t) for t in targets]
+        for future in futures:
+            future.result()
+    except BaseException:
+        if controls.budget is not None:
+            controls.budget.stop("interrupted")
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _load_all(targets: Sequence[Target], controls: Controls) -> dict[str, LlmctlError]:
+    """Load every model at once; a model that fails to load fails its records, not the run."""
+    errors: dict[str, LlmctlError] = {}
+
+    def load(target: Target) -> None:
+        ref, provider = target.ref, target.provider
+        try:
+            if controls.on_load is not None:
+                with controls.on_load(ref):
+                    provider.load(ref)
+            else:
+                provider.load(ref)
+        except LlmctlError as exc:
+            errors[ref.label] = exc
+
+    _each(targets, load, controls)
+    return errors
 
 
 def _base(item: InputItem, ref: ModelRef) -> dict[str, Any]:
@@ -137,18 +165,12 @@ def _failed(job: Job, item: InputItem, ref: ModelRef, exc: BaseException, latenc
 
 
 def _run_model(job: Job, target: Target, items: Sequence[InputItem], controls: Controls,
-               deliver: Callable[[InputItem, int, dict[str, Any]], None]) -> None:
+               deliver: Callable[[InputItem, int, dict[str, Any]], None], load_error: LlmctlError | None) -> None:
     ref, provider = target.ref, target.provider
     pending = [(i, item) for i, item in enumerate(items) if (ref.label, i) not in controls.skip]
-    try:
-        if controls.on_load is not None:
-            with controls.on_load(ref):
-                provider.load(ref)
-        else:
-            provider.load(ref)
-    except LlmctlError as exc:
+    if load_error is not None:
         for index, item in pending:
-            deliver(item, index, _failed(job, item, ref, exc, None, controls))
+            deliver(item, index, _failed(job, item, ref, load_error, None, controls))
         return
     size = max(1, job.chunk_size)
     chunks = [pending[i:i + size] for i in range(0, len(pending), size)]

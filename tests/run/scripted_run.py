@@ -7,6 +7,8 @@ fails every call, `scripted:vec` embeds. Real HTTP is exercised with the loopbac
 from __future__ import annotations
 
 import math
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -57,6 +59,17 @@ class ScriptedProvider(Provider):
     in_flight = 0
     most_in_flight = 0
     _lock = threading.Lock()
+
+    def load(self, ref: ModelRef) -> None:
+        if ref.model == "quietload":
+            # As llama.cpp does while it loads a model: the process's stdout points at /dev/null.
+            saved = sys.stdout
+            with open(os.devnull, "w") as null:
+                sys.stdout = null
+                try:
+                    time.sleep(0.3)
+                finally:
+                    sys.stdout = saved
 
     def tokenizer(self, ref: ModelRef) -> Tokenizer:
         if ref.model == "notok":

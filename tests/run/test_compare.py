@@ -107,3 +107,11 @@ def test_embed_similarity_with_two_models_tsv(scripted_backend) -> None:
     assert lines[6] == "model\tdimensions\ttokens\tcost\tseconds\terror"
     assert lines[7].split("\t")[:4] == ["scripted:vec", "5", "2", "$2"]
     assert lines[8].split("\t")[:4] == ["scripted:vec2", "5", "2", "price unknown"]
+
+
+def test_no_record_is_lost_while_another_model_loads(scripted_backend) -> None:
+    scripted_backend('[models.scripted."quietload"]\ncapabilities = ["complete", "tokenize"]\n')
+    result = run("complete", "--json", "-m", "scripted:chat", "-m", "scripted:quietload", "hi")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(json.loads(line)["model"] for line in result.stdout.splitlines()) == [
+        "scripted:chat", "scripted:quietload"]
