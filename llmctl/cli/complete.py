@@ -100,6 +100,9 @@ def complete_command(
       cat review.txt | llmctl complete -m mistral:mistral-small-latest --system "Answer in French"
       llmctl complete --json -m openai:gpt-4o --temperature 0 --seed 7 "..." | jq .cost.total
       llmctl complete -m openai:gpt-4o-mini --jsonl prompts.jsonl --concurrency 8 > answers.jsonl
+      llmctl complete -m openai:gpt-4o-mini -m mistral:mistral-small-latest -m smollm2 "Compare us"
+      llmctl complete --estimate -m openai:gpt-4o --max-tokens 500 -f prompt.txt
+      llmctl complete --jsonl prompts.jsonl -o answers.jsonl --resume --max-cost 5
     """
     from llmctl.cli import complete_show as show
     from llmctl.cli.backend import backend_options

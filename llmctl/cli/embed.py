@@ -87,6 +87,7 @@ def embed_command(
       llmctl embed -m openai:text-embedding-3-small --jsonl docs.jsonl --field body > vectors.jsonl
       llmctl embed -m openai:text-embedding-3-large --dimensions 256 "some text"
       llmctl embed -m minilm -m openai:text-embedding-3-small --similarity "king" "queen" "apple"
+      llmctl embed --estimate --jsonl corpus.jsonl -m openai:text-embedding-3-small
     """
     from llmctl.cli import embed_show as show
     from llmctl.cli.backend import backend_options
