@@ -18,11 +18,12 @@ def isolated_user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     config_home.mkdir()
     monkeypatch.setenv("XDG_CONFIG_HOME", str(config_home))
     monkeypatch.setenv("XDG_CACHE_HOME", str(_SESSION_CACHE))
+    # The usage log and the response cache live in the data dir: one per test.
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     for var in ("LLMCTL_CONFIG", "LLMCTL_MODEL", "OPENAI_API_KEY", "MISTRAL_API_KEY", "LLMCTL_DEBUG",
-                "OPENAI_BASE_URL", "OPENAI_ORG_ID", "MISTRAL_SA_TOKEN_PATH"):
+                "OPENAI_BASE_URL", "OPENAI_ORG_ID", "MISTRAL_SA_TOKEN_PATH", "LLMCTL_NO_LOG"):
         monkeypatch.delenv(var, raising=False)
     from llmctl.core import config
 

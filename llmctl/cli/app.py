@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from llmctl import __version__
-from llmctl.cli import complete, embed, models, prices, run_local, tokenize
+from llmctl.cli import batch, cache, complete, embed, models, prices, run_local, tokenize, usage
 from llmctl.cli.arguments import LlmctlGroup
 from llmctl.cli.common import GlobalState
 from llmctl.cli.options import FormatOpt
@@ -56,6 +56,9 @@ app.command("complete")(complete.complete_command)
 app.command("run-local")(run_local.run_local_command)
 app.command("models")(models.models_command)
 app.add_typer(prices.prices_app, name="prices")
+app.command("usage")(usage.usage_command)
+app.add_typer(cache.cache_app, name="cache")
+app.add_typer(batch.batch_app, name="batch")
 
 
 def main() -> None:

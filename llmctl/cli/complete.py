@@ -14,19 +14,32 @@ from llmctl.cli.options import (
     DeviceOpt,
     FieldOpt,
     FileOpt,
+    FormatOpt,
     JsonlOpt,
     JsonOpt,
     MaxRetriesOpt,
     MaxWaitOpt,
+    ModelOpt,
     NCtxOpt,
     NGpuLayersOpt,
     QuietOpt,
     RetryTimeoutsOpt,
-    SingleModelOpt,
     ThreadsOpt,
     TimeoutOpt,
     TrustRemoteCodeOpt,
     VerboseOpt,
+)
+from llmctl.cli.run_options import (
+    BatchApiOpt,
+    EstimateOpt,
+    MaxCostOpt,
+    ModelsFileOpt,
+    NoCacheOpt,
+    OrderedOpt,
+    OutputFileOpt,
+    PollIntervalOpt,
+    ResumeOpt,
+    RetryFailedOpt,
 )
 
 
@@ -36,7 +49,8 @@ def complete_command(
     prompt: Annotated[Optional[list[str]], typer.Argument(  # noqa: UP045
         help="The prompt (words are joined); piped stdin and -f files come before it in one prompt.",
         show_default=False)] = None,
-    model: SingleModelOpt = None,
+    model: ModelOpt = None,
+    models_file: ModelsFileOpt = None,
     file: FileOpt = None,
     jsonl: JsonlOpt = None,
     field: FieldOpt = "text",
@@ -72,9 +86,19 @@ def complete_command(
     device: DeviceOpt = None,
     allow_pickle: AllowPickleOpt = False,
     trust_remote_code: TrustRemoteCodeOpt = False,
+    estimate: EstimateOpt = False,
+    output: OutputFileOpt = None,
+    resume: ResumeOpt = False,
+    retry_failed: RetryFailedOpt = False,
+    ordered: OrderedOpt = None,
+    max_cost: MaxCostOpt = None,
+    no_cache: NoCacheOpt = False,
+    batch_api: BatchApiOpt = False,
+    poll_interval: PollIntervalOpt = 30.0,
     json_mode: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
+    table_format: FormatOpt = None,
 ) -> None:
     """Complete a prompt with any model: API, OpenAI-compatible server, or local file.
 
@@ -86,30 +110,43 @@ def complete_command(
       cat review.txt | llmctl complete -m mistral:mistral-small-latest --system "Answer in French"
       llmctl complete --json -m openai:gpt-4o --temperature 0 --seed 7 "..." | jq .cost.total
       llmctl complete -m openai:gpt-4o-mini --jsonl prompts.jsonl --concurrency 8 > answers.jsonl
+      llmctl complete -m openai:gpt-4o-mini -m mistral:mistral-small-latest -m smollm2 "Compare us"
+      llmctl complete --estimate -m openai:gpt-4o --max-tokens 500 -f prompt.txt
+      llmctl complete --jsonl prompts.jsonl -o answers.jsonl --resume --max-cost 5
     """
-    from llmctl.cli import complete_run as run
+    from llmctl.cli import complete_show as show
+    from llmctl.cli.run_command import model_names, run_options
     from llmctl.core.errors import UsageError
     from llmctl.core.inputs import collect_inputs
     from llmctl.providers.base import CompletionRequest
-    from llmctl.providers.registry import default_system_prompt
+    from llmctl.run import CompleteJob, Session
 
-    out = make_output(ctx, json_mode=json_mode, quiet=quiet, verbose=verbose)
+    out = make_output(ctx, json_mode=json_mode, quiet=quiet, verbose=verbose, table_format=table_format)
     if each and not file:
         raise UsageError("--each sends one request per -f file; give files with -f")
-    given = dict(timeout=timeout, max_retries=max_retries, max_wait=max_wait,
-                 retry_timeouts=retry_timeouts, concurrency=concurrency, n_ctx=n_ctx, threads=threads,
-                 n_gpu_layers=n_gpu_layers, device=device, allow_pickle=allow_pickle,
-                 trust_remote_code=trust_remote_code)
+    settings = run_options(out, concurrency=concurrency or 4, max_cost=max_cost, output=output, resume=resume,
+                           retry_failed=retry_failed, ordered=ordered, no_cache=no_cache)
+    options = dict(timeout=timeout, max_retries=max_retries, max_wait=max_wait,
+                   retry_timeouts=retry_timeouts, concurrency=concurrency, n_ctx=n_ctx, threads=threads,
+                   n_gpu_layers=n_gpu_layers, device=device, allow_pickle=allow_pickle,
+                   trust_remote_code=trust_remote_code, verbose=out.verbose)
     template = CompletionRequest(prompt="", system=system, max_tokens=max_tokens, temperature=temperature,
                                  top_p=top_p, top_k=top_k, stop=list(stop or []), seed=seed,
                                  repeat_penalty=repeat_penalty)
+    names = model_names(model, models_file, "complete")
     items = collect_inputs(prompt, file, jsonl, field, join_args=True, join_files=not each)
-    ref, provider = run.open_for_completion(out, model, given, base_url)
-    if system is None:
-        template.system = default_system_prompt(ref)
-    if len(items) == 1 and not jsonl:
+    job = CompleteJob(template, measure_stream=len(names) > 1 and not estimate)
+    session = Session(job, names, options, base_url)
+    if estimate:
+        show.estimate(out, session, items)
+    elif batch_api:
+        from llmctl.cli.batch import run_with_batch_api
+
+        run_with_batch_api(out, session, items, output=output, poll_interval=poll_interval)
+    elif len(session.targets) > 1 and not output:
+        show.compare(out, session, items, settings)
+    elif len(items) == 1 and not jsonl and not output:
         streaming = stream if stream is not None else (out.stdout_is_tty() and not out.json_mode)
-        run.complete_one(out, ref, provider, template, items[0].text, streaming)
+        show.one(out, session, items[0], settings, streaming)
     else:
-        workers = getattr(provider.options, "concurrency", None) or provider.max_concurrency or 1
-        run.complete_batch(out, ref, provider, template, items, workers)
+        show.batch(out, session, items, settings)

@@ -19,15 +19,27 @@ from llmctl.cli.options import (
     JsonOpt,
     MaxRetriesOpt,
     MaxWaitOpt,
+    ModelOpt,
     NCtxOpt,
     NGpuLayersOpt,
     QuietOpt,
     RetryTimeoutsOpt,
-    SingleModelOpt,
     ThreadsOpt,
     TimeoutOpt,
     TrustRemoteCodeOpt,
     VerboseOpt,
+)
+from llmctl.cli.run_options import (
+    BatchApiOpt,
+    EstimateOpt,
+    MaxCostOpt,
+    ModelsFileOpt,
+    NoCacheOpt,
+    OrderedOpt,
+    OutputFileOpt,
+    PollIntervalOpt,
+    ResumeOpt,
+    RetryFailedOpt,
 )
 
 
@@ -36,7 +48,8 @@ def embed_command(
     ctx: typer.Context,
     texts: Annotated[Optional[list[str]], typer.Argument(  # noqa: UP045
         help="Texts to embed, one vector each; else stdin, -f or --jsonl.", show_default=False)] = None,
-    model: SingleModelOpt = None,
+    model: ModelOpt = None,
+    models_file: ModelsFileOpt = None,
     file: FileOpt = None,
     jsonl: JsonlOpt = None,
     field: FieldOpt = "text",
@@ -57,6 +70,15 @@ def embed_command(
     device: DeviceOpt = None,
     allow_pickle: AllowPickleOpt = False,
     trust_remote_code: TrustRemoteCodeOpt = False,
+    estimate: EstimateOpt = False,
+    output: OutputFileOpt = None,
+    resume: ResumeOpt = False,
+    retry_failed: RetryFailedOpt = False,
+    ordered: OrderedOpt = None,
+    max_cost: MaxCostOpt = None,
+    no_cache: NoCacheOpt = False,
+    batch_api: BatchApiOpt = False,
+    poll_interval: PollIntervalOpt = 30.0,
     json_mode: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -68,19 +90,35 @@ def embed_command(
       llmctl embed -m minilm "A man is eating food." "Someone is having a meal." --similarity
       llmctl embed -m openai:text-embedding-3-small --jsonl docs.jsonl --field body > vectors.jsonl
       llmctl embed -m openai:text-embedding-3-large --dimensions 256 "some text"
+      llmctl embed -m minilm -m openai:text-embedding-3-small --similarity "king" "queen" "apple"
+      llmctl embed --estimate --jsonl corpus.jsonl -m openai:text-embedding-3-small
     """
-    from llmctl.cli import embed_run as run
+    from llmctl.cli import embed_show as show
+    from llmctl.cli.run_command import model_names, run_options
     from llmctl.core.errors import UsageError
+    from llmctl.core.inputs import collect_inputs
+    from llmctl.run import EmbedJob, Session
 
     out = make_output(ctx, json_mode=json_mode, quiet=quiet, verbose=verbose, table_format=table_format)
     if dimensions is not None and dimensions < 1:
         raise UsageError(f"--dimensions must be at least 1, not {dimensions}")
+    settings = run_options(out, concurrency=concurrency or 4, max_cost=max_cost, output=output, resume=resume,
+                           retry_failed=retry_failed, ordered=ordered, no_cache=no_cache)
     options = dict(timeout=timeout, max_retries=max_retries, max_wait=max_wait,
-                 retry_timeouts=retry_timeouts, concurrency=concurrency, n_ctx=n_ctx, threads=threads,
+                   retry_timeouts=retry_timeouts, concurrency=concurrency, n_ctx=n_ctx, threads=threads,
                    n_gpu_layers=n_gpu_layers, device=device, allow_pickle=allow_pickle,
-                   trust_remote_code=trust_remote_code)
-    items = run.read_texts(texts, file, jsonl, field)
+                   trust_remote_code=trust_remote_code, verbose=out.verbose)
+    items = collect_inputs(texts, file, jsonl, field)
     if similarity and len(items) < 2:
         raise UsageError("--similarity needs at least two texts")
-    run.embed_items(out, model, items, options, base_url, dimensions=dimensions, normalize=normalize,
-                    similarity=similarity)
+    session = Session(EmbedJob(dimensions, normalize), model_names(model, models_file, "embed"), options, base_url)
+    if estimate:
+        show.estimate(out, session, items)
+    elif batch_api:
+        from llmctl.cli.batch import run_with_batch_api
+
+        run_with_batch_api(out, session, items, output=output, poll_interval=poll_interval)
+    elif similarity:
+        show.similarity(out, session, items, settings)
+    else:
+        show.vectors(out, session, items, settings)

@@ -88,8 +88,9 @@ def count_streams(out: Output, name: str, paths: Sequence[str], options: dict[st
         finally:
             if stream is not sys.stdin.buffer:
                 stream.close()
-        if n == 0:
+        if n == 0 and piped_stdin:
             raise InputError(f"{source_name(path)}: empty input")
+        # An empty file counts 0 tokens, as `wc` counts 0 words.
         counts.append((source_name(path), n))
     _report_counts(out, ref, tokenizer, counts)
 
@@ -186,19 +187,24 @@ def decode_ids(out: Output, name: str, args: Sequence[str], options: dict[str, A
 
 def compare(out: Output, names: Sequence[str], items: list[InputItem], options: dict[str, Any]) -> None:
     """One table: model, tokens, share of its context window, input cost if sent."""
+    from llmctl.run.tokens import count_with_models
+
+    with out.spinner("loading tokenizers"):
+        counts = count_with_models(names, items, options)
     rows: list[list[Any]] = []
-    for name in names:
-        ref, tokenizer = _load(out, name, options)
-        tokens = sum(tokenizer.count(item.text) for item in items)
-        cost = input_cost(ref, tokens, out)
-        window = _context_window(ref, tokenizer)
+    for found in counts:
         if out.json_mode:
-            out.record(_record(ref, tokenizer, tokens, cost))
+            out.record(found.to_json())
             continue
-        share = f"{100 * tokens / window:.2f}%" if window else ""
+        if found.cost.input is None and not found.cost.local:
+            out.warn(f"no price is known for {found.ref.label}; cost is unknown "
+                     "(add one under [prices] in the config)")
+        window = found.context_window
+        share = f"{100 * found.tokens / window:.2f}%" if window else ""
+        cost = found.cost
         money = "local" if cost.local else (f"{cost.input:.7f}".rstrip("0").rstrip(".") if isinstance(
             cost.input, Decimal) else "")
-        rows.append([ref.label, tokens, window or "", share, money])
+        rows.append([found.ref.label, found.tokens, window or "", share, money])
     if not out.json_mode:
         out.table(["model", "tokens", "context_window", "context_used", "input_cost_usd"], rows,
                   right_align=("tokens", "context_window", "context_used", "input_cost_usd"))

@@ -17,6 +17,7 @@ from typing import Any
 from llmctl.core.errors import ConfigError
 
 SHIPPED_FILES = ("models.toml", "prices.toml", "providers.toml")
+RUN_TABLES = ("budget", "usage", "cache")
 
 
 def shipped_config_dir() -> Path:
@@ -37,6 +38,11 @@ def user_config_path() -> Path:
 
 def user_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "llmctl"
+
+
+def user_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "llmctl"
 
 
@@ -74,6 +80,12 @@ class Config:
     user_path: Path | None = None
     #: The user's own [prices] entries, each of which replaces a shipped or fetched entry whole.
     user_prices: dict[str, Any] = field(default_factory=dict)
+    #: the run layer's tables: [budget], [usage] (the log) and [cache]
+    run: dict[str, Any] = field(default_factory=dict)
+
+    def run_setting(self, table: str, key: str, default: Any = None) -> Any:
+        section = self.run.get(table)
+        return section.get(key, default) if isinstance(section, dict) else default
 
     def model_spec(self, provider: str, model: str) -> dict[str, Any] | None:
         table = self.models.get(provider, {})
@@ -82,9 +94,15 @@ class Config:
 
 
 #: The tables a config file may hold; everything else is a typo the user should hear about.
-KNOWN_TABLES = ("defaults", "aliases", "models", "prices", "providers", "profiles")
+KNOWN_TABLES = ("defaults", "aliases", "models", "prices", "providers", "profiles", *RUN_TABLES)
 #: [defaults] keys and what each must be.
 DEFAULT_KEYS = {"model": "a model name (a string)", "embed_model": "a model name (a string)"}
+#: The run layer's tables: each key and the Python types its value may have.
+RUN_KEYS: dict[str, dict[str, tuple[type, ...]]] = {
+    "budget": {"daily_usd": (int, float, str), "monthly_usd": (int, float, str)},
+    "usage": {"log": (bool,), "log_text": (bool,)},
+    "cache": {"enabled": (bool,), "max_mb": (int, float)},
+}
 
 
 def _kind_of(value: Any) -> str:
@@ -112,6 +130,14 @@ def check_user_config(data: dict[str, Any], path: Path) -> None:
             raise ConfigError(f"{path}: [defaults] unknown key {key!r}; expected one of: {', '.join(DEFAULT_KEYS)}")
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(f"{path}: [defaults] {key} must be {DEFAULT_KEYS[key]}, not {_kind_of(value)}")
+    for table, keys in RUN_KEYS.items():
+        for key, value in data.get(table, {}).items():
+            if key not in keys:
+                raise ConfigError(f"{path}: [{table}] unknown key {key!r}; expected one of: {', '.join(keys)}")
+            if isinstance(value, bool) and bool not in keys[key] or not isinstance(value, keys[key]):
+                names = {bool: "a boolean", int: "a number", float: "a number", str: "a decimal string"}
+                expected = " or ".join(dict.fromkeys(names[t] for t in keys[key]))
+                raise ConfigError(f"{path}: [{table}] {key} must be {expected}, not {_kind_of(value)}")
     for key, value in data.get("aliases", {}).items():
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(f"{path}: [aliases] {key} must be a model name (a string), not {_kind_of(value)}")
@@ -165,6 +191,7 @@ def load_config(user_path: Path | None = None) -> Config:
         profiles=merged.get("profiles", {}),
         defaults=merged.get("defaults", {}),
         user_path=path if path.is_file() else None,
+        run={name: merged[name] for name in RUN_TABLES if isinstance(merged.get(name), dict)},
     )
 
 

@@ -24,6 +24,8 @@ class InputItem:
     source: str
     line: int | None = None
     fields: dict[str, Any] = field(default_factory=dict)
+    #: why a batch record cannot be sent (empty, null, not a string): it becomes that record's error
+    problem: str | None = None
 
 
 def decode_utf8(data: bytes, source: str, *, base_offset: int = 0) -> str:
@@ -145,9 +147,14 @@ def iter_jsonl(path: str, field_name: str) -> Iterator[InputItem]:
             if field_name not in record:
                 raise InputError(f"{name} line {number}: no field {field_name!r} (choose one with --field)")
             value = record.pop(field_name)
+            problem = None
             if not isinstance(value, str):
-                raise InputError(f"{name} line {number}: field {field_name!r} must be a string")
-            yield InputItem(text=value, source=name, line=number, fields=record)
+                kind = "null" if value is None else type(value).__name__
+                problem = f"{name} line {number}: field {field_name!r} must be a string, not {kind}"
+            elif not value.strip():
+                problem = f"{name} line {number}: empty input"
+            yield InputItem(text=value if isinstance(value, str) else "", source=name, line=number, fields=record,
+                            problem=problem)
     finally:
         if fh is not sys.stdin.buffer:
             fh.close()
@@ -282,7 +289,7 @@ def collect_inputs(
         raise InputError("no input: give TEXT, -f FILE, --jsonl FILE, or pipe text on stdin")
     if not allow_empty_text:
         for item in items:
-            if not item.text.strip():
+            if item.problem is None and not item.text.strip():
                 where = item.source if item.line is None else f"{item.source} line {item.line}"
                 raise InputError(f"{where}: empty input")
     return items

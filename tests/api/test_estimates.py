@@ -18,8 +18,10 @@ def _cli(*args: str):  # type: ignore[no-untyped-def]
 
 
 def _record(stdout: str) -> dict:  # type: ignore[type-arg]
-    # --stream writes the text as it comes, then the record.
-    return json.loads(stdout[stdout.index('{"model"'):])
+    # --json --stream writes one delta record per piece of text, then the full record.
+    lines = [json.loads(line) for line in stdout.splitlines()]
+    assert all("delta" in line for line in lines[:-1]) and "delta" not in lines[-1]
+    return lines[-1]
 
 
 @pytest.mark.parametrize("value", ["spm:/models/tokenizer.model", "smollm2", "hf:"])

@@ -67,5 +67,5 @@ def test_a_local_embed_shows_its_load_and_the_whole_wall_time() -> None:
     for provider in registry._PROVIDER_CACHE.values():
         provider.close()
     registry._PROVIDER_CACHE.clear()  # a fresh command loads the model again
-    record = json.loads(_cli("embed", "-m", "minilm", "--json", "A man is eating food.").stdout)
+    record = json.loads(_cli("embed", "-m", "minilm", "--json", "--no-cache", "A man is eating food.").stdout)
     assert record["load_ms"] > 0 and record["latency_ms"] > 0

@@ -182,7 +182,8 @@ def test_a_profile_with_an_unknown_key_is_exit_3(user_config) -> None:
     result = run("tokenize", "-m", "local:any", "hi")
     assert result.exit_code == 3
     assert result.stderr.startswith(f"llmctl: error: {path}: [profiles.local] unknown key 'timout'; the openai "
-                                    "backend takes: kind, base_url, timeout, max_retries, max_wait, retry_timeouts, concurrency, key_env")
+                                    "backend takes: kind, base_url, timeout, max_retries, max_wait, retry_timeouts, "
+                                    "concurrency, key_env")
 
 
 def test_profile_settings_are_defaults_the_command_line_overrides(user_config) -> None:

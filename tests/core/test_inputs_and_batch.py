@@ -38,7 +38,6 @@ def test_jsonl_carries_other_fields(tmp_path: Path) -> None:
         ('{"text": "ok"}\nnot json\n', "line 2: invalid JSON"),
         ('["a list"]\n', "line 1: each line must be a JSON object"),
         ('{"body": "x"}\n', "line 1: no field 'text' (choose one with --field)"),
-        ('{"text": 5}\n', "line 1: field 'text' must be a string"),
     ],
 )
 def test_bad_jsonl_names_file_and_line(tmp_path: Path, content: str, message: str) -> None:
@@ -46,6 +45,15 @@ def test_bad_jsonl_names_file_and_line(tmp_path: Path, content: str, message: st
     f.write_text(content)
     with pytest.raises(InputError, match=f"^{re.escape(str(f))} {re.escape(message)}"):
         collect_inputs(None, None, str(f))
+
+
+def test_bad_text_in_a_jsonl_record_is_that_records_problem(tmp_path: Path) -> None:
+    f = tmp_path / "in.jsonl"
+    f.write_text('{"text": 5}\n{"text": "ok"}\n{"text": null}\n{"text": ""}\n')
+    items = collect_inputs(None, None, str(f))
+    assert [i.problem for i in items] == [f"{f} line 1: field 'text' must be a string, not int", None,
+                                          f"{f} line 3: field 'text' must be a string, not null",
+                                          f"{f} line 4: empty input"]
 
 
 def test_empty_and_whitespace_input(tmp_path: Path) -> None:

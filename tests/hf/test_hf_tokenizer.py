@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from llmctl.core.errors import InputError
-from llmctl.providers.hf import tokenizer as hf_tokenizer
 from llmctl.providers.hf import HFProvider
+from llmctl.providers.hf import tokenizer as hf_tokenizer
 
 from .conftest import hf_ref, minilm_folder
 

@@ -1,0 +1,87 @@
+"""What every model command does with the run layer: pick models, run, print records or a table."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from llmctl.cli.run_render import ProgressBar, estimate_output, summary_lines
+from llmctl.core.errors import UsageError
+from llmctl.core.inputs import InputItem
+from llmctl.core.output import Output
+from llmctl.providers.base import ModelRef
+from llmctl.providers.registry import default_model_name
+from llmctl.run.budget import parse_max_cost
+from llmctl.run.runner import Report
+from llmctl.run.session import RunOptions, Session, read_models_file
+
+
+def model_names(models: Sequence[str] | None, models_file: str | None, purpose: str) -> list[str]:
+    """-m (repeatable) and --models-file together; neither: the default model."""
+    names = list(models or [])
+    if models_file:
+        names += read_models_file(models_file)
+    return names or [default_model_name(purpose=purpose)]
+
+
+def run_options(out: Output, *, concurrency: int, max_cost: str | None, output: str | None, resume: bool,
+                retry_failed: bool, ordered: bool | None, no_cache: bool) -> RunOptions:
+    if concurrency < 1:
+        raise UsageError(f"--concurrency must be at least 1, not {concurrency}")
+
+    showing = threading.Lock()
+
+    @contextmanager
+    def loading(ref: ModelRef) -> Iterator[None]:
+        # Models load at once in compare mode; a terminal shows one spinner at a time.
+        if not showing.acquire(blocking=False):
+            yield
+            return
+        try:
+            with out.spinner(f"loading {ref.label}"):
+                yield
+        finally:
+            showing.release()
+
+    return RunOptions(concurrency=concurrency, max_cost=parse_max_cost(max_cost), output=output, resume=resume,
+                      retry_failed=retry_failed, ordered=ordered, use_cache=not no_cache, warn=out.warn,
+                      on_load=loading)
+
+
+def show_estimate(out: Output, session: Session, items: Sequence[InputItem]) -> None:
+    estimate_output(out, session.estimate(items))
+
+
+def show_provider_warnings(out: Output, session: Session) -> None:
+    for target in session.targets:
+        for message in target.provider.drain_warnings():
+            out.warn(message)
+
+
+def run_batch_records(out: Output, session: Session, items: Sequence[InputItem], options: RunOptions,
+                      *, print_records: bool = True,
+                      shape: Callable[[InputItem, int, dict[str, Any]], dict[str, Any]] | None = None
+                      ) -> tuple[Report, list[tuple[int, dict[str, Any]]]]:
+    """Records as JSONL on stdout as they finish (none with -o: the file has them), a bar on a terminal."""
+    kept: list[tuple[int, dict[str, Any]]] = []
+    bar = ProgressBar(out, len(items) * len(session.targets))
+    to_stdout = print_records and not options.output
+
+    def on_record(item: InputItem, index: int, record: dict[str, Any]) -> None:
+        bar.advance(record)
+        kept.append((index, record))
+        if to_stdout:
+            out.record(shape(item, index, record) if shape else record)
+
+    with bar.shown():
+        report = session.run(items, on_record, options)
+    show_provider_warnings(out, session)
+    return report, kept
+
+
+def finish(out: Output, report: Report) -> None:
+    """The closing summary lines, then exit 6 (budget) or 4 (failed records) where due."""
+    summary_lines(out, report)
+    report.raise_for_failures()

@@ -1,0 +1,41 @@
+"""The run layer: a job run on every (model, input) pair, with compare, estimate, budgets, log, resume and cache.
+
+A command describes its work as a `Job` and hands it, with model names and inputs, to a `Session`:
+
+    from llmctl.run import CompleteJob, Session, RunOptions
+    session = Session(CompleteJob(CompletionRequest(prompt="", temperature=0)),
+                      ["openai:gpt-4o-mini", "smollm2"], options={})
+    session.estimate(items)                       # -> [ModelEstimate], no network, no key
+    report = session.run(items, on_record, RunOptions(concurrency=8, output="out.jsonl", resume=True,
+                                                      max_cost=Decimal("2")))
+    report.raise_for_failures()                   # exit 6 when the budget stopped it, 4 when records failed
+
+`on_record(item, index, record)` gets every finished record, one at a time, in input order per
+model (or as they finish with `ordered=False`, the default with `output`). Models run at once;
+each runs at most min(concurrency, provider.max_concurrency) calls at a time.
+
+A job subclasses `Job` and gives:
+    command         the name logged and written to -o files ("complete", "classify", ...)
+    capability      what the provider must be able to do ("complete" or "embed")
+    result_keys     the record fields it fills (null in a failed record)
+    settings()      what makes two runs the same: checked on --resume, part of the cache key
+    cacheable()     whether a stored answer may stand in for a new one
+    run_one(ref, provider, text, on_text) -> Outcome(fields, usage, ttft_ms)
+    run_many(ref, provider, texts)        (optional: one call for a chunk of `chunk_size` inputs)
+    estimate(ref, provider, tokenizer, text) -> Estimate(input_tokens, max_output_tokens)
+
+Around it the layer does: records in one shape (DESIGN.md: carried input fields, `model`, the
+job's fields, `usage`, `cost`, `latency_ms`, `error`; `ttft_ms` and `tokens_per_s` when the
+job streamed; `cached` and `saved` on a cache hit), failures as record errors, the usage log,
+the response cache, --max-cost and [budget] limits, the -o file and --resume.
+"""
+
+from llmctl.run.estimate import ModelEstimate, estimate_run
+from llmctl.run.jobs import CompleteJob, EmbedJob, Estimate, Job, Outcome
+from llmctl.run.runner import Controls, Report, Target, open_targets, run_job
+from llmctl.run.session import RunOptions, Session, read_models_file
+
+__all__ = [
+    "CompleteJob", "Controls", "EmbedJob", "Estimate", "Job", "ModelEstimate", "Outcome", "Report", "RunOptions",
+    "Session", "Target", "estimate_run", "open_targets", "read_models_file", "run_job",
+]

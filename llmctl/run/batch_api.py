@@ -1,0 +1,327 @@
+"""Provider batch endpoints (OpenAI /v1/batches, Mistral /v1/batch/jobs): upload, create, poll, fetch, cancel.
+
+A submitted batch is remembered in `$XDG_DATA_HOME/llmctl/batches/ID.json` (the model, the
+command and the carried input fields of each request), so `llmctl batch fetch ID` can turn the
+provider's output file into records of the same shape as a live run, priced at batch rates.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from llmctl.core.config import get_config, user_data_dir
+from llmctl.core.errors import ProviderError, UsageError
+from llmctl.core.inputs import InputItem
+from llmctl.core.pricing import PriceTable, priced_as
+from llmctl.core.usage import Usage
+from llmctl.providers.base import ModelRef, Provider
+from llmctl.run.jobs import CompleteJob, EmbedJob, Job
+
+#: provider status -> ours (queued, running, completed, failed, expired, cancelling, cancelled)
+STATUS = {
+    "validating": "queued", "in_progress": "running", "finalizing": "running", "completed": "completed",
+    "failed": "failed", "expired": "expired", "cancelling": "cancelling", "cancelled": "cancelled",
+    "QUEUED": "queued", "RUNNING": "running", "SUCCESS": "completed", "FAILED": "failed",
+    "TIMEOUT_EXCEEDED": "expired", "CANCELLATION_REQUESTED": "cancelling", "CANCELLED": "cancelled",
+}
+DONE = frozenset({"completed", "failed", "expired", "cancelled"})
+
+
+def batches_dir() -> Path:
+    return user_data_dir() / "batches"
+
+
+@dataclass
+class BatchInfo:
+    id: str
+    status: str
+    total: int
+    completed: int
+    failed: int
+    output_file: str | None
+    error_file: str | None
+    raw_status: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "status": self.status, "provider_status": self.raw_status, "total": self.total,
+                "completed": self.completed, "failed": self.failed}
+
+
+class BatchClient:
+    """One provider's batch endpoints, over the same HTTP client, key and retries as its live calls."""
+
+    def __init__(self, ref: ModelRef, provider: Provider) -> None:
+        if ref.kind not in ("openai", "mistral"):
+            raise UsageError(f"--batch-api works with OpenAI and Mistral models, not {ref.label}")
+        from llmctl.core.http import client_options, make_client
+
+        self.ref = ref
+        self.kind = ref.kind
+        creds = provider.credentials()  # type: ignore[attr-defined]
+        base = str(provider.base_url).rstrip("/")  # type: ignore[attr-defined]
+        self.base = base if base.endswith("/v1") else base + "/v1"
+        # The same key guard as live calls: the key goes only to the host it belongs to.
+        self.http = make_client(secrets=provider.secrets(), key_header=provider.key_header(creds),  # type: ignore[attr-defined]
+                                **client_options(dict(provider.options)))
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self.http.request(method, f"{self.base}{path}", **kwargs)
+        except Exception as exc:
+            raise ProviderError(f"{self.ref.label} batch API: {type(exc).__name__}: {exc}") from None
+        if response.status_code >= 400:
+            detail = " ".join(response.text.split())[:300]
+            if response.status_code in (401, 403):
+                from llmctl.core.errors import AuthError
+
+                raise AuthError(f"{self.ref.label} batch API refused the key (HTTP {response.status_code})")
+            raise ProviderError(f"{self.ref.label} batch API: HTTP {response.status_code}: {detail}",
+                                status=response.status_code)
+        return response
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        response = self._send(method, path, **kwargs)
+        try:
+            found: dict[str, Any] = response.json()
+        except ValueError:
+            raise ProviderError(f"{self.ref.label} batch API: the answer to {path} was not JSON") from None
+        return found
+
+    # ------------------------------------------------------------------ requests
+    def _paths(self) -> tuple[str, str]:
+        return ("/batches", "/batches/{id}") if self.kind == "openai" else ("/batch/jobs", "/batch/jobs/{id}")
+
+    def submit(self, job: Job, items: Sequence[InputItem]) -> BatchInfo:
+        endpoint = "/v1/embeddings" if isinstance(job, EmbedJob) else "/v1/chat/completions"
+        lines = []
+        for index, item in enumerate(items):
+            line: dict[str, Any] = {"custom_id": str(index), "body": request_body(self.ref, job, item.text)}
+            if self.kind == "openai":
+                line.update(method="POST", url=endpoint)
+            lines.append(json.dumps(line, ensure_ascii=False))
+        content = ("\n".join(lines) + "\n").encode("utf-8")
+        uploaded = self._json("POST", "/files", data={"purpose": "batch"},
+                              files={"file": ("llmctl-batch.jsonl", content, "application/jsonl")})
+        create: dict[str, Any]
+        if self.kind == "openai":
+            create = {"input_file_id": uploaded["id"], "endpoint": endpoint, "completion_window": "24h",
+                      "metadata": {"llmctl_command": job.command}}
+        else:
+            create = {"input_files": [uploaded["id"]], "endpoint": endpoint, "model": self.ref.model,
+                      "metadata": {"llmctl_command": job.command}}
+        return self._info(self._json("POST", self._paths()[0], json=create))
+
+    def status(self, batch_id: str) -> BatchInfo:
+        return self._info(self._json("GET", self._paths()[1].format(id=batch_id)))
+
+    def cancel(self, batch_id: str) -> BatchInfo:
+        return self._info(self._json("POST", self._paths()[1].format(id=batch_id) + "/cancel"))
+
+    def list(self) -> list[BatchInfo]:
+        found = self._json("GET", self._paths()[0])
+        return [self._info(entry) for entry in found.get("data", [])]
+
+    def file_lines(self, file_id: str | None) -> list[dict[str, Any]]:
+        if not file_id:
+            return []
+        text = self._send("GET", f"/files/{file_id}/content").text
+        lines = []
+        for number, raw in enumerate(text.splitlines(), start=1):
+            if raw.strip():
+                try:
+                    lines.append(json.loads(raw))
+                except ValueError:
+                    raise ProviderError(f"{self.ref.label} batch output line {number} is not JSON") from None
+        return lines
+
+    def _info(self, raw: dict[str, Any]) -> BatchInfo:
+        status = str(raw.get("status", ""))
+        if self.kind == "openai":
+            counts = raw.get("request_counts") or {}
+            return BatchInfo(raw["id"], STATUS.get(status, status), counts.get("total", 0),
+                             counts.get("completed", 0), counts.get("failed", 0), raw.get("output_file_id"),
+                             raw.get("error_file_id"), status)
+        return BatchInfo(raw["id"], STATUS.get(status, status), raw.get("total_requests", 0),
+                         raw.get("succeeded_requests", 0), raw.get("failed_requests", 0), raw.get("output_file"),
+                         raw.get("error_file"), status)
+
+    def wait(self, batch_id: str, interval: float, on_status: Callable[[BatchInfo], None]) -> BatchInfo:
+        while True:
+            info = self.status(batch_id)
+            on_status(info)
+            if info.status in DONE:
+                return info
+            time.sleep(interval)
+
+
+def request_body(ref: ModelRef, job: Job, text: str) -> dict[str, Any]:
+    """One request of the batch, as the provider's live endpoint takes it."""
+    if isinstance(job, EmbedJob):
+        body: dict[str, Any] = {"model": ref.model, "input": text}
+        if job.dimensions is not None:
+            body["dimensions"] = job.dimensions
+        return body
+    if not isinstance(job, CompleteJob):
+        raise UsageError(f"--batch-api does not support `llmctl {job.command}`")
+    request = job.request_for(ref, text, False)
+    if request.top_k is not None or request.repeat_penalty is not None:
+        raise UsageError(f"--top-k and --repeat-penalty are not supported by the {ref.provider} batch API")
+    body = {"model": ref.model, "messages": request.messages()}
+    if request.max_tokens is not None:
+        body["max_completion_tokens" if ref.kind == "openai" else "max_tokens"] = request.max_tokens
+    for key, value in (("temperature", request.temperature), ("top_p", request.top_p)):
+        if value is not None:
+            body[key] = value
+    if request.seed is not None:
+        body["seed" if ref.kind == "openai" else "random_seed"] = request.seed
+    if request.stop:
+        body["stop"] = list(request.stop)
+    return body
+
+
+# ---------------------------------------------------------------------- the local registry
+def remember(info: BatchInfo, name: str, ref: ModelRef, job: Job, items: Sequence[InputItem]) -> None:
+    folder = batches_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    entry = {"id": info.id, "model": name, "label": ref.label, "base_url": ref.settings.get("base_url"),
+             "command": job.command,
+             "settings": job.settings(), "submitted": time.time(), "status": info.status, "logged": False,
+             "inputs": [item.fields for item in items]}
+    (folder / f"{info.id}.json").write_text(json.dumps(entry, ensure_ascii=False, default=str), encoding="utf-8")
+
+
+def recall(batch_id: str) -> dict[str, Any]:
+    path = batches_dir() / f"{batch_id}.json"
+    if "/" in batch_id or not path.is_file():
+        raise UsageError(f"no batch {batch_id!r} was submitted from here (see `llmctl batch list`)")
+    found: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return found
+
+
+def update(batch_id: str, **changes: Any) -> None:
+    entry = recall(batch_id)
+    entry.update(changes)
+    (batches_dir() / f"{batch_id}.json").write_text(json.dumps(entry, ensure_ascii=False), encoding="utf-8")
+
+
+def known_batches() -> list[dict[str, Any]]:
+    folder = batches_dir()
+    if not folder.is_dir():
+        return []
+    entries = [json.loads(p.read_text(encoding="utf-8")) for p in folder.glob("*.json")]
+    return sorted(entries, key=lambda e: e.get("submitted", 0))
+
+
+# ---------------------------------------------------------------------- results as records
+def _error_of(line: dict[str, Any]) -> dict[str, str] | None:
+    response = line.get("response") or {}
+    if line.get("error"):
+        error = line["error"]
+        message = error.get("message") if isinstance(error, dict) else str(error)
+        return {"type": "ProviderError", "message": str(message)}
+    status = response.get("status_code", 200)
+    if status >= 400:
+        body = response.get("body") or {}
+        error = body.get("error") if isinstance(body, dict) else None
+        message = error.get("message") if isinstance(error, dict) else json.dumps(body)[:300]
+        return {"type": "RateLimitError" if status == 429 else "ProviderError",
+                "message": f"HTTP {status}: {message}"}
+    return None
+
+
+def records_of(entry: dict[str, Any], ref: ModelRef, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The provider's output and error lines as llmctl records, in input order, at batch prices."""
+    prices = PriceTable(get_config())
+    table = priced_as(ref.provider, ref.settings)
+    price = prices.lookup(table, ref.model) if table is not None else None
+    # Where prices.toml lists no batch rates for the model, the live rates are charged and the
+    # record says `"batch": false`.
+    batch_rates = price is not None and price.batch_input is not None
+    embed = entry["command"] == "embed"
+    by_index: dict[int, dict[str, Any]] = {}
+    for line in lines:
+        try:
+            index = int(line["custom_id"])
+        except (KeyError, ValueError):
+            continue
+        fields = entry["inputs"][index] if index < len(entry["inputs"]) else {}
+        record: dict[str, Any] = {**fields, "model": entry["label"]}
+        error = _error_of(line)
+        body = ((line.get("response") or {}).get("body")) or {}
+        if error is None:
+            try:
+                raw = body.get("usage") or {}
+                usage = Usage(int(raw.get("prompt_tokens", 0)), int(raw.get("completion_tokens", 0) or 0))
+                if embed:
+                    vector = body["data"][0]["embedding"]
+                    record.update(dimensions=len(vector), embedding=vector)
+                else:
+                    choice = body["choices"][0]
+                    record.update(text=choice["message"]["content"] or "", finish_reason=choice.get("finish_reason"))
+            except (KeyError, IndexError, TypeError) as exc:
+                error = {"type": "ProviderError", "message": f"unexpected batch output ({type(exc).__name__})"}
+        if error is None:
+            cost = prices.cost_for(ref.provider, ref.model, ref.settings, usage, batch=True)
+            record.update(usage=usage.to_json(), cost={**cost.to_json(), "batch": batch_rates}, latency_ms=None,
+                          error=None)
+        else:
+            keys = ("dimensions", "embedding") if embed else ("text", "finish_reason")
+            record.update({k: None for k in keys})
+            record.update(usage=None, cost=None, latency_ms=None, error=error)
+        by_index[index] = record
+    missing = [i for i in range(len(entry["inputs"])) if i not in by_index]
+    for index in missing:
+        keys = ("dimensions", "embedding") if embed else ("text", "finish_reason")
+        by_index[index] = {**entry["inputs"][index], "model": entry["label"], **{k: None for k in keys},
+                           "usage": None, "cost": None, "latency_ms": None,
+                           "error": {"type": "ProviderError", "message": "the batch returned no result for it"}}
+    return [by_index[i] for i in sorted(by_index)]
+
+
+def log_records(entry: dict[str, Any], ref: ModelRef, records: list[dict[str, Any]],
+                warn: Callable[[str], None]) -> None:
+    """Each fetched result is one call in the usage log, once, however often the batch is fetched."""
+    from llmctl.run.usage_log import UsageLog, logging_enabled
+
+    if entry.get("logged") or not logging_enabled():
+        return
+    from llmctl.core.usage import Cost
+
+    log = UsageLog(warn=warn)
+    try:
+        for record in records:
+            usage = record.get("usage")
+            cost = record.get("cost")
+            as_usage = Usage(usage["input_tokens"], usage["output_tokens"]) if usage else None
+            as_cost = None
+            if cost is not None and cost.get("total") is not None:
+                from decimal import Decimal
+
+                as_cost = Cost(Decimal(str(cost["input"])), Decimal(str(cost["output"])), cost["currency"])
+            error = record.get("error")
+            log.record_call(entry["command"], ref, as_usage, as_cost, None,
+                            error_type=error["type"] if error else None)
+    finally:
+        log.close()
+    update(entry["id"], logged=True)
+
+
+def fetch_records(client: BatchClient, entry: dict[str, Any], info: BatchInfo,
+                  warn: Callable[[str], None]) -> list[dict[str, Any]]:
+    """A finished batch's results as records (logged once); an unfinished one is a usage error."""
+    if info.status not in DONE:
+        raise UsageError(f"batch {info.id} is {info.status} ({info.completed}/{info.total} done); "
+                         "fetch it when it has finished")
+    lines = client.file_lines(info.output_file) + client.file_lines(info.error_file)
+    records = records_of(entry, client.ref, lines)
+    log_records(entry, client.ref, records, warn)
+    update(info.id, status=info.status)
+    return records

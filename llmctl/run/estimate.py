@@ -1,0 +1,117 @@
+"""What a run would cost before it is sent: exact input tokens per model, output as a range."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from llmctl.core.errors import LlmctlError, MissingDependencyError, UsageError
+from llmctl.core.inputs import InputItem
+from llmctl.core.usage import Usage, format_money
+from llmctl.providers.base import Tokenizer
+from llmctl.providers.registry import get_tokenizer
+from llmctl.run.jobs import Job
+from llmctl.run.records import price
+from llmctl.run.runner import Target
+
+
+@dataclass
+class ModelEstimate:
+    """One model's share of a run, counted locally: no network, no key."""
+
+    label: str
+    records: int
+    input_tokens: int
+    max_output_tokens: int
+    largest_input: int
+    context_window: int | None
+    local: bool
+    currency: str
+    price_as_of: str | None
+    input_cost: Decimal
+    max_cost: Decimal
+
+    def to_json(self) -> dict[str, Any]:
+        mean = (lambda v: float(v / self.records)) if self.records else (lambda v: 0.0)
+        return {
+            "model": self.label,
+            "records": self.records,
+            "input_tokens": self.input_tokens,
+            "max_output_tokens": self.max_output_tokens,
+            "context_window": self.context_window,
+            "context_used": round(self.largest_input / self.context_window, 4) if self.context_window else None,
+            "cost": {"min": float(self.input_cost), "max": float(self.max_cost), "currency": self.currency,
+                     "price_as_of": self.price_as_of, **({"local": True} if self.local else {})},
+            "per_record": {"input_tokens": round(self.input_tokens / self.records, 1) if self.records else 0,
+                           "cost_min": mean(self.input_cost), "cost_max": mean(self.max_cost)},
+        }
+
+    def line(self) -> str:
+        parts = [self.label, f"{self.records:,} record{'s' if self.records != 1 else ''}",
+                 f"{self.input_tokens:,} input tokens"]
+        if self.context_window:
+            parts.append(f"largest {100 * self.largest_input / self.context_window:.1f}% of {self.context_window:,}")
+        if self.local:
+            parts.append("local, no cost")
+        elif not self.max_output_tokens:
+            parts.append(format_money(self.input_cost, self.currency))
+            if self.records > 1:
+                parts.append(f"per record {format_money(self.input_cost / self.records, self.currency)}")
+        else:
+            parts.append(f"{format_money(self.input_cost, self.currency)} to "
+                         f"{format_money(self.max_cost, self.currency)} "
+                         f"(up to {self.max_output_tokens:,} output tokens)")
+            if self.records > 1:
+                parts.append(f"per record {format_money(self.input_cost / self.records, self.currency)} to "
+                             f"{format_money(self.max_cost / self.records, self.currency)}")
+        return " · ".join(parts)
+
+
+def _tokenizer(target: Target, options: dict[str, Any]) -> Tokenizer:
+    ref = target.ref
+    try:
+        found: Tokenizer = get_tokenizer(ref, options)
+    except (UsageError, MissingDependencyError):
+        raise
+    except LlmctlError as exc:
+        raise UsageError(f"cannot estimate {ref.label}: {exc.one_line()}") from None
+    return found
+
+
+def estimate_run(job: Job, targets: Sequence[Target], items: Sequence[InputItem], options: dict[str, Any],
+                 *, need_price: bool = True) -> tuple[list[ModelEstimate], dict[tuple[str, int], Decimal]]:
+    """Each model's estimate, and the worst-case cost of every (model, input index) for budgets."""
+    estimates: list[ModelEstimate] = []
+    worst: dict[tuple[str, int], Decimal] = {}
+    for target in targets:
+        ref, provider = target.ref, target.provider
+        tokenizer = _tokenizer(target, options)
+        probe = price(ref, provider, Usage(1, 0))
+        no_output_price = price(ref, provider, Usage(0, 1)).output is None
+        if need_price and not probe.local and probe.input is None:
+            raise UsageError(f"no price is known for {ref.label}; cannot estimate its cost "
+                             "(add one under [prices] in the config)")
+        tokens_in = tokens_out = largest = count = 0
+        cost_in = cost_max = Decimal(0)
+        for index, item in enumerate(items):
+            if item.problem is not None:
+                continue
+            guess = job.estimate(ref, provider, tokenizer, item.text)
+            if need_price and not probe.local and guess.max_output_tokens and no_output_price:
+                raise UsageError(f"no output price is known for {ref.label}; cannot estimate its cost "
+                                 "(add one under [prices] in the config)")
+            low = price(ref, provider, Usage(guess.input_tokens, 0)).total or Decimal(0)
+            high = price(ref, provider, Usage(guess.input_tokens, guess.max_output_tokens)).total or Decimal(0)
+            worst[(ref.label, index)] = high
+            tokens_in += guess.input_tokens
+            tokens_out += guess.max_output_tokens
+            largest = max(largest, guess.input_tokens)
+            cost_in += low
+            cost_max += high
+            count += 1
+        window = ref.context_window or getattr(tokenizer, "context_window", None)
+        estimates.append(ModelEstimate(ref.label, count, tokens_in, tokens_out, largest, window, probe.local,
+                                       probe.currency, probe.price_as_of, cost_in, cost_max))
+    return estimates, worst

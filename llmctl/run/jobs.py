@@ -1,0 +1,182 @@
+"""What a command asks of the run layer: the Job protocol, and the complete and embed jobs."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from llmctl.core.errors import ProviderError
+from llmctl.core.usage import Usage
+from llmctl.providers.base import COMPLETE, EMBED, CompletionRequest, EmbeddingRequest, ModelRef, Provider, Tokenizer
+
+#: Called with each piece of streamed text of one (model, input) pair.
+DeltaSink = Callable[[ModelRef, str], None]
+
+
+@dataclass
+class Outcome:
+    """One input's result: the record's result fields, what it used, and timings the job measured."""
+
+    fields: dict[str, Any]
+    usage: Usage
+    ttft_ms: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What one input would use, counted locally: exact input tokens, and the most output it may get."""
+
+    input_tokens: int
+    max_output_tokens: int
+
+
+class Job(ABC):
+    """One command's work on one input with one model; the run layer does everything around it.
+
+    A job names its `command` (for the usage log, the output file and resume), the provider
+    `capability` it needs, the `result_keys` its records carry (null in a failed record), and the
+    `settings` that make two runs the same (compared on --resume, part of the cache key).
+    """
+
+    command: ClassVar[str]
+    capability: ClassVar[str] = COMPLETE
+    result_keys: ClassVar[tuple[str, ...]] = ()
+    #: inputs sent in one provider call (embeddings batch; completions go one at a time)
+    chunk_size: int = 1
+
+    def settings(self) -> dict[str, Any]:
+        return {}
+
+    def cacheable(self) -> bool:
+        """Whether the same request always gets the same answer, so a stored one may stand in."""
+        return False
+
+    @abstractmethod
+    def run_one(self, ref: ModelRef, provider: Provider, text: str, on_text: Callable[[str], None] | None
+                ) -> Outcome:
+        """Send one input; raise an LlmctlError on failure (it becomes the record's `error`)."""
+
+    def run_many(self, ref: ModelRef, provider: Provider, texts: Sequence[str]) -> list[Outcome]:
+        return [self.run_one(ref, provider, text, None) for text in texts]
+
+    def estimate(self, ref: ModelRef, provider: Provider, tokenizer: Tokenizer, text: str) -> Estimate:
+        """Tokens the request for `text` would use; the default counts the text alone."""
+        return Estimate(tokenizer.count(text), 0)
+
+
+class CompleteJob(Job):
+    """`complete`: one prompt, one answer."""
+
+    command = "complete"
+    capability = COMPLETE
+    result_keys = ("text", "finish_reason")
+
+    def __init__(self, template: CompletionRequest, *, measure_stream: bool = False) -> None:
+        self.template = template
+        #: stream even when nobody prints, to measure time to first token (compare mode)
+        self.measure_stream = measure_stream
+
+    def settings(self) -> dict[str, Any]:
+        request = dataclasses.asdict(self.template)
+        for key in ("prompt", "stream", "history"):
+            request.pop(key, None)
+        return request
+
+    def cacheable(self) -> bool:
+        return self.template.temperature == 0 or self.template.seed is not None
+
+    def request_for(self, ref: ModelRef, text: str, stream: bool) -> CompletionRequest:
+        """The request for one input; a model's configured system prompt applies when none is given."""
+        from llmctl.providers.registry import default_system_prompt
+
+        system = self.template.system if self.template.system is not None else default_system_prompt(ref)
+        return dataclasses.replace(self.template, prompt=text, stream=stream, system=system)
+
+    def run_one(self, ref: ModelRef, provider: Provider, text: str, on_text: Callable[[str], None] | None
+                ) -> Outcome:
+        stream = on_text is not None or self.measure_stream
+        started = time.perf_counter()
+        first: list[float] = []
+
+        def sink(delta: str) -> None:
+            if not first and delta:
+                first.append(time.perf_counter())
+            if on_text is not None:
+                on_text(delta)
+
+        completion = provider.complete(ref, self.request_for(ref, text, stream), sink if stream else None)
+        ttft = round((first[0] - started) * 1000, 1) if first else None
+        return Outcome({"text": completion.text, "finish_reason": completion.finish_reason},
+                       completion.usage, ttft)
+
+    def estimate(self, ref: ModelRef, provider: Provider, tokenizer: Tokenizer, text: str) -> Estimate:
+        from llmctl.run.chat_tokens import chat_input_tokens
+
+        request = self.request_for(ref, text, False)
+        limit = ref.spec.get("max_output")
+        window = ref.context_window or getattr(tokenizer, "context_window", None)
+        ceiling = self.template.max_tokens or (int(limit) if isinstance(limit, int) else 0)
+        if not ceiling and window:
+            ceiling = window
+        inputs = chat_input_tokens(ref, provider, tokenizer, request)
+        if self.template.max_tokens is None and window:
+            # Without --max-tokens the answer may run to the output limit or the end of the window.
+            ceiling = min(ceiling, max(window - inputs, 0))
+        return Estimate(inputs, ceiling)
+
+
+class EmbedJob(Job):
+    """`embed`: one vector per input; inputs travel to the provider in chunks."""
+
+    command = "embed"
+    capability = EMBED
+    result_keys = ("dimensions", "embedding")
+    chunk_size = 64
+
+    def __init__(self, dimensions: int | None = None, normalize: bool = False) -> None:
+        self.dimensions = dimensions
+        self.normalize = normalize
+
+    def settings(self) -> dict[str, Any]:
+        return {"dimensions": self.dimensions, "normalize": self.normalize}
+
+    def cacheable(self) -> bool:
+        return True
+
+    def run_one(self, ref: ModelRef, provider: Provider, text: str, on_text: Callable[[str], None] | None
+                ) -> Outcome:
+        return self.run_many(ref, provider, [text])[0]
+
+    def run_many(self, ref: ModelRef, provider: Provider, texts: Sequence[str]) -> list[Outcome]:
+        result = provider.embed(ref, EmbeddingRequest(list(texts), self.dimensions, self.normalize))
+        if len(result.vectors) != len(texts):
+            raise ProviderError(f"{ref.label} returned {len(result.vectors)} vectors for {len(texts)} inputs")
+        shares = split_usage(result.usage, [len(t) for t in texts])
+        return [Outcome({"dimensions": len(vector), "embedding": vector}, usage)
+                for vector, usage in zip(result.vectors, shares, strict=True)]
+
+
+def split_usage(usage: Usage, weights: Sequence[int]) -> list[Usage]:
+    """One call's usage shared among its inputs by length; the shares add up to the whole.
+
+    A provider reports one count for a whole embeddings call; with more than one input, each
+    record's share is marked estimated.
+    """
+    if len(weights) == 1:
+        return [usage]
+    total_weight = sum(weights) or len(weights)
+    shares: list[Usage] = []
+    given = 0
+    for index, weight in enumerate(weights):
+        if index == len(weights) - 1:
+            tokens = usage.input_tokens - given
+        else:
+            tokens = usage.input_tokens * (weight or 1) // total_weight
+        given += tokens
+        shares.append(Usage(tokens, 0, 0, estimated=True))
+    return shares

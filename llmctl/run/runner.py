@@ -1,0 +1,310 @@
+"""Running a job on every (model, input) pair: models at once, each within its backend's limit."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from llmctl.core.batch import run_batch
+from llmctl.core.errors import BudgetExceededError, InputError, LlmctlError, ProviderError
+from llmctl.core.inputs import InputItem
+from llmctl.providers.base import ModelRef, Provider
+from llmctl.providers.registry import get_provider, resolve_model
+from llmctl.run.budget import Budget
+from llmctl.run.jobs import DeltaSink, Job, Outcome
+from llmctl.run.records import Totals, as_llmctl_error, error_fields, price, tokens_per_second
+
+#: Called once per finished record, from one thread at a time.
+RecordSink = Callable[[InputItem, int, dict[str, Any]], None]
+
+
+@dataclass
+class Target:
+    """One model of a run, resolved and with its backend chosen (loaded when the run starts)."""
+
+    ref: ModelRef
+    provider: Provider
+
+
+def open_targets(names: Sequence[str], capability: str, options: dict[str, Any],
+                 base_url: str | None = None) -> list[Target]:
+    """Resolve every name and check it can do the job, before anything is sent (usage errors: exit 2)."""
+    targets: list[Target] = []
+    seen: set[str] = set()
+    for name in names:
+        ref = resolve_model(name, base_url=base_url)
+        if ref.label in seen:
+            continue
+        seen.add(ref.label)
+        provider = get_provider(ref, options)
+        provider.require(ref, capability)
+        targets.append(Target(ref, provider))
+    return targets
+
+
+@dataclass
+class Controls:
+    """How a run behaves around the job: all optional, all off by default."""
+
+    concurrency: int = 4
+    ordered: bool = True
+    #: streamed text of each pair (a single prompt printed as it arrives, --json --stream deltas)
+    on_text: DeltaSink | None = None
+    budget: Budget | None = None
+    log: Any = None  # llmctl.run.usage_log.UsageLog
+    cache: Any = None  # llmctl.run.cache.ResponseCache
+    #: (model label, input index) pairs already done (--resume): not sent again
+    skip: set[tuple[str, int]] = field(default_factory=set)
+    on_load: Callable[[ModelRef], Any] | None = None
+    #: the exceptions behind failed records, for a caller that re-raises a single failure as it was
+    failures: list[BaseException] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    totals: Totals
+    seconds: float
+    budget_stop: str | None = None
+    failures: list[BaseException] = field(default_factory=list)
+
+    def raise_for_failures(self) -> None:
+        """Exit 6 when the budget stopped the run, else exit 4 when any record failed."""
+        if self.budget_stop:
+            raise BudgetExceededError(self.budget_stop)
+        failed, count = self.totals.failed, self.totals.count
+        if failed:
+            raise ProviderError(f"{failed} of {count} records failed; see their `error` fields")
+
+
+class _Stopped(Exception):
+    """The budget has no room for this request: it is not sent and has no record."""
+
+
+def run_job(job: Job, targets: Sequence[Target], items: Sequence[InputItem], controls: Controls,
+            on_record: RecordSink) -> Report:
+    """Run `job` on every input with every model; records go to `on_record` as they finish."""
+    totals = Totals([t.ref.label for t in targets])
+    lock = threading.Lock()
+    started = time.perf_counter()
+
+    def deliver(item: InputItem, index: int, record: dict[str, Any]) -> None:
+        with lock:
+            totals.add(record)
+            on_record(item, index, record)
+
+    # Every model is loaded before any record is written: llama.cpp points the process's stdout
+    # and stderr at /dev/null while it loads a model, which would swallow records written then.
+    load_errors = _load_all(targets, controls)
+
+    def timed(target: Target) -> None:
+        began = time.perf_counter()
+        try:
+            _run_model(job, target, items, controls, deliver, load_errors.get(target.ref.label))
+        finally:
+            totals.by_model[target.ref.label].seconds = time.perf_counter() - began
+
+    _each(targets, timed, controls)
+    stop = controls.budget.stopped if controls.budget is not None else None
+    return Report(totals, time.perf_counter() - started, stop, controls.failures)
+
+
+def _each(targets: Sequence[Target], fn: Callable[[Target], Any], controls: Controls) -> None:
+    """`fn` on every model: in this thread for one, at once in threads for several."""
+    if len(targets) == 1:
+        fn(targets[0])
+        return
+    pool = ThreadPoolExecutor(max_workers=len(targets), thread_name_prefix="llmctl-model")
+    try:
+        futures = [pool.submit(fn, t) for t in targets]
+        for future in futures:
+            future.result()
+    except BaseException:
+        if controls.budget is not None:
+            controls.budget.stop("interrupted")
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _load_all(targets: Sequence[Target], controls: Controls) -> dict[str, LlmctlError]:
+    """Load every model at once; a model that fails to load fails its records, not the run."""
+    errors: dict[str, LlmctlError] = {}
+
+    def load(target: Target) -> None:
+        ref, provider = target.ref, target.provider
+        started = time.perf_counter()
+        try:
+            if controls.on_load is not None:
+                with controls.on_load(ref):
+                    provider.load(ref)
+            else:
+                provider.load(ref)
+        except LlmctlError as exc:
+            errors[ref.label] = exc
+            return
+        # What loading took, for the records and the summary (APIs load nothing worth a figure).
+        provider.load_ms = round((time.perf_counter() - started) * 1000, 1) if provider.local else None
+
+    _each(targets, load, controls)
+    return errors
+
+
+def _base(item: InputItem, ref: ModelRef) -> dict[str, Any]:
+    return {**item.fields, "model": ref.label}
+
+
+def _failed(job: Job, item: InputItem, ref: ModelRef, exc: BaseException, latency_ms: float | None = None,
+            controls: Controls | None = None) -> dict[str, Any]:
+    if controls is not None:
+        controls.failures.append(exc)
+    record = _base(item, ref)
+    record.update({key: None for key in job.result_keys})
+    record.update(usage=None, cost=None, latency_ms=latency_ms, error=error_fields(exc))
+    return record
+
+
+def _run_model(job: Job, target: Target, items: Sequence[InputItem], controls: Controls,
+               deliver: Callable[[InputItem, int, dict[str, Any]], None], load_error: LlmctlError | None) -> None:
+    ref, provider = target.ref, target.provider
+    pending = [(i, item) for i, item in enumerate(items) if (ref.label, i) not in controls.skip]
+    if load_error is not None:
+        for index, item in pending:
+            deliver(item, index, _failed(job, item, ref, load_error, None, controls))
+        return
+    size = max(1, job.chunk_size)
+    chunks = [pending[i:i + size] for i in range(0, len(pending), size)]
+    limit = provider.max_concurrency
+    workers = max(1, min(controls.concurrency, limit) if limit else controls.concurrency)
+    budget = controls.budget
+
+    def work(chunk: list[tuple[int, InputItem]]) -> _ChunkResult:
+        return _send_chunk(job, target, chunk, controls)
+
+    def on_result(position: int, result: _ChunkResult | None, error: BaseException | None) -> None:
+        if error is not None:
+            if isinstance(error, _Stopped):
+                return
+            if isinstance(error, KeyboardInterrupt):
+                raise error
+            for index, item in chunks[position]:
+                deliver(item, index, _failed(job, item, ref, error, None, controls))
+            return
+        assert result is not None
+        records, calls = result
+        for index, item, record in records:
+            deliver(item, index, record)
+        # Logged by the thread that wrote the records, right after them: a kill leaves the
+        # output file and the usage log agreeing on what was done.
+        if controls.log is not None:
+            for args, kwargs in calls:
+                controls.log.record_call(*args, **kwargs)
+
+    run_batch(chunks, work, concurrency=workers, on_result=on_result, ordered=controls.ordered,
+              should_stop=(lambda: budget.stopped is not None) if budget is not None else None)
+
+
+_LogCall = tuple[tuple[Any, ...], dict[str, Any]]
+_ChunkResult = tuple[list[tuple[int, InputItem, dict[str, Any]]], list[_LogCall]]
+
+
+def _send_chunk(job: Job, target: Target, chunk: list[tuple[int, InputItem]], controls: Controls
+                ) -> _ChunkResult:
+    ref = target.ref
+    calls: list[_LogCall] = []
+    done: dict[int, dict[str, Any]] = {}
+    to_send: list[tuple[int, InputItem, str | None]] = []
+    cache = controls.cache if job.cacheable() else None
+    for index, item in chunk:
+        if item.problem is not None:
+            done[index] = _failed(job, item, ref, InputError(item.problem), None, controls)
+            continue
+        key = cache.key(job, ref, item.text) if cache is not None else None
+        stored = cache.get(key) if key is not None else None
+        if stored is not None:
+            done[index] = _from_cache(item, ref, stored)
+            calls.append(((job.command, ref, None, None, 0.0), {"cache_hit": True}))
+            continue
+        to_send.append((index, item, key))
+    if to_send:
+        done.update(_call(job, target, to_send, controls, calls))
+    return [(index, item, done[index]) for index, item in chunk if index in done], calls
+
+
+def _from_cache(item: InputItem, ref: ModelRef, stored: dict[str, Any]) -> dict[str, Any]:
+    record = _base(item, ref)
+    record.update(stored["fields"])
+    cost = stored["cost"]
+    record.update(usage=stored["usage"], cost={**cost, "input": 0 if cost["input"] is not None else None,
+                                               "output": 0 if cost["output"] is not None else None,
+                                               "total": 0 if cost["total"] is not None else None},
+                  latency_ms=0.0, cached=True, saved=cost["total"], error=None)
+    return record
+
+
+def _call(job: Job, target: Target, batch: list[tuple[int, InputItem, str | None]], controls: Controls,
+          calls: list[_LogCall]) -> dict[int, dict[str, Any]]:
+    ref, provider = target.ref, target.provider
+    budget = controls.budget
+    reserved = Decimal(0)
+    if budget is not None:
+        reserved = budget.reserve(ref.label, [index for index, _, _ in batch])
+        if reserved is None:
+            raise _Stopped
+    texts = [item.text for _, item, _ in batch]
+    sink = None
+    if controls.on_text is not None and len(batch) == 1:
+        on_text = controls.on_text
+
+        def sink(delta: str) -> None:
+            on_text(ref, delta)
+
+    started = time.perf_counter()
+    try:
+        outcomes: list[Outcome] = (job.run_many(ref, provider, texts) if len(batch) > 1
+                                   else [job.run_one(ref, provider, texts[0], sink)])
+    except Exception as exc:
+        latency = round((time.perf_counter() - started) * 1000, 1)
+        if budget is not None:
+            budget.settle(reserved, Decimal(0))
+        calls.append(((job.command, ref, None, None, latency), {"error_type": type(exc).__name__}))
+        if not isinstance(exc, LlmctlError):
+            exc = as_llmctl_error(exc)
+        return {index: _failed(job, item, ref, exc, latency, controls) for index, item, _ in batch}
+    latency = round((time.perf_counter() - started) * 1000, 1)
+    records: dict[int, dict[str, Any]] = {}
+    spent = Decimal(0)
+    for (index, item, key), outcome in zip(batch, outcomes, strict=True):
+        cost = price(ref, provider, outcome.usage)
+        if cost.total is not None:
+            spent += cost.total
+        record = _base(item, ref)
+        record.update(outcome.fields)
+        record.update(usage=outcome.usage.to_json(), cost=cost.to_json(), latency_ms=latency)
+        if provider.load_ms is not None:
+            record["load_ms"] = provider.load_ms
+        if outcome.ttft_ms is not None:
+            record["ttft_ms"] = outcome.ttft_ms
+            record["tokens_per_s"] = tokens_per_second(outcome.usage, latency, outcome.ttft_ms)
+        record.update(outcome.extra)
+        record["error"] = None
+        records[index] = record
+        if key is not None and controls.cache is not None:
+            controls.cache.put(key, {"fields": outcome.fields, "usage": record["usage"], "cost": record["cost"]},
+                               ref=ref, command=job.command)
+    if budget is not None:
+        budget.settle(reserved, spent)
+    if controls.log is not None:
+        usage = outcomes[0].usage
+        for outcome in outcomes[1:]:
+            usage = usage + outcome.usage
+        calls.append(((job.command, ref, usage, price(ref, provider, usage), latency),
+                      {"text": texts[0] if len(texts) == 1 else None}))
+    return records
+
+
+__all__ = ["Controls", "Report", "Target", "open_targets", "run_job"]

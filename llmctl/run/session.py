@@ -1,0 +1,152 @@
+"""One invocation of a model command: its models opened, then estimated or run with every feature around it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from llmctl.core.config import get_config
+from llmctl.core.errors import BudgetExceededError, InputError, UsageError
+from llmctl.core.inputs import InputItem
+from llmctl.core.usage import format_money
+from llmctl.providers.base import ModelRef
+from llmctl.run.budget import Budget
+from llmctl.run.cache import ResponseCache, cache_enabled
+from llmctl.run.estimate import ModelEstimate, estimate_run
+from llmctl.run.jobs import DeltaSink, Job
+from llmctl.run.outfile import OutputFile
+from llmctl.run.runner import Controls, RecordSink, Report, Target, open_targets, run_job
+from llmctl.run.usage_log import UsageLog, logging_enabled
+
+
+def read_models_file(path: str) -> list[str]:
+    """One model name a line; `#` starts a comment; blank lines are skipped."""
+    try:
+        text = Path(path).expanduser().read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"--models-file {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"--models-file {path}: cannot read: {exc}") from None
+    names: list[tuple[int, str]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        name = line.split("#", 1)[0].strip()
+        if name:
+            names.append((number, name))
+    if not names:
+        raise InputError(f"--models-file {path}: no model names in it")
+    from llmctl.providers.registry import resolve_model
+
+    for number, name in names:
+        try:
+            resolve_model(name)
+        except UsageError as exc:
+            raise UsageError(f"--models-file {path} line {number}: {exc.one_line()}") from None
+    return [name for _, name in names]
+
+
+@dataclass
+class RunOptions:
+    """What the user asked of the run beyond the job itself."""
+
+    concurrency: int = 4
+    max_cost: Decimal | None = None
+    output: str | None = None
+    resume: bool = False
+    retry_failed: bool = False
+    #: records in input order; default: yes, except with -o (completion order makes resume cheap)
+    ordered: bool | None = None
+    use_cache: bool = True
+    on_text: DeltaSink | None = None
+    warn: Callable[[str], None] = lambda message: None
+    on_load: Callable[[ModelRef], AbstractContextManager[Any]] | None = None
+
+
+class Session:
+    """A job and its models, resolved and checked (exit 2 on a bad name), ready to estimate or run."""
+
+    def __init__(self, job: Job, names: Sequence[str], options: dict[str, Any], base_url: str | None = None) -> None:
+        self.job = job
+        self.options = options
+        self.targets: list[Target] = open_targets(names, job.capability, options, base_url)
+
+    @property
+    def labels(self) -> list[str]:
+        return [t.ref.label for t in self.targets]
+
+    def estimate(self, items: Sequence[InputItem]) -> list[ModelEstimate]:
+        return estimate_run(self.job, self.targets, items, self.options)[0]
+
+    def description(self) -> dict[str, Any]:
+        return {"command": self.job.command, "models": self.labels, "settings": self.job.settings()}
+
+    def _budget(self, items: Sequence[InputItem], skip: set[tuple[str, int]], log: UsageLog | None,
+                max_cost: Decimal | None, warn: Callable[[str], None]) -> Budget | None:
+        limits: list[tuple[Decimal, str]] = []
+        if max_cost is not None:
+            limits.append((max_cost, "--max-cost"))
+        config = get_config()
+        now = dt.datetime.now(dt.UTC)
+        for key, start in (("daily_usd", now.strftime("%Y-%m-%d")), ("monthly_usd", now.strftime("%Y-%m-01"))):
+            raw = config.run_setting("budget", key)
+            if raw is None:
+                continue
+            try:
+                cap = Decimal(str(raw))
+            except ArithmeticError:
+                raise UsageError(f"[budget] {key} must be an amount in USD, not {raw!r}") from None
+            if log is None:
+                warn(f"the usage log is off, so [budget] {key} can only count this run's spending")
+            spent = log.spent_since(start) if log is not None else Decimal(0)
+            if spent >= cap:
+                raise BudgetExceededError(f"[budget] {key} of {format_money(cap)} is spent "
+                                          f"({format_money(spent)} logged); nothing was sent")
+            limits.append((cap - spent, f"[budget] {key} (what is left of it)"))
+        if not limits:
+            return None
+        limit, what = min(limits, key=lambda pair: pair[0])
+        pending = [item if all((t.ref.label, i) not in skip for t in self.targets) else
+                   InputItem("", item.source, item.line, item.fields, problem="done")
+                   for i, item in enumerate(items)]
+        estimates, worst = estimate_run(self.job, self.targets, pending, self.options)
+        budget = Budget(limit, worst, what)
+        budget.check_inputs(sum((estimate.input_cost for estimate in estimates), Decimal(0)))
+        return budget
+
+    def run(self, items: Sequence[InputItem], on_record: RecordSink, options: RunOptions) -> Report:
+        """Run every (model, input) pair; records go to `on_record` (and to -o) as they finish."""
+        if (options.resume or options.retry_failed) and not options.output:
+            flag = "--resume" if options.resume else "--retry-failed"
+            raise UsageError(f"{flag} needs -o/--output FILE (the file to resume)")
+        output = OutputFile(options.output, self.description()) if options.output else None
+        skip = output.plan(items, resume=options.resume or options.retry_failed,
+                           retry_failed=options.retry_failed) if output else set()
+        log = UsageLog(warn=options.warn) if logging_enabled() else None
+        cache = None
+        if options.use_cache and self.job.cacheable() and cache_enabled():
+            cache = ResponseCache(warn=options.warn)
+        try:
+            budget = self._budget(items, skip, log, options.max_cost, options.warn)
+            if output is not None:
+                output.open()
+
+            def record(item: InputItem, index: int, rec: dict[str, Any]) -> None:
+                if output is not None:
+                    output.write(item, index, rec)
+                on_record(item, index, rec)
+
+            ordered = options.ordered if options.ordered is not None else output is None
+            controls = Controls(concurrency=options.concurrency, ordered=ordered, on_text=options.on_text,
+                                budget=budget, log=log, cache=cache, skip=skip, on_load=options.on_load)
+            return run_job(self.job, self.targets, items, controls, record)
+        finally:
+            if output is not None:
+                output.close()
+            if log is not None:
+                log.close()
+            if cache is not None:
+                cache.close()

@@ -1,0 +1,196 @@
+"""The usage log: one SQLite row for every call that reaches a provider, and what `llmctl usage` reads.
+
+The database is `$XDG_DATA_HOME/llmctl/usage.db` (default `~/.local/share/llmctl/usage.db`).
+`LLMCTL_NO_LOG=1` or `[usage] log = false` turns it off; `[usage] log_text = true` keeps the
+input text too. A locked or broken database costs a warning, never the command's result.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from llmctl.core.config import get_config, user_data_dir
+from llmctl.core.errors import UsageError
+from llmctl.core.usage import Cost, Usage
+from llmctl.providers.base import ModelRef
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS calls (
+    id            INTEGER PRIMARY KEY,
+    at            TEXT    NOT NULL,  -- UTC, ISO 8601 with microseconds
+    command       TEXT    NOT NULL,  -- complete, embed, classify, ...
+    provider      TEXT    NOT NULL,  -- openai, mistral, gguf, hf, or a profile name
+    model         TEXT    NOT NULL,
+    input_tokens  INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    cached_tokens INTEGER NOT NULL DEFAULT 0,
+    cost          TEXT,              -- decimal string; NULL when the price is unknown
+    currency      TEXT,
+    latency_ms    REAL,
+    cache_hit     INTEGER NOT NULL DEFAULT 0,
+    error_type    TEXT,              -- NULL on success
+    text          TEXT               -- only with [usage] log_text = true
+);
+CREATE INDEX IF NOT EXISTS calls_at ON calls (at);
+"""
+
+GROUPS = {"day": "substr(at, 1, 10)", "provider": "provider", "model": "provider || ':' || model",
+          "command": "command"}
+
+
+def usage_db_path() -> Path:
+    return user_data_dir() / "usage.db"
+
+
+def logging_enabled() -> bool:
+    if os.environ.get("LLMCTL_NO_LOG", "").strip() not in ("", "0"):
+        return False
+    return bool(get_config().run_setting("usage", "log", True))
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class UsageLog:
+    """Appends rows from any thread; after the first database error it warns once and stops."""
+
+    def __init__(self, path: Path | None = None, *, warn: Callable[[str], None] | None = None,
+                 keep_text: bool | None = None) -> None:
+        self.path = path or usage_db_path()
+        self._warn = warn or (lambda message: None)
+        self.keep_text = bool(get_config().run_setting("usage", "log_text", False)) if keep_text is None \
+            else keep_text
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        self.broken = False
+        self.rows = 0
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._db is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=0.5, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(SCHEMA)
+            self._db = db
+        return self._db
+
+    def _failed(self, exc: Exception) -> None:
+        self.broken = True
+        self._warn(f"the usage log {self.path} is unusable ({exc}); this run is not logged")
+
+    def record_call(self, command: str, ref: ModelRef, usage: Usage | None, cost: Cost | None,
+                    latency_ms: float | None, *, cache_hit: bool = False, error_type: str | None = None,
+                    text: str | None = None) -> None:
+        if self.broken:
+            return
+        total = cost.total if cost is not None else Decimal(0) if cache_hit or error_type else None
+        # A local model is logged by the name the user knows it by, not its file path.
+        model = ref.label.split(":", 1)[1] if ref.kind in ("gguf", "hf") else ref.model
+        row = (_now(), command, ref.provider, model,
+               usage.input_tokens if usage else 0, usage.output_tokens if usage else 0,
+               usage.cached_input_tokens if usage else 0, None if total is None else str(total),
+               cost.currency if cost is not None else "USD", latency_ms, int(cache_hit), error_type,
+               text if self.keep_text else None)
+        with self._lock:
+            try:
+                self._connect().execute(
+                    "INSERT INTO calls (at, command, provider, model, input_tokens, output_tokens, cached_tokens,"
+                    " cost, currency, latency_ms, cache_hit, error_type, text) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    row)
+                self.rows += 1
+            except (sqlite3.Error, OSError) as exc:
+                self._failed(exc)
+
+    def spent_since(self, since: str) -> Decimal:
+        """Money spent from `since` (an ISO date or time, UTC) on: what budgets are checked against."""
+        if self.broken:
+            return Decimal(0)
+        with self._lock:
+            try:
+                rows = self._connect().execute("SELECT cost FROM calls WHERE at >= ? AND cost IS NOT NULL",
+                                               (since,)).fetchall()
+            except (sqlite3.Error, OSError) as exc:
+                self._failed(exc)
+                return Decimal(0)
+        return sum((Decimal(r[0]) for r in rows), Decimal(0))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+
+@dataclass
+class UsageRow:
+    key: str
+    calls: int
+    errors: int
+    cache_hits: int
+    input_tokens: int
+    output_tokens: int
+    cost: Decimal | None
+    unpriced: int
+
+    def to_json(self, by: str) -> dict[str, Any]:
+        return {by: self.key, "calls": self.calls, "errors": self.errors, "cache_hits": self.cache_hits,
+                "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
+                "cost": float(self.cost) if self.cost is not None else None, "unpriced_calls": self.unpriced}
+
+
+def _day(value: str, flag: str) -> str:
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise UsageError(f"{flag} takes a date as YYYY-MM-DD, not {value!r}") from None
+
+
+def summarize(by: str = "day", since: str | None = None, until: str | None = None,
+              path: Path | None = None) -> list[UsageRow]:
+    """Spend grouped by day, provider, model or command; `until` is inclusive of its day."""
+    if by not in GROUPS:
+        raise UsageError(f"--by must be one of {', '.join(GROUPS)}, not {by!r}")
+    where, args = ["1=1"], []
+    if since:
+        where.append("at >= ?")
+        args.append(_day(since, "--since"))
+    if until:
+        end = dt.date.fromisoformat(_day(until, "--until")) + dt.timedelta(days=1)
+        where.append("at < ?")
+        args.append(end.isoformat())
+    target = path or usage_db_path()
+    if not target.is_file():
+        return []
+    try:
+        db = sqlite3.connect(f"file:{target}?mode=ro", uri=True, timeout=0.5)
+        try:
+            rows = db.execute(
+                f"SELECT {GROUPS[by]} AS k, error_type, cache_hit, input_tokens, output_tokens, cost "  # noqa: S608
+                f"FROM calls WHERE {' AND '.join(where)} ORDER BY k", args).fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        raise UsageError(f"cannot read the usage log {target}: {exc}") from None
+    found: dict[str, UsageRow] = {}
+    for key, error, hit, tokens_in, tokens_out, cost in rows:
+        row = found.setdefault(key, UsageRow(key, 0, 0, 0, 0, 0, Decimal(0), 0))
+        row.calls += 1
+        row.errors += 1 if error else 0
+        row.cache_hits += int(hit)
+        row.input_tokens += tokens_in
+        row.output_tokens += tokens_out
+        if cost is None:
+            row.unpriced += 1
+        elif row.cost is not None:
+            row.cost += Decimal(cost)
+    return list(found.values())

@@ -1,0 +1,55 @@
+"""Fixtures of the run layer's tests: the scripted backend wired in, a per-test data dir, the fault server."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1] / "api"))
+
+from scripted_run import CONFIG, ScriptedProvider, slow_models  # noqa: E402
+
+from llmctl.providers import registry  # noqa: E402
+from llmctl.providers.options import OPTIONS_BY_KIND, HostedOptions  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def scripted_backend(monkeypatch: pytest.MonkeyPatch, user_config: Callable[[str], Path]) -> Callable[[str], Path]:
+    monkeypatch.setitem(registry.PROVIDER_KINDS, "scripted", "scripted_run:ScriptedProvider")
+    monkeypatch.setitem(OPTIONS_BY_KIND, "scripted", HostedOptions)
+    user_config(CONFIG + slow_models(50, 100, 200, 300))
+    ScriptedProvider.calls = []
+    ScriptedProvider.in_flight = 0
+    ScriptedProvider.most_in_flight = 0
+
+    def more(text: str) -> Path:
+        return user_config(CONFIG + slow_models(50, 100, 200, 300) + text)
+
+    return more
+
+
+@pytest.fixture
+def data_dir(isolated_user_dirs: Path) -> Path:
+    return isolated_user_dirs.parent / "xdg-data" / "llmctl"
+
+
+@pytest.fixture
+def fault_server() -> Iterator[Any]:
+    from fault_server import FaultServer
+
+    server = FaultServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture(autouse=True)
+def close_cached_providers() -> Iterator[None]:
+    """Close every provider a test opened through the CLI, so no socket outlives its test."""
+    yield
+    for provider in list(registry._PROVIDER_CACHE.values()):
+        provider.close()

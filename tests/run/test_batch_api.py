@@ -1,0 +1,146 @@
+"""--batch-api and `llmctl batch`, against a loopback server with the files and batches endpoints."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from batch_server import BatchServer
+from scripted_run import run
+
+from llmctl.core.config import get_config
+from llmctl.core.pricing import PriceTable
+
+
+@pytest.fixture
+def server() -> Iterator[BatchServer]:
+    found = BatchServer()
+    yield found
+    found.close()
+
+
+def _prompts(tmp_path: Path, texts: list[str]) -> Path:
+    path = tmp_path / "p.jsonl"
+    path.write_text("".join(json.dumps({"id": f"q{i}", "text": t}) + "\n" for i, t in enumerate(texts)))
+    return path
+
+
+def _batch_price(provider: str, model: str) -> tuple[Decimal, Decimal, bool]:
+    """The batch rates from configs/prices.toml; the live rates where it lists none."""
+    price = PriceTable(get_config()).lookup(provider, model)
+    assert price is not None and price.input is not None and price.output is not None
+    if price.batch_input is None or price.batch_output is None:
+        return price.input, price.output, False
+    return price.batch_input, price.batch_output, True
+
+
+@pytest.mark.parametrize(("model", "provider", "name"), [("openai:gpt-4o-mini", "openai", "gpt-4o-mini"),
+                                                         ("mistral:mistral-small-latest", "mistral",
+                                                          "mistral-small-latest")])
+def test_batch_api_run_gives_live_shaped_records_at_batch_prices(server: BatchServer, tmp_path: Path, model: str,
+                                                                 provider: str, name: str, data_dir: Path,
+                                                                 scripted_backend) -> None:
+    # A custom endpoint is priced only when its profile names the price table it stands for.
+    scripted_backend(f'[profiles.batches]\nkind = "{provider}"\nbase_url = "{server.base_url}"\n'
+                     f'prices = "{provider}"\n')
+    model = f"batches:{name}"
+    prompts = _prompts(tmp_path, ["frogs sing", "please FAIL this", "at night"])
+    result = run("complete", "--batch-api", "--poll-interval", "0.01", "-m", model,
+                 "--jsonl", str(prompts), "--seed", "7", "--max-tokens", "20")
+    assert result.exit_code == 4, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["id"] for r in records] == ["q0", "q1", "q2"]
+    assert [r["text"] for r in records] == ["FROGS SING", None, "AT NIGHT"]
+    assert records[1]["error"]["message"].startswith("HTTP 400: Invalid request")
+    assert records[0]["model"] == model
+    rate_in, rate_out, batch_rates = _batch_price(provider, name)
+    usage = records[0]["usage"]
+    assert (usage["input_tokens"], usage["output_tokens"]) == (2 + 7, 2)
+    expected = (Decimal(9) * rate_in + Decimal(2) * rate_out) / Decimal(1_000_000)
+    assert Decimal(str(records[0]["cost"]["total"])) == expected
+    assert records[0]["cost"]["batch"] is batch_rates
+    # What went over the wire: one upload, one batch of three requests.
+    lines = [json.loads(line) for line in server.uploads[0]["content"].decode().splitlines()]
+    assert server.uploads[0]["purpose"] == "batch" and [line["custom_id"] for line in lines] == ["0", "1", "2"]
+    body = lines[0]["body"]
+    assert body["messages"][-1] == {"role": "user", "content": "frogs sing"}
+    created = server.created[0]
+    assert created["endpoint"] == "/v1/chat/completions"
+    if provider == "openai":
+        assert lines[0]["url"] == "/v1/chat/completions" and lines[0]["method"] == "POST"
+        assert body["seed"] == 7 and body["max_completion_tokens"] == 20 and created["completion_window"] == "24h"
+    else:
+        assert body["random_seed"] == 7 and body["max_tokens"] == 20 and created["model"] == name
+    assert "batch " in result.stderr and "submitted: 3 requests" in result.stderr
+    db = sqlite3.connect(data_dir / "usage.db")
+    assert db.execute("SELECT COUNT(*), SUM(error_type IS NOT NULL) FROM calls").fetchone() == (3, 1)
+    db.close()
+
+
+def test_embed_through_the_batch_api(server: BatchServer, tmp_path: Path) -> None:
+    result = run("embed", "--batch-api", "--poll-interval", "0.01", "-m", "openai:text-embedding-3-small",
+                 "--base-url", server.base_url, "--jsonl", str(_prompts(tmp_path, ["king", "queen bee"])))
+    assert result.exit_code == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["embedding"] for r in records] == [[4.0, 1.0], [9.0, 1.0]]
+    assert server.created[0]["endpoint"] == "/v1/embeddings"
+
+
+def test_status_cancel_fetch_and_list(server: BatchServer, tmp_path: Path, data_dir: Path) -> None:
+    from llmctl.core.inputs import collect_inputs
+    from llmctl.providers.base import CompletionRequest
+    from llmctl.providers.registry import get_provider, resolve_model
+    from llmctl.run import CompleteJob
+    from llmctl.run.batch_api import BatchClient, remember
+
+    ref = resolve_model("openai:gpt-4o-mini", base_url=server.base_url)
+    client = BatchClient(ref, get_provider(ref, {}))
+    job = CompleteJob(CompletionRequest(""))
+    items = collect_inputs(None, None, str(_prompts(tmp_path, ["one", "two"])))
+    info = client.submit(job, items)
+    remember(info, ref.label, ref, job, items)
+    client.close()
+    assert info.status == "queued"
+
+    early = run("batch", "fetch", info.id)
+    assert early.exit_code == 2
+    assert early.stderr == (f"llmctl: error: batch {info.id} is running (0/2 done); "
+                            "fetch it when it has finished\n")
+    status = json.loads(run("batch", "status", info.id, "--json").stdout)
+    assert status["status"] == "running" and status["provider_status"] == "finalizing"
+    cancelled = run("batch", "cancel", info.id)
+    assert cancelled.exit_code == 0 and cancelled.stdout == f"{info.id}\tcancelling\n"
+    listed = [json.loads(line) for line in run("batch", "list", "--json").stdout.splitlines()]
+    assert [(b["id"], b["status"], b["records"]) for b in listed] == [(info.id, "cancelled", 2)]
+    out = tmp_path / "answers.jsonl"
+    fetched = run("batch", "fetch", info.id, "-o", str(out))
+    assert fetched.exit_code == 4  # cancelled before anything ran: every record says so
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in records] == ["q0", "q1"]
+    assert all(r["error"]["message"] == "the batch returned no result for it" for r in records)
+
+
+def test_fetch_twice_logs_once(server: BatchServer, tmp_path: Path, data_dir: Path) -> None:
+    result = run("complete", "--batch-api", "--poll-interval", "0.01", "-m", "openai:gpt-4o-mini",
+                 "--base-url", server.base_url, "--jsonl", str(_prompts(tmp_path, ["a b"])))
+    assert result.exit_code == 0, result.stderr
+    batch_id = result.stderr.split("batch ", 1)[1].split(" ", 1)[0]
+    again = run("batch", "fetch", batch_id)
+    assert again.stdout == result.stdout
+    db = sqlite3.connect(data_dir / "usage.db")
+    assert db.execute("SELECT COUNT(*) FROM calls").fetchone() == (1,)
+    db.close()
+
+
+def test_batch_api_refuses_local_models_and_unknown_ids(tmp_path: Path) -> None:
+    result = run("complete", "--batch-api", "-m", "scripted:chat", "hi")
+    assert result.exit_code == 2
+    assert result.stderr == "llmctl: error: --batch-api works with OpenAI and Mistral models, not scripted:chat\n"
+    missing = run("batch", "status", "batch_nope")
+    assert missing.exit_code == 2
+    assert missing.stderr == ("llmctl: error: no batch 'batch_nope' was submitted from here "
+                              "(see `llmctl batch list`)\n")

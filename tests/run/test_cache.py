@@ -1,0 +1,88 @@
+"""The response cache: deterministic requests and embeddings answered from SQLite, at no cost."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from scripted_run import ScriptedProvider, run
+
+from llmctl.providers.base import CompletionRequest
+from llmctl.providers.registry import resolve_model
+from llmctl.run import CompleteJob, EmbedJob
+from llmctl.run.cache import ResponseCache
+
+
+def test_temperature_zero_is_answered_from_the_cache(data_dir: Path) -> None:
+    first = json.loads(run("complete", "--json", "-m", "scripted:chat", "--temperature", "0", "hi there").stdout)
+    assert "cached" not in first
+    result = run("complete", "-m", "scripted:chat", "--temperature", "0", "--json", "hi there")
+    second = json.loads(result.stdout)
+    assert len(ScriptedProvider.calls) == 1
+    assert second["cached"] is True and second["text"] == first["text"] == "HI THERE"
+    assert second["cost"]["total"] == 0 and second["saved"] == first["cost"]["total"] == 8
+    assert second["usage"] == first["usage"]
+    # The hit is logged as one, at no cost.
+    db = sqlite3.connect(data_dir / "usage.db")
+    assert db.execute("SELECT cache_hit, cost FROM calls ORDER BY id").fetchall() == [(0, "8"), (1, "0")]
+    db.close()
+
+
+def test_summary_says_what_the_cache_saved() -> None:
+    run("complete", "-m", "scripted:chat", "--seed", "3", "hi there")
+    result = run("complete", "-m", "scripted:chat", "--seed", "3", "hi there")
+    assert " · 1 cached, saved $8" in result.stderr
+    assert result.stdout == "HI THERE\n"
+
+
+def test_sampling_requests_are_not_cached_and_no_cache_skips_it() -> None:
+    run("complete", "-m", "scripted:chat", "hi")
+    run("complete", "-m", "scripted:chat", "hi")
+    assert len(ScriptedProvider.calls) == 2
+    run("complete", "-m", "scripted:chat", "--temperature", "0", "--no-cache", "hi")
+    run("complete", "-m", "scripted:chat", "--temperature", "0", "--no-cache", "hi")
+    assert len(ScriptedProvider.calls) == 4
+
+
+def test_every_parameter_is_part_of_the_key() -> None:
+    run("complete", "-m", "scripted:chat", "--temperature", "0", "hi")
+    run("complete", "-m", "scripted:chat", "--temperature", "0", "--max-tokens", "5", "hi")
+    run("complete", "-m", "scripted:chat", "--temperature", "0", "-s", "be brief", "hi")
+    run("complete", "-m", "scripted:chat", "--temperature", "0", "hi!")
+    assert len(ScriptedProvider.calls) == 4
+
+
+def test_embeddings_are_cached_and_stats_and_clear() -> None:
+    run("embed", "-m", "scripted:vec", "banana", "kiwi")
+    result = run("embed", "-m", "scripted:vec", "banana", "kiwi", "apple")
+    assert [t for _, t in ScriptedProvider.calls] == ["banana", "kiwi", "apple"]
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r.get("cached", False) for r in records] == [True, True, False]
+    stats = json.loads(run("cache", "stats", "--json").stdout)
+    assert stats["entries"] == 3 and stats["models"][0]["model"] == "scripted:vec"
+    cleared = run("cache", "clear")
+    assert cleared.exit_code == 0 and cleared.stderr == "removed 3 cached responses\n"
+    assert json.loads(run("cache", "stats", "--json").stdout)["entries"] == 0
+
+
+def test_size_cap_drops_the_least_recently_used(tmp_path: Path) -> None:
+    cache = ResponseCache(tmp_path / "c.db", max_bytes=20_000)
+    ref = resolve_model("scripted:chat")
+    job = CompleteJob(CompletionRequest("", temperature=0))
+    keys = [cache.key(job, ref, f"prompt {i}") for i in range(202)]
+    for key in keys:
+        cache.put(key, {"fields": {"text": "x" * 200}, "usage": {}, "cost": {}}, ref=ref, command="complete")
+    stats = cache.stats()
+    assert stats["bytes"] <= 20_000
+    assert cache.get(keys[-1]) is not None and cache.get(keys[0]) is None
+    cache.close()
+
+
+def test_keys_differ_by_model_command_and_endpoint() -> None:
+    chat, vec = resolve_model("scripted:chat"), resolve_model("scripted:vec")
+    complete, embed = CompleteJob(CompletionRequest("", temperature=0)), EmbedJob()
+    keys = {ResponseCache.key(complete, chat, "hi"), ResponseCache.key(complete, vec, "hi"),
+            ResponseCache.key(embed, chat, "hi"),
+            ResponseCache.key(complete, resolve_model("scripted:chat", base_url="http://127.0.0.1:9/v1"), "hi")}
+    assert len(keys) == 4

@@ -1,0 +1,130 @@
+"""The usage log (a real SQLite file), `llmctl usage`, --max-cost and [budget] limits."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from scripted_run import ScriptedProvider, run
+
+
+def _rows(data_dir: Path) -> list[sqlite3.Row]:
+    db = sqlite3.connect(data_dir / "usage.db")
+    db.row_factory = sqlite3.Row
+    try:
+        return db.execute("SELECT * FROM calls ORDER BY id").fetchall()
+    finally:
+        db.close()
+
+
+def _prompts(tmp_path: Path, texts: list[str]) -> Path:
+    path = tmp_path / "p.jsonl"
+    path.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(texts)))
+    return path
+
+
+def test_every_call_is_a_row_without_its_text(tmp_path: Path, data_dir: Path) -> None:
+    prompts = _prompts(tmp_path, ["one two", "x FAIL", "three"])
+    result = run("complete", "-m", "scripted:chat", "--jsonl", str(prompts), "--concurrency", "1")
+    assert result.exit_code == 4
+    rows = _rows(data_dir)
+    assert [(r["command"], r["provider"], r["model"], r["error_type"]) for r in rows] == [
+        ("complete", "scripted", "chat", None), ("complete", "scripted", "chat", "NetworkError"),
+        ("complete", "scripted", "chat", None)]
+    # "one two": 2 words + 2 = 4 in at $1, 2 out at $2.
+    assert (rows[0]["input_tokens"], rows[0]["output_tokens"], rows[0]["cost"]) == (4, 2, "8")
+    assert all(r["text"] is None for r in rows)
+    assert rows[0]["at"].endswith("Z") and rows[0]["latency_ms"] >= 0
+
+
+def test_log_text_keeps_the_input(scripted_backend, data_dir: Path) -> None:
+    scripted_backend("[usage]\nlog_text = true\n")
+    run("complete", "-m", "scripted:chat", "hello there")
+    assert _rows(data_dir)[0]["text"] == "hello there"
+
+
+def test_no_log_env(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> None:
+    monkeypatch.setenv("LLMCTL_NO_LOG", "1")
+    assert run("complete", "-m", "scripted:chat", "hi").exit_code == 0
+    assert not (data_dir / "usage.db").exists()
+
+
+def test_usage_command_groups_and_filters(tmp_path: Path, data_dir: Path) -> None:
+    run("complete", "-m", "scripted:chat", "--jsonl", str(_prompts(tmp_path, ["a", "b c"])))
+    run("embed", "-m", "scripted:vec", "banana split")
+    result = run("usage", "--by", "command", "--json")
+    assert result.exit_code == 0
+    by_command = {r["command"]: r for r in map(json.loads, result.stdout.splitlines())}
+    assert by_command["complete"]["calls"] == 2
+    assert by_command["complete"]["input_tokens"] == 3 + 4 and by_command["complete"]["output_tokens"] == 3
+    assert by_command["complete"]["cost"] == 7 * 1 + 3 * 2
+    assert by_command["embed"]["cost"] == 2
+    assert run("usage", "--since", "2999-01-01", "--json").stdout == ""
+    tsv = run("usage", "--by", "model").stdout.splitlines()
+    assert tsv[0].split("\t")[0] == "model" and [line.split("\t")[0] for line in tsv[1:]] == [
+        "scripted:chat", "scripted:vec"]
+    bad = run("usage", "--since", "yesterday")
+    assert bad.exit_code == 2 and bad.stderr == "llmctl: error: --since takes a date as YYYY-MM-DD, not 'yesterday'\n"
+
+
+@pytest.mark.parametrize("damage", ["locked", "corrupt"])
+def test_a_locked_or_corrupt_log_warns_and_keeps_the_result(data_dir: Path, damage: str) -> None:
+    data_dir.mkdir(parents=True)
+    db_path = data_dir / "usage.db"
+    holder = None
+    if damage == "corrupt":
+        db_path.write_bytes(b"this is not a database" * 100)
+    else:
+        holder = sqlite3.connect(db_path, isolation_level=None)
+        holder.execute("CREATE TABLE t (x)")
+        holder.execute("BEGIN EXCLUSIVE")
+    try:
+        result = run("complete", "--json", "-m", "scripted:chat", "hi")
+    finally:
+        if holder is not None:
+            holder.close()
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["text"] == "HI"
+    assert result.stderr.startswith(f"warning: the usage log {db_path} is unusable (")
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "nan"])
+def test_max_cost_must_be_a_positive_amount(value: str) -> None:
+    result = run("complete", "-m", "scripted:chat", "--max-cost", value, "hi")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("llmctl: error: --max-cost must be")
+    assert ScriptedProvider.calls == []
+
+
+def test_max_cost_refuses_up_front_when_the_input_alone_is_over(tmp_path: Path) -> None:
+    out = tmp_path / "a.jsonl"
+    result = run("complete", "-m", "scripted:chat", "--max-cost", "2", "-o", str(out), "a b c")
+    assert result.exit_code == 6
+    assert result.stderr == ("llmctl: error: the input alone would cost $3, over the --max-cost limit of $2; "
+                             "nothing was sent\n")
+    assert ScriptedProvider.calls == [] and not out.exists()
+
+
+def test_max_cost_stops_before_a_request_that_could_cross_it(tmp_path: Path, data_dir: Path) -> None:
+    # Each request may cost up to $3 (1 token in, 1 out) and costs $5 (the backend adds 2 tokens).
+    prompts = _prompts(tmp_path, ["x"] * 10)
+    out = tmp_path / "a.jsonl"
+    result = run("complete", "-m", "scripted:chat", "--jsonl", str(prompts), "--max-tokens", "1",
+                 "--concurrency", "1", "--max-cost", "30", "-o", str(out))
+    assert result.exit_code == 6
+    assert "llmctl: error: --max-cost $30 reached: $30 spent; the next request could cost up to $3" in result.stderr
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(records) == len(ScriptedProvider.calls) == 6 == len(_rows(data_dir))
+    assert sum(r["cost"]["total"] for r in records) == 30
+
+
+def test_daily_budget_is_checked_against_the_log(scripted_backend) -> None:
+    scripted_backend("[budget]\ndaily_usd = 8\n")
+    assert run("complete", "-m", "scripted:chat", "--max-tokens", "1", "one two").exit_code == 0  # $8 spent
+    ScriptedProvider.calls = []
+    result = run("complete", "-m", "scripted:chat", "again")
+    assert result.exit_code == 6
+    assert result.stderr == "llmctl: error: [budget] daily_usd of $8 is spent ($8 logged); nothing was sent\n"
+    assert ScriptedProvider.calls == []
