@@ -136,62 +136,27 @@ def _one_shot(chat: Chat, out: Output, text: str) -> None:
     out.summary(f"{chat.ref.label} · {_turn_line(usage, seconds)}")
 
 
-def _serve(out: Output, ref: ModelRef, provider: Provider, host: str, port: int, options: dict[str, Any]) -> None:
-    import subprocess
-    import tempfile
-    import urllib.request
-
+def _serve(out: Output, ref: ModelRef, provider: Provider, host: str, port: int, embedding: bool) -> None:
     from llmctl.providers.gguf import GGUFProvider
 
     if not isinstance(provider, GGUFProvider):
         raise UsageError(f"--serve runs GGUF models; {ref.label} is a {ref.kind} model")
-    provider.header(ref)
-    if not 0 < port < 65536:
-        raise UsageError(f"--port must be between 1 and 65535, not {port}")
-    alias = ref.label.partition(":")[2] or ref.label
-    command = [sys.executable, "-m", "llmctl.providers.gguf.server", "--model", ref.model,
-               "--model_alias", alias, "--host", host, "--port", str(port),
-               "--n_ctx", str(provider.n_ctx(ref)), "--verbose", "False"]
-    threads = provider.thread_count()
-    command += ["--n_threads", str(threads), "--n_threads_batch", str(threads)]
-    if "n_gpu_layers" in options:
-        command += ["--n_gpu_layers", str(options["n_gpu_layers"])]
-    log = tempfile.TemporaryFile()
-    child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log if not out.verbose else None,
-                             stderr=subprocess.STDOUT if not out.verbose else None)
-    base = f"http://{host}:{port}/v1"
+    from llmctl.providers.gguf.serve import LocalServer, ServerStopped, plan_for
+
+    plan = plan_for(provider, ref, embedding=embedding)
     try:
-        with out.spinner(f"starting a server for {ref.label}"):
-            deadline = time.monotonic() + 120
-            while True:
-                if child.poll() is not None:
-                    log.seek(0)
-                    tail = " ".join(log.read().decode("utf-8", "replace").split()[-40:])
-                    raise ProviderError(f"the server for {ref.label} exited with code {child.returncode}: {tail}")
-                try:
-                    with urllib.request.urlopen(f"{base}/models", timeout=1) as reply:
-                        if reply.status == 200:
-                            break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise ProviderError(f"the server for {ref.label} did not answer on {base} within 120 s")
-                time.sleep(0.2)
-        out.info(f"serving {ref.label} at {base} (OpenAI-compatible; model name {alias!r}); Ctrl-C stops it")
-        out.info(f"try: llmctl complete --base-url {base} -m openai:{alias} \"Hello\"")
-        child.wait()
-        raise ProviderError(f"the server for {ref.label} stopped with code {child.returncode}")
-    except KeyboardInterrupt:
-        out.info("stopping the server")
-    finally:
-        if child.poll() is None:
-            child.terminate()
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-        log.close()
+        with LocalServer(plan, host, port, show_log=out.verbose) as server:
+            with out.spinner(f"starting a server for {ref.label}"):
+                server.wait_ready()
+            what = "chat and embeddings" if plan.embedding and not provider.header(ref).is_embedding_only \
+                else "embeddings" if plan.embedding else "chat"
+            out.info(f"serving {ref.label} at {server.base_url} (OpenAI-compatible {what}; model name "
+                     f"{plan.alias!r}); Ctrl-C stops it")
+            out.info(f"try: llmctl complete --base-url {server.base_url} -m openai:{plan.alias} \"Hello\"")
+            server.wait()
+    except (KeyboardInterrupt, ServerStopped) as stop:
+        why = f" ({stop})" if isinstance(stop, ServerStopped) else ""
+        out.info(f"server stopped{why}")
 
 
 def _bench(out: Output, ref: ModelRef, provider: Provider, load_s: float, max_tokens: int | None,
@@ -230,6 +195,8 @@ def run_local_command(
                        show_default=False),
     ] = None,
     serve: Annotated[bool, typer.Option("--serve", help="Serve the model over an OpenAI-compatible API.")] = False,
+    embedding: Annotated[bool, typer.Option("--embedding", help="With --serve: answer /v1/embeddings too "
+                                            "(always on for embedding models).")] = False,
     port: Annotated[int, typer.Option("--port", help="Port for --serve.")] = 8080,
     host: Annotated[str, typer.Option("--host", help="Address for --serve.")] = "127.0.0.1",
     bench: Annotated[bool, typer.Option("--bench", help="Measure prompt and generation speed, "
@@ -257,6 +224,8 @@ def run_local_command(
     out = make_output(ctx, json_mode=json_mode, quiet=quiet, verbose=verbose, table_format=table_format)
     if serve and bench:
         raise UsageError("--serve and --bench cannot be used together")
+    if embedding and not serve:
+        raise UsageError("--embedding applies to --serve only")
     if max_tokens is not None and max_tokens < 1:
         raise UsageError(f"--max-tokens must be at least 1, not {max_tokens}")
     from llmctl.providers.registry import get_provider
@@ -265,7 +234,7 @@ def run_local_command(
     options = _options(n_ctx, threads, n_gpu_layers)
     provider = get_provider(ref, options)
     if serve:
-        _serve(out, ref, provider, host, port, options)
+        _serve(out, ref, provider, host, port, embedding)
         return
     provider.require(ref, COMPLETE)
     started = time.perf_counter()
