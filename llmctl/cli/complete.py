@@ -81,7 +81,7 @@ def complete_command(
     from llmctl.cli.backend import backend_options
     from llmctl.core.errors import UsageError
     from llmctl.providers.base import CompletionRequest
-    from llmctl.providers.registry import default_system_prompt
+    from llmctl.providers.defaults import with_model_defaults
 
     out = make_output(ctx, json_mode=json_mode, quiet=quiet, verbose=verbose)
     if max_tokens is not None and max_tokens < 1:
@@ -104,8 +104,7 @@ def complete_command(
                                  repeat_penalty=repeat_penalty)
     items = run.read_prompts(prompt, file, jsonl, field)
     ref, provider = run.open_for_completion(out, model, options, base_url)
-    if system is None:
-        template.system = default_system_prompt(ref)
+    template = with_model_defaults(template, ref, provider)
     if len(items) == 1 and not jsonl:
         streaming = stream if stream is not None else (out.stdout_is_tty() and not out.json_mode)
         run.complete_one(out, ref, provider, template, items[0].text, streaming)

@@ -6,20 +6,20 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from llmctl.cli.common import guarded, make_output
 from llmctl.cli.options import FormatOpt, JsonOpt, QuietOpt, VerboseOpt
-from llmctl.core.errors import InputError, ProviderError, UsageError
+from llmctl.core.errors import InputError, UsageError
 from llmctl.core.inputs import decode_utf8
 from llmctl.core.output import Output
 from llmctl.core.usage import LOCAL_COST, Usage
 from llmctl.providers.base import COMPLETE, CompletionRequest, ModelRef, Provider
 
-REPL_HELP = "/reset clears the conversation · /system TEXT sets the system prompt · /exit or Ctrl-D quits"
-
+if TYPE_CHECKING:
+    from llmctl.chat import ChatSession
 
 def _resolve(name: str) -> ModelRef:
     from llmctl.providers.registry import resolve_model
@@ -45,95 +45,62 @@ def _turn_line(usage: Usage, seconds: float) -> str:
            f" · {seconds:.2f} s"
 
 
-class Chat:
-    """One conversation with a loaded model: its turns, system prompt and sampling settings."""
+def _repl(chat: ChatSession, out: Output) -> None:
+    from llmctl.chat import COMMANDS_HELP, LineReader
 
-    def __init__(self, provider: Provider, ref: ModelRef, template: CompletionRequest) -> None:
-        self.provider = provider
-        self.ref = ref
-        self.template = template
-        self.history: list[dict[str, str]] = []
-
-    def ask(self, text: str, out: Output, *, stream: bool) -> tuple[str, Usage, float]:
-        """One turn; the oldest turns are dropped while the conversation outgrows the context."""
+    out.info(f"chatting with {chat.ref.label} · {COMMANDS_HELP}")
+    reader = LineReader()
+    try:
         while True:
-            request = CompletionRequest(
-                prompt=text, system=self.template.system, history=list(self.history),
-                max_tokens=self.template.max_tokens, temperature=self.template.temperature,
-                seed=self.template.seed, stream=stream)
-            started = time.perf_counter()
             try:
-                completion = self.provider.complete(self.ref, request, out.write if stream else None)
-            except UsageError as exc:
-                if self.history and "context window" in exc.message:
-                    del self.history[:2]
-                    out.info("(the conversation outgrew the context window; dropped the oldest turn)")
-                    continue
-                raise
-            seconds = time.perf_counter() - started
-            self.history += [{"role": "user", "content": text},
-                             {"role": "assistant", "content": completion.text}]
-            return completion.text, completion.usage, seconds
-
-
-def _read_line(prompt: str) -> str | None:
-    sys.stderr.write(prompt)
-    sys.stderr.flush()
-    line = sys.stdin.readline()
-    return None if line == "" else line.rstrip("\n")
-
-
-def _repl(chat: Chat, out: Output) -> None:
-    out.info(f"chatting with {chat.ref.label} · {REPL_HELP}")
-    while True:
-        try:
-            line = _read_line(">>> ")
-        except KeyboardInterrupt:
-            sys.stderr.write("\n")
-            continue
-        if line is None:
-            sys.stderr.write("\n")
-            return
-        text = line.strip()
-        if not text:
-            continue
-        if text.startswith("/"):
-            command, _, rest = text.partition(" ")
-            if command in ("/exit", "/quit", "/bye"):
+                line = reader.read()
+            except KeyboardInterrupt:
+                sys.stderr.write("\n")
+                continue
+            if line is None:
+                sys.stderr.write("\n")
                 return
-            if command == "/reset":
-                chat.history.clear()
-                out.info("(conversation cleared)")
-            elif command == "/system":
-                chat.template.system = rest.strip() or None
-                out.info(f"(system prompt {'set' if chat.template.system else 'cleared'})")
-            else:
-                out.info(f"unknown command {command}; {REPL_HELP}")
-            continue
-        try:
-            answer, usage, seconds = chat.ask(text, out, stream=True)
-        except KeyboardInterrupt:
-            out.write("\n")
-            out.info("(answer interrupted)")
-            continue
-        except UsageError as exc:
-            out.warn(exc.one_line())
-            continue
-        if not answer.endswith("\n"):
-            out.write("\n")
-        out.info(_turn_line(usage, seconds))
+            text = line.strip()
+            if not text:
+                continue
+            if text.startswith("/"):
+                message = chat.command(text)
+                if message is None:
+                    return
+                out.info(message)
+                continue
+            _answer(chat, out, line)
+    finally:
+        reader.close()
 
 
-def _one_shot(chat: Chat, out: Output, text: str) -> None:
-    answer, usage, seconds = chat.ask(text, out, stream=not out.json_mode)
-    if out.json_mode:
-        out.record({"model": chat.ref.label, "text": answer, "usage": usage.to_json(),
-                    "cost": LOCAL_COST.to_json() if chat.provider.local else None,
-                    "latency_ms": round(seconds * 1000, 1)})
-        return
-    if not answer.endswith("\n"):
+def _answer(chat: ChatSession, out: Output, text: str) -> None:
+    try:
+        turn = chat.ask(text, out.write)
+    except KeyboardInterrupt:
         out.write("\n")
-    out.summary(f"{chat.ref.label} · {_turn_line(usage, seconds)}")
+        out.info("(answer interrupted)")
+        return
+    except UsageError as exc:
+        out.warn(exc.one_line())
+        return
+    if turn.dropped:
+        out.info(f"(the conversation outgrew the context window; dropped the oldest {turn.dropped} turn(s))")
+    if not turn.text.endswith("\n"):
+        out.write("\n")
+    out.info(_turn_line(turn.usage, turn.seconds))
+
+
+def _one_shot(chat: ChatSession, out: Output, text: str) -> None:
+    turn = chat.ask(text, None if out.json_mode else out.write)
+    if out.json_mode:
+        out.record({"model": chat.ref.label, "text": turn.text, "usage": turn.usage.to_json(),
+                    "cost": LOCAL_COST.to_json() if chat.provider.local else None,
+                    "latency_ms": round(turn.seconds * 1000, 1)})
+        return
+    if not turn.text.endswith("\n"):
+        out.write("\n")
+    out.summary(f"{chat.ref.label} · {_turn_line(turn.usage, turn.seconds)}")
 
 
 def _serve(out: Output, ref: ModelRef, provider: Provider, host: str, port: int, embedding: bool) -> None:
@@ -246,12 +213,11 @@ def run_local_command(
     if bench:
         _bench(out, ref, provider, load_s, max_tokens, seed)
         return
-    if system is None:
-        from llmctl.providers.registry import default_system_prompt
+    from llmctl.chat import ChatSession
+    from llmctl.providers.defaults import with_model_defaults
 
-        system = default_system_prompt(ref)
-    chat = Chat(provider, ref, CompletionRequest("", system=system, max_tokens=max_tokens,
-                                                 temperature=temperature, seed=seed))
+    template = CompletionRequest("", system=system, max_tokens=max_tokens, temperature=temperature, seed=seed)
+    chat = ChatSession(provider, ref, with_model_defaults(template, ref, provider))
     if prompt:
         _one_shot(chat, out, " ".join(prompt))
     elif not sys.stdin.isatty():

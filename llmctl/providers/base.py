@@ -167,6 +167,11 @@ class Provider(ABC):
     @abstractmethod
     def tokenizer(self, ref: ModelRef) -> Tokenizer: ...
 
+    def generation_defaults(self, ref: ModelRef) -> dict[str, Any]:
+        """Sampling defaults the model itself declares (temperature, top_p, top_k, repeat_penalty,
+        max_tokens); an alias's settings in configs/models.toml take precedence over them."""
+        return {}
+
     def complete(self, ref: ModelRef, request: CompletionRequest, on_text: TextSink | None = None) -> Completion:
         raise UsageError(f"{ref.label}: the {self.kind} provider cannot complete text")
 

@@ -29,6 +29,13 @@ FOREIGN_OPTIONS = {"device": "--device", "allow_pickle": "--allow-pickle", "trus
 
 LLAMA_POOLING_MEAN = 1
 
+#: Answer cap when neither the user nor the alias gives one: a model without a chat template (or
+#: one that never emits its end token) would otherwise generate until its context window is full.
+DEFAULT_MAX_TOKENS = 512
+
+#: GGUF metadata keys (general.sampling.*) that carry a model's own sampling defaults.
+SAMPLING_METADATA = {"temp": "temperature", "top_p": "top_p", "top_k": "top_k", "penalty_repeat": "repeat_penalty"}
+
 
 def _engine() -> Any:
     """The llama.cpp plumbing, imported on first use (exit 5 when llama-cpp-python is missing)."""
@@ -95,6 +102,15 @@ class GGUFProvider(Provider):
         if header.is_embedding_only:
             return frozenset({EMBED, TOKENIZE})
         return frozenset({COMPLETE, EMBED, TOKENIZE})
+
+    def generation_defaults(self, ref: ModelRef) -> dict[str, Any]:
+        metadata = self.header(ref).metadata
+        found: dict[str, Any] = {"max_tokens": DEFAULT_MAX_TOKENS}
+        for key, name in SAMPLING_METADATA.items():
+            value = metadata.get(f"general.sampling.{key}")
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                found[name] = value
+        return found
 
     def require(self, ref: ModelRef, capability: str) -> None:
         super().require(ref, capability)

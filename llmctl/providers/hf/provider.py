@@ -74,6 +74,9 @@ class HFProvider(Provider):
             found = self._folders[ref.model] = HFFolder(ref.model, ref.label)
         return found
 
+    def generation_defaults(self, ref: ModelRef) -> dict[str, Any]:
+        return dict(self.folder(ref).sampling_defaults)
+
     def capabilities(self, ref: ModelRef) -> frozenset[str]:
         folder = self.folder(ref)
         if not folder.has("config.json"):
