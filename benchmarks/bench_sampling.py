@@ -1,6 +1,6 @@
 """Default sampling for a local alias: which settings answer a small question set right most often.
 
-Run: .venv/bin/python benchmarks/bench_sampling.py [--model smollm2] [--seeds 4] [--max-tokens 96]
+Run: .venv/bin/python benchmarks/bench_sampling.py [--model smollm2] [--seeds 4] [--max-tokens 96] [--threads 1]
 Every candidate answers every question of benchmarks/data/questions.jsonl once per seed, through the
 same provider call `llmctl complete` makes; an answer counts as right when it contains one of the
 question's accepted words. The baseline is llama-cpp-python's own defaults (temperature 0.8, top-p
@@ -36,6 +36,7 @@ def main() -> None:
     parser.add_argument("--model", default="smollm2")
     parser.add_argument("--seeds", type=int, default=4)
     parser.add_argument("--max-tokens", type=int, default=96)
+    parser.add_argument("--threads", type=int, default=1, help="one thread copes best with a shared machine")
     args = parser.parse_args()
 
     from llmctl.providers.base import CompletionRequest
@@ -43,7 +44,7 @@ def main() -> None:
 
     questions = [json.loads(line) for line in QUESTIONS.read_text().splitlines() if line.strip()]
     ref = resolve_model(args.model)
-    provider = get_provider(ref, {"n_ctx": 1024})
+    provider = get_provider(ref, {"n_ctx": 1024, "threads": args.threads})
     provider.require(ref, "complete")
     provider.load(ref)
     print(f"model {ref.label} · {len(questions)} questions x {args.seeds} seeds · answers capped at "

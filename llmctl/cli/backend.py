@@ -40,7 +40,7 @@ def open_model(out: Output, name: str | None, capability: str, options: dict[str
     provider = get_provider(ref, options)
     provider.require(ref, capability)
     with out.spinner(f"loading {ref.label}"):
-        provider.load(ref)
+        provider.load(ref, capability)
     show_warnings(out, provider)
     out.debug(f"model {ref.label} ({ref.kind} backend)")
     return ref, provider

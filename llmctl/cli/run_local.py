@@ -206,7 +206,7 @@ def run_local_command(
     provider.require(ref, COMPLETE)
     started = time.perf_counter()
     with out.spinner(f"loading {ref.label}"):
-        provider.load(ref)
+        provider.load(ref, COMPLETE)
     load_s = time.perf_counter() - started
     for message in provider.drain_warnings():
         out.warn(message)

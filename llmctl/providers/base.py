@@ -148,8 +148,9 @@ class Provider(ABC):
         found, self._warnings = self._warnings, []
         return found
 
-    def load(self, ref: ModelRef) -> None:  # noqa: B027 - optional hook
-        """Get ready to serve `ref` (load a local model, build a client); the CLI shows a spinner."""
+    def load(self, ref: ModelRef, capability: str = COMPLETE) -> None:  # noqa: B027 - optional hook
+        """Get ready to use `ref` for `capability` (load a local model, build a client); the CLI shows
+        a spinner meanwhile."""
 
     def capabilities(self, ref: ModelRef) -> frozenset[str]:
         return ref.capabilities or frozenset({TOKENIZE})

@@ -71,7 +71,7 @@ class HostedProvider(Provider):
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ the SDK client
-    def load(self, ref: ModelRef) -> None:
+    def load(self, ref: ModelRef, capability: str = COMPLETE) -> None:
         self.client()
 
     def client(self) -> Any:

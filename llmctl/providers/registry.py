@@ -269,15 +269,7 @@ def require_import(module: str, what: str, extra: str) -> Any:
 
 
 def get_tokenizer(ref: ModelRef, options: dict[str, Any] | None = None) -> Any:
-    """The model's own tokenizer. API models skip their provider module (and its SDK) entirely."""
-    if ref.kind == "openai":
-        from llmctl.providers.openai.tokens import openai_tokenizer
-
-        return openai_tokenizer(ref)
-    if ref.kind == "mistral":
-        from llmctl.providers.mistral.tokens import mistral_tokenizer
-
-        return mistral_tokenizer(ref)
+    """The model's own tokenizer, from its backend (API backends import no SDK to tokenize)."""
     provider = get_provider(ref, options)
     provider.require(ref, "tokenize")
     return provider.tokenizer(ref)

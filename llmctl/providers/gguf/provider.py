@@ -88,7 +88,6 @@ class GGUFProvider(Provider):
         self._chat_models: dict[str, Any] = {}
         self._embed_models: dict[str, Any] = {}
         self._formatters: dict[str, Any] = {}
-        self._purpose: dict[str, str] = {}
 
     # ------------------------------------------------------------------ the file
     def header(self, ref: ModelRef) -> GGUFHeader:
@@ -111,11 +110,6 @@ class GGUFProvider(Provider):
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 found[name] = value
         return found
-
-    def require(self, ref: ModelRef, capability: str) -> None:
-        super().require(ref, capability)
-        # load() then knows which of the two llama.cpp contexts to build.
-        self._purpose[ref.model] = capability
 
     def _int_option(self, name: str) -> int | None:
         value = self.options.get(name)
@@ -165,10 +159,11 @@ class GGUFProvider(Provider):
             raise UsageError(f"{ref.model}: llama.cpp cannot load this model: {detail}") from None
 
     # ------------------------------------------------------------------ loading
-    def load(self, ref: ModelRef) -> None:
-        if self._purpose.get(ref.model) == EMBED:
+    def load(self, ref: ModelRef, capability: str = COMPLETE) -> None:
+        """Build the llama.cpp context the capability needs: embeddings, a vocabulary, or generation."""
+        if capability == EMBED:
             self._embedder(ref)
-        elif self._purpose.get(ref.model) == TOKENIZE:
+        elif capability == TOKENIZE:
             self.tokenizer(ref)
         else:
             self.chat_model(ref)

@@ -162,7 +162,7 @@ class HFProvider(Provider):
                 raise UsageError("--device mps: torch sees no Apple GPU here")
         return wanted
 
-    def load(self, ref: ModelRef) -> None:
+    def load(self, ref: ModelRef, capability: str = COMPLETE) -> None:
         self._load(ref)
 
     def _load(self, ref: ModelRef) -> _Loaded:
