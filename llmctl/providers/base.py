@@ -168,6 +168,10 @@ class Provider(ABC):
     @abstractmethod
     def tokenizer(self, ref: ModelRef) -> Tokenizer: ...
 
+    def context_window(self, ref: ModelRef) -> int | None:
+        """The most tokens the model reads at once, as configured or as the model file says."""
+        return ref.context_window
+
     def generation_defaults(self, ref: ModelRef) -> dict[str, Any]:
         """Sampling defaults the model itself declares (temperature, top_p, top_k, repeat_penalty,
         max_tokens); an alias's settings in configs/models.toml take precedence over them."""

@@ -140,8 +140,7 @@ def _resolve_explicit(config: Config, provider: str, model: str, base_url: str |
         settings["custom_endpoint"] = True
     label = f"{provider}:{model}"
     if kind == "gguf":
-        path = expand_local_path(model)
-        return ModelRef(provider, kind, str(path), label, {}, settings)
+        return ModelRef(provider, kind, str(_resolve_gguf(model)), label, {}, settings)
     if kind == "hf":
         return ModelRef(provider, kind, str(_resolve_hf(model)), label, {}, settings)
     spec = _follow_points_to(config, provider, model)
@@ -159,6 +158,25 @@ def _openai_family_spec(model: str) -> dict[str, Any] | None:
             caps = ["embed", "tokenize"] if prefix == "text-embedding-" else ["complete", "tokenize"]
             return {"encoding": encoding, "capabilities": caps, "family": prefix}
     return None
+
+
+def _resolve_gguf(model: str) -> Path:
+    """A .gguf path, or `ORG/REPO[/FILE.gguf]` found in the local Hugging Face cache."""
+    path = expand_local_path(model)
+    parts = model.split("/")
+    if path.exists() or len(parts) < 2 or model.startswith((".", "/", "~", "pkg:")):
+        return path
+    repo_id, rest = "/".join(parts[:2]), "/".join(parts[2:])
+    snapshot = find_in_hf_cache(repo_id)
+    if snapshot is None:
+        return path
+    if rest:
+        return snapshot / rest if (snapshot / rest).is_file() else path
+    files = sorted(snapshot.rglob("*.gguf"))
+    if len(files) > 1:
+        names = ", ".join(f"gguf:{repo_id}/{f.relative_to(snapshot).as_posix()}" for f in files)
+        raise UsageError(f"gguf:{model} holds {len(files)} GGUF files in the Hugging Face cache; name one: {names}")
+    return files[0] if files else path
 
 
 def _resolve_hf(model: str) -> Path:

@@ -102,6 +102,9 @@ class GGUFProvider(Provider):
             return frozenset({EMBED, TOKENIZE})
         return frozenset({COMPLETE, EMBED, TOKENIZE})
 
+    def context_window(self, ref: ModelRef) -> int | None:
+        return self.header(ref).context_length
+
     def generation_defaults(self, ref: ModelRef) -> dict[str, Any]:
         metadata = self.header(ref).metadata
         found: dict[str, Any] = {"max_tokens": DEFAULT_MAX_TOKENS}

@@ -95,13 +95,16 @@ class HFProvider(Provider):
             found = self._tokenizers[ref.model] = self._open_tokenizer(ref)
         return found
 
+    def context_window(self, ref: ModelRef) -> int | None:
+        folder = self.folder(ref)
+        if not folder.has("config.json"):
+            return None
+        return folder.pooling.max_seq_length if folder.is_sentence_transformer else folder.max_positions
+
     def _open_tokenizer(self, ref: ModelRef) -> HFTokenizer:
         tok = self._read_tokenizer(ref)
-        folder = self.folder(ref)
-        if folder.has("config.json"):
-            # What `tokenize` shows as the window: the most tokens the model reads at once.
-            tok.context_window = folder.pooling.max_seq_length if folder.is_sentence_transformer \
-                else folder.max_positions
+        # What `tokenize` shows as the window: the most tokens the model reads at once.
+        tok.context_window = self.context_window(ref)
         return tok
 
     def _read_tokenizer(self, ref: ModelRef) -> HFTokenizer:
