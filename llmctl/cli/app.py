@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 
 from llmctl import __version__
 from llmctl.cli import complete, embed, models, prices, run_local, tokenize
 from llmctl.cli.common import GlobalState
+from llmctl.cli.completion import accept_click_spelling
 
 app = typer.Typer(
     name="llmctl",
@@ -20,7 +21,7 @@ app = typer.Typer(
     rich_markup_mode=None,  # plain help: Rich formatting would cost 50 ms of imports per call
     pretty_exceptions_enable=False,  # our own one-line errors; never a traceback with locals (keys)
     pretty_exceptions_show_locals=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion; models and aliases complete after -m
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -38,8 +39,9 @@ def root(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Nothing on stderr but errors.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Trace requests (keys redacted).")] = False,
     table_format: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option("--format", help="Tables as `table` or `tsv`.", show_default=False),
+        Optional[Literal["table", "tsv"]],  # noqa: UP045
+        typer.Option("--format", help="Tables as `table` or `tsv` (default: table on a terminal, tsv in a pipe).",
+                     show_default=False),
     ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
@@ -57,6 +59,7 @@ app.command("prices")(prices.prices_command)
 
 
 def main() -> None:
+    accept_click_spelling()
     try:
         app(prog_name="llmctl")
     except SystemExit as exc:

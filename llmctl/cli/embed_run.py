@@ -10,7 +10,7 @@ from typing import Any
 from llmctl.cli.backend import cost_of, open_model, show_warnings, summary_line, warn_unknown_price
 from llmctl.core.errors import ProviderError
 from llmctl.core.inputs import InputItem, collect_inputs
-from llmctl.core.output import Output
+from llmctl.core.output import Output, plural
 from llmctl.providers.base import EmbeddingRequest
 
 
@@ -67,4 +67,5 @@ def embed_items(out: Output, name: str | None, items: list[InputItem], options: 
                               latency_ms=round(seconds * 1000, 1))
             out.record(record)
     warn_unknown_price(out, ref, cost)
-    out.summary(f"{summary_line(ref, result.usage, cost, seconds)} · {len(items)} vectors")
+    vectors = plural(len(items), "vector")
+    out.summary(f"{summary_line(ref, result.usage, cost, seconds)} · {vectors}")

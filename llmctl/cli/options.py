@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
+
+from llmctl.cli.completion import complete_model_name
 
 ModelOpt = Annotated[
     Optional[list[str]],  # noqa: UP045 - Typer reads the annotation at run time
     typer.Option("--model", "-m", help="PROVIDER:MODEL or an alias; repeat to compare models.",
-                 show_default=False),
+                 show_default=False, autocompletion=complete_model_name),
 ]
 SingleModelOpt = Annotated[
     Optional[str],  # noqa: UP045
     typer.Option("--model", "-m", help="PROVIDER:MODEL or an alias (default: $LLMCTL_MODEL, config, embedded).",
-                 show_default=False),
+                 show_default=False, autocompletion=complete_model_name),
 ]
 FileOpt = Annotated[
     Optional[list[str]],  # noqa: UP045
@@ -30,7 +32,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="JSON output: one object p
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No usage summary or progress on stderr.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Trace what llmctl does on stderr.")]
 FormatOpt = Annotated[
-    Optional[str],  # noqa: UP045
+    Optional[Literal["table", "tsv"]],  # noqa: UP045
     typer.Option("--format", help="Tables as `table` or `tsv` (default: table on a terminal, tsv in a pipe).",
                  show_default=False),
 ]
@@ -42,11 +44,12 @@ BaseUrlOpt = Annotated[
 ]
 TimeoutOpt = Annotated[
     Optional[float],  # noqa: UP045
-    typer.Option("--timeout", help="Seconds to wait for each request.", show_default=False),
+    typer.Option("--timeout", help="Seconds to wait for each request (default 120).", show_default=False),
 ]
 MaxRetriesOpt = Annotated[
     Optional[int],  # noqa: UP045
-    typer.Option("--max-retries", help="Retries on 429, 5xx and connection errors.", show_default=False),
+    typer.Option("--max-retries", help="Retries on 429, 5xx and connection errors (default 3).",
+                 show_default=False),
 ]
 ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", help="Requests in flight at once for batches.")]
 NCtxOpt = Annotated[

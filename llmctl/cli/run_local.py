@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from llmctl.cli.common import guarded, make_output
+from llmctl.cli.completion import complete_model_name
 from llmctl.cli.options import FormatOpt, JsonOpt, QuietOpt, VerboseOpt
 from llmctl.core.errors import InputError, UsageError
 from llmctl.core.inputs import decode_utf8
-from llmctl.core.output import Output
+from llmctl.core.output import Output, plural
 from llmctl.core.usage import LOCAL_COST, Usage
 from llmctl.providers.base import COMPLETE, CompletionRequest, ModelRef, Provider
 
@@ -141,11 +142,11 @@ def _bench(out: Output, ref: ModelRef, provider: Provider, load_s: float, max_to
         return
     rows = [
         ("model", result.model),
-        ("context window", f"{result.n_ctx} tokens"),
+        ("context window", plural(result.n_ctx, "token")),
         ("threads", result.threads),
         ("load", f"{result.load_s:.2f} s"),
-        ("prompt processing", f"{result.prompt_tokens_per_s:.1f} tok/s ({result.prompt_tokens} tokens)"),
-        ("generation", f"{result.generation_tokens_per_s:.1f} tok/s ({result.generated_tokens} tokens)"),
+        ("prompt processing", f"{result.prompt_tokens_per_s:.1f} tok/s ({plural(result.prompt_tokens, 'token')})"),
+        ("generation", f"{result.generation_tokens_per_s:.1f} tok/s ({plural(result.generated_tokens, 'token')})"),
         ("time to first token", f"{result.time_to_first_token_ms:.0f} ms"),
         ("peak memory (RSS)", f"{result.peak_rss_mb:.0f} MB"),
     ]
@@ -155,7 +156,8 @@ def _bench(out: Output, ref: ModelRef, provider: Provider, load_s: float, max_to
 @guarded
 def run_local_command(
     ctx: typer.Context,
-    model: Annotated[str, typer.Argument(help="A .gguf file or an alias such as smollm2.", show_default=False)],
+    model: Annotated[str, typer.Argument(help="A .gguf file or an alias such as smollm2.", show_default=False,
+                                         autocompletion=complete_model_name)],
     prompt: Annotated[
         Optional[list[str]],  # noqa: UP045
         typer.Argument(help="Ask once and exit (else stdin when piped, else an interactive chat).",

@@ -19,6 +19,11 @@ def _is_tty(stream: Any) -> bool:
         return False
 
 
+def plural(count: int, word: str) -> str:
+    """`1 token`, `2 tokens`, `1,024 tokens`."""
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
 def _tsv_cell(value: Any) -> str:
     text = "" if value is None else str(value)
     return text.replace("\t", " ").replace("\n", " ")

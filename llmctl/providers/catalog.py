@@ -120,7 +120,7 @@ def hf_cache_ggufs() -> list[tuple[str, Path]]:
 
 def cached_ggufs() -> list[ModelInfo]:
     rows = []
-    for name, path in hf_cache_ggufs():
+    for name, _ in hf_cache_ggufs():
         try:
             rows.append(_local_info(f"gguf:{name}", resolve_model(f"gguf:{name}"), None))
         except LlmctlError:

@@ -221,6 +221,20 @@ def resolve_model(name: str, config: Config | None = None, *, base_url: str | No
     return ref
 
 
+def model_names(config: Config) -> list[str]:
+    """Every name -m takes that llmctl knows of: aliases, configured models, `PROFILE:` prefixes,
+    and GGUF files in the Hugging Face cache."""
+    names = list(config.aliases)
+    names += [f"{provider}:{model}" for provider, table in config.models.items() for model in table
+              if isinstance(table.get(model), dict) and model not in config.aliases]
+    names += [f"{profile}:" for profile in config.profiles]
+    snapshots = hf_cache_dir().glob("models--*/snapshots/*/*.gguf") if hf_cache_dir().is_dir() else []
+    for path in snapshots:
+        repo = path.parents[2].name.removeprefix("models--").replace("--", "/")
+        names.append(f"gguf:{repo}/{path.name}")
+    return sorted(set(names))
+
+
 def default_system_prompt(ref: ModelRef) -> str | None:
     """The system prompt a model's config gives it when the user gives none."""
     value = ref.spec.get("system")
