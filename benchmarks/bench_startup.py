@@ -1,10 +1,9 @@
-"""Start-up with shell completion on: `llmctl --help` against a one-command Typer app's `--help`.
+"""Start-up with shell completion on: `llmctl --help` against a minimal Typer app's `--help`.
 
 Run: .venv/bin/python benchmarks/bench_startup.py [--rounds 15]
 Each is a fresh process, alternated round by round; the figure is the median wall time. The
 baseline is the fastest a Typer CLI can answer --help (two commands, completion on, plain help as
-llmctl uses, nothing else
-imported); the target for llmctl is < 150 ms.
+llmctl uses, nothing else imported); the target for llmctl is < 150 ms.
 """
 
 from __future__ import annotations
@@ -50,7 +49,7 @@ def main() -> None:
             runs["llmctl"].append(wall([sys.executable, "-m", "llmctl", "--help"]))
     median = {name: statistics.median(times) for name, times in runs.items()}
     print(f"bare python                 {median['python'] * 1000:6.0f} ms")
-    print(f"one-command Typer --help    {median['typer'] * 1000:6.0f} ms  (baseline)")
+    print(f"minimal Typer --help        {median['typer'] * 1000:6.0f} ms  (baseline)")
     print(f"llmctl --help               {median['llmctl'] * 1000:6.0f} ms  "
           f"{median['llmctl'] / median['typer']:.2f}x the baseline; target < 150 ms")
 
