@@ -99,8 +99,8 @@ def test_a_gguf_without_a_chat_template_stops_at_the_cap(tmp_path: Path) -> None
     reader = gguf.GGUFReader(str(SMOLLM2))
     writer = gguf.GGUFWriter(str(path), "llama", endianess=reader.endianess)
     copy_with_new_metadata(reader, writer, {}, ["tokenizer.chat_template"])
-    result = runner.invoke(app, ["complete", "--json", "-m", str(path), "--n-ctx", "2048", "--seed", "1", "--threads", "1",
-                                 "--temperature", "0", "--repeat-penalty", "1.0",
+    result = runner.invoke(app, ["complete", "--json", "-m", str(path), "--n-ctx", "2048", "--seed", "1",
+                                 "--threads", "1", "--temperature", "0", "--repeat-penalty", "1.0",
                                  "Once upon a time, in a small village,"], catch_exceptions=False)
     assert result.exit_code == 0, result.stderr
     record = json.loads(result.stdout)

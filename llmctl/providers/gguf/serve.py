@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -170,7 +171,8 @@ class LocalServer:
     def __enter__(self) -> LocalServer:
         # From here on SIGTERM and SIGHUP raise ServerStopped (in the main thread), so every way
         # out passes through __exit__ and stops the child.
-        self._previous = {sig: signal.signal(sig, _raise_stopped) for sig in STOP_SIGNALS}
+        if threading.current_thread() is threading.main_thread():  # signal handlers live there only
+            self._previous = {sig: signal.signal(sig, _raise_stopped) for sig in STOP_SIGNALS}
         try:
             self.start()
         except BaseException:
@@ -180,8 +182,9 @@ class LocalServer:
 
     def __exit__(self, *exc: object) -> None:
         # A second signal while the child stops must not cut the stop short.
-        for sig in (*STOP_SIGNALS, signal.SIGINT):
-            self._previous.setdefault(sig, signal.signal(sig, signal.SIG_IGN))
+        if threading.current_thread() is threading.main_thread():
+            for sig in (*STOP_SIGNALS, signal.SIGINT):
+                self._previous.setdefault(sig, signal.signal(sig, signal.SIG_IGN))
         try:
             self.stop()
         finally:
