@@ -22,6 +22,7 @@ from llmctl.providers.base import COMPLETE, CompletionRequest, ModelRef, Provide
 if TYPE_CHECKING:
     from llmctl.chat import ChatSession
 
+
 def _resolve(name: str) -> ModelRef:
     from llmctl.providers.registry import resolve_model
 
@@ -178,9 +179,11 @@ def run_local_command(
                                                         help="Layers to put on the GPU (-1: all).",
                                                         show_default=False)] = None,
     temperature: Annotated[Optional[float], typer.Option("--temperature", "-t",  # noqa: UP045
-                                                         help="Sampling temperature.", show_default=False)] = None,
-    max_tokens: Annotated[Optional[int], typer.Option("--max-tokens", help="Longest answer in tokens.",  # noqa: UP045
-                                                      show_default=False)] = None,
+                                                         help="Sampling temperature (default: the model's, see "
+                                                         "`llmctl models`).", show_default=False)] = None,
+    max_tokens: Annotated[Optional[int], typer.Option(  # noqa: UP045
+        "--max-tokens", help="Longest answer in tokens (default: the model's cap; 512 for a GGUF file).",
+        show_default=False)] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Sampling seed.", show_default=False)] = None,  # noqa: UP045
     system: Annotated[Optional[str], typer.Option("--system", "-s", help="System prompt.",  # noqa: UP045
                                                   show_default=False)] = None,
