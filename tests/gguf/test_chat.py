@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from llmctl.chat import ChatSession
+from llmctl.providers.base import CompletionRequest, ModelRef
+from llmctl.providers.gguf import GGUFProvider
+
 from .conftest import PYTHON
 from .test_run_local import Terminal
 
@@ -79,3 +83,20 @@ def test_multi_line_input_and_markdown_save(chat: Terminal, tmp_path: Path) -> N
     assert b"cannot save to" in chat.read_until(b">>> ")
     chat.send("\x04")
     assert chat.wait() == 0
+
+
+def test_the_chat_session_is_a_library(provider: GGUFProvider, smollm2: ModelRef, tmp_path: Path) -> None:
+    """No terminal and no CLI: the conversation, its commands and /save through llmctl.chat alone."""
+    session = ChatSession(provider, smollm2, CompletionRequest("", system=SYSTEM, temperature=0, max_tokens=8))
+    streamed: list[str] = []
+    first = session.ask("My name is Zorblax.", streamed.append)
+    assert "".join(streamed) == first.text and first.usage.output_tokens <= 8
+    second = session.ask("What is my name?")
+    assert second.usage.input_tokens > first.usage.input_tokens  # the first turn is sent again
+    assert [m["role"] for m in session.messages()] == ["system", "user", "assistant", "user", "assistant"]
+    assert session.command("/save " + str(tmp_path / "c.json")) == f"(saved 2 turns to {tmp_path / 'c.json'})"
+    assert json.loads((tmp_path / "c.json").read_text())["messages"] == session.messages()
+    assert session.command("/system Be terse.") == "(system prompt set)" and session.template.system == "Be terse."
+    assert session.command("/reset") == "(conversation cleared)" and session.history == []
+    assert session.command("/exit") is None
+    assert session.command("/frobnicate").startswith("unknown command /frobnicate")
