@@ -12,6 +12,7 @@ from llmctl import __version__
 from llmctl.cli import batch, cache, complete, embed, models, prices, run_local, tokenize, usage
 from llmctl.cli.arguments import LlmctlGroup
 from llmctl.cli.common import GlobalState
+from llmctl.cli.completion import accept_click_spelling
 from llmctl.cli.options import FormatOpt
 
 app = typer.Typer(
@@ -23,7 +24,7 @@ app = typer.Typer(
     rich_markup_mode=None,  # plain help: Rich formatting would cost 50 ms of imports per call
     pretty_exceptions_enable=False,  # our own one-line errors; never a traceback with locals (keys)
     pretty_exceptions_show_locals=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion; models and aliases complete after -m
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -62,6 +63,7 @@ app.add_typer(batch.batch_app, name="batch")
 
 
 def main() -> None:
+    accept_click_spelling()
     try:
         app(prog_name="llmctl")
     except SystemExit as exc:

@@ -22,7 +22,7 @@ def open_model(out: Output, name: str | None, capability: str, options: dict[str
     provider.require(ref, capability)
     started = time.perf_counter()
     with out.spinner(f"loading {ref.label}"):
-        provider.load(ref)
+        provider.load(ref, capability)
     # What loading the model took, kept on the provider for the records and the summary.
     provider.load_ms = round((time.perf_counter() - started) * 1000, 1) if provider.local else None
     show_warnings(out, provider)

@@ -58,8 +58,9 @@ def complete_command(
         "--each", help="One request per -f file (JSONL out); without it several files make one prompt.")] = False,
     system: Annotated[Optional[str], typer.Option("--system", "-s", help="System prompt.",  # noqa: UP045
                                                   show_default=False)] = None,
-    max_tokens: Annotated[Optional[int], typer.Option("--max-tokens", help="Most tokens to generate.",  # noqa: UP045
-                                                      show_default=False)] = None,
+    max_tokens: Annotated[Optional[int], typer.Option(  # noqa: UP045
+        "--max-tokens", help="Most tokens to generate (default: the model's cap, see `llmctl models`; "
+        "512 for a local GGUF model).", show_default=False)] = None,
     temperature: Annotated[Optional[float], typer.Option("--temperature", "-t",  # noqa: UP045
                                                          help="Sampling temperature.", show_default=False)] = None,
     top_p: Annotated[Optional[float], typer.Option("--top-p", help="Nucleus sampling mass.",  # noqa: UP045

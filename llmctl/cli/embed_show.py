@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from llmctl.cli.run_command import finish, run_batch_records, show_estimate
+from llmctl.cli.run_command import finish, run_batch_records, show_estimate, show_provider_warnings
 from llmctl.core.inputs import InputItem
 from llmctl.core.output import Output
 from llmctl.core.usage import format_money
@@ -25,6 +25,10 @@ def _with_index(item: InputItem, index: int, record: dict[str, Any]) -> dict[str
 
 def vectors(out: Output, session: Session, items: Sequence[InputItem], options: RunOptions) -> None:
     report, _ = run_batch_records(out, session, items, options, shape=_with_index)
+    if len(items) == 1 and items[0].line is None and len(session.targets) == 1 and report.failures:
+        # One text, not a batch: its error decides the exit code (a 400 is 2, a 401 is 3).
+        show_provider_warnings(out, session)
+        raise report.failures[-1]
     finish(out, report)
 
 

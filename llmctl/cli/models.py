@@ -2,53 +2,51 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Optional
 
 import typer
 
 from llmctl.cli.common import guarded, make_output
 from llmctl.cli.options import FormatOpt, JsonOpt
 
+COLUMNS = ["model", "alias_of", "context_window", "capabilities", "defaults", "input_$/1M", "output_$/1M"]
+
+
+def _defaults_text(defaults: dict[str, Any]) -> str:
+    """Sampling defaults, short (the system prompt is in --json)."""
+    return ", ".join(f"{name} {value}" for name, value in defaults.items() if name != "system")
+
 
 @guarded
-def models_command(ctx: typer.Context, json_mode: JsonOpt = False, table_format: FormatOpt = None) -> None:
-    """List known models and aliases: provider, context window, prices, what each can do."""
+def models_command(
+    ctx: typer.Context,
+    source: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--from", help="List what an OpenAI-compatible server serves: a profile name (or openai).",
+        show_default=False)] = None,
+    json_mode: JsonOpt = False,
+    table_format: FormatOpt = None,
+) -> None:
+    """List known models and aliases: provider, context window, capabilities, sampling defaults, prices.
+
+    \b
+    Local aliases are read from their files; GGUF files in the Hugging Face cache are listed too.
+      llmctl models
+      llmctl models --from vllm        # what the profile's server lists at /v1/models
+    """
     from llmctl.core.config import get_config
-    from llmctl.core.pricing import PriceTable
+    from llmctl.providers import catalog
 
     out = make_output(ctx, json_mode=json_mode, table_format=table_format)
     config = get_config()
-    prices = PriceTable(config)
-    rows: list[list[Any]] = []
-    for provider in sorted(config.models):
-        for name, spec in sorted(config.models[provider].items()):
-            merged = dict(spec)
-            target = spec.get("points_to")
-            if isinstance(target, str):
-                merged = {**(config.model_spec(provider, target) or {}), **spec}
-            price = prices.lookup(provider, name)
-            record = {
-                "model": f"{provider}:{name}",
-                "provider": provider,
-                "alias_of": f"{provider}:{target}" if isinstance(target, str) else None,
-                "context_window": merged.get("context_window"),
-                "capabilities": merged.get("capabilities", []),
-                "tokenizer": merged.get("encoding") or merged.get("tokenizer"),
-                "input_per_1m": str(price.input) if price and price.input is not None else None,
-                "output_per_1m": str(price.output) if price and price.output is not None else None,
-            }
-            if out.json_mode:
-                out.record(record)
-            else:
-                rows.append([record["model"], record["alias_of"] or "", record["context_window"] or "",
-                             ",".join(record["capabilities"]), record["tokenizer"] or "",
-                             record["input_per_1m"] or "", record["output_per_1m"] or ""])
-    for alias, target in sorted(config.aliases.items()):
-        if out.json_mode:
-            out.record({"model": alias, "alias_of": target, "provider": target.partition(":")[0]
-                        if ":" in target else None})
-        else:
-            rows.append([alias, target, "", "", "", "", ""])
-    if not out.json_mode:
-        out.table(["model", "alias_of", "context_window", "capabilities", "tokenizer", "input_$/1M", "output_$/1M"],
-                  rows, right_align=("context_window", "input_$/1M", "output_$/1M"))
+    if source is not None:
+        rows = catalog.served_models(config, source)
+    else:
+        rows = catalog.configured_models(config) + catalog.aliases(config) + catalog.cached_ggufs()
+    if out.json_mode:
+        for row in rows:
+            out.record(row.to_json())
+        return
+    out.table(COLUMNS, [[row.model, row.alias_of or "", row.context_window or "", ", ".join(row.capabilities),
+                         _defaults_text(row.defaults), row.input_per_1m or "",
+                         row.output_per_1m or ""] for row in rows],
+              right_align=("context_window", "input_$/1M", "output_$/1M"), no_wrap=("model",))

@@ -7,15 +7,17 @@ from typing import Annotated, Optional
 
 import typer
 
+from llmctl.cli.completion import complete_model_name
+
 ModelOpt = Annotated[
     Optional[list[str]],  # noqa: UP045 - Typer reads the annotation at run time
     typer.Option("--model", "-m", help="PROVIDER:MODEL or an alias; repeat to compare models.",
-                 show_default=False),
+                 show_default=False, autocompletion=complete_model_name),
 ]
 SingleModelOpt = Annotated[
     Optional[str],  # noqa: UP045
     typer.Option("--model", "-m", help="PROVIDER:MODEL or an alias (default: $LLMCTL_MODEL, config, embedded).",
-                 show_default=False),
+                 show_default=False, autocompletion=complete_model_name),
 ]
 FileOpt = Annotated[
     Optional[list[str]],  # noqa: UP045
@@ -52,11 +54,12 @@ BaseUrlOpt = Annotated[
 ]
 TimeoutOpt = Annotated[
     Optional[float],  # noqa: UP045
-    typer.Option("--timeout", help="Seconds to wait for each request.", show_default=False),
+    typer.Option("--timeout", help="Seconds to wait for each request (default 120).", show_default=False),
 ]
 MaxRetriesOpt = Annotated[
     Optional[int],  # noqa: UP045
-    typer.Option("--max-retries", help="Retries on 429, 5xx and connection errors.", show_default=False),
+    typer.Option("--max-retries", help="Retries on 429, 5xx and connection errors (default 3).",
+                 show_default=False),
 ]
 ConcurrencyOpt = Annotated[
     Optional[int],  # noqa: UP045

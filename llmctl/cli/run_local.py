@@ -6,19 +6,21 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from llmctl.cli.common import guarded, make_output
+from llmctl.cli.completion import complete_model_name
 from llmctl.cli.options import FormatOpt, JsonOpt, QuietOpt, VerboseOpt
-from llmctl.core.errors import InputError, ProviderError, UsageError
+from llmctl.core.errors import InputError, UsageError
 from llmctl.core.inputs import decode_utf8
-from llmctl.core.output import Output
+from llmctl.core.output import Output, plural
 from llmctl.core.usage import LOCAL_COST, Usage
 from llmctl.providers.base import COMPLETE, CompletionRequest, ModelRef, Provider
 
-REPL_HELP = "/reset clears the conversation · /system TEXT sets the system prompt · /exit or Ctrl-D quits"
+if TYPE_CHECKING:
+    from llmctl.chat import ChatSession
 
 
 def _resolve(name: str) -> ModelRef:
@@ -43,153 +45,85 @@ def _turn_line(usage: Usage, seconds: float) -> str:
            f" · {seconds:.2f} s"
 
 
-class Chat:
-    """One conversation with a loaded model: its turns, system prompt and sampling settings."""
+def _repl(chat: ChatSession, out: Output) -> None:
+    from llmctl.chat import COMMANDS_HELP, LineReader
 
-    def __init__(self, provider: Provider, ref: ModelRef, template: CompletionRequest) -> None:
-        self.provider = provider
-        self.ref = ref
-        self.template = template
-        self.history: list[dict[str, str]] = []
-
-    def ask(self, text: str, out: Output, *, stream: bool) -> tuple[str, Usage, float]:
-        """One turn; the oldest turns are dropped while the conversation outgrows the context."""
+    out.info(f"chatting with {chat.ref.label} · {COMMANDS_HELP}")
+    reader = LineReader()
+    try:
         while True:
-            request = CompletionRequest(
-                prompt=text, system=self.template.system, history=list(self.history),
-                max_tokens=self.template.max_tokens, temperature=self.template.temperature,
-                seed=self.template.seed, stream=stream)
-            started = time.perf_counter()
             try:
-                completion = self.provider.complete(self.ref, request, out.write if stream else None)
-            except UsageError as exc:
-                if self.history and "context window" in exc.message:
-                    del self.history[:2]
-                    out.info("(the conversation outgrew the context window; dropped the oldest turn)")
-                    continue
-                raise
-            seconds = time.perf_counter() - started
-            self.history += [{"role": "user", "content": text},
-                             {"role": "assistant", "content": completion.text}]
-            return completion.text, completion.usage, seconds
-
-
-def _read_line(prompt: str) -> str | None:
-    sys.stderr.write(prompt)
-    sys.stderr.flush()
-    line = sys.stdin.readline()
-    return None if line == "" else line.rstrip("\n")
-
-
-def _repl(chat: Chat, out: Output) -> None:
-    out.info(f"chatting with {chat.ref.label} · {REPL_HELP}")
-    while True:
-        try:
-            line = _read_line(">>> ")
-        except KeyboardInterrupt:
-            sys.stderr.write("\n")
-            continue
-        if line is None:
-            sys.stderr.write("\n")
-            return
-        text = line.strip()
-        if not text:
-            continue
-        if text.startswith("/"):
-            command, _, rest = text.partition(" ")
-            if command in ("/exit", "/quit", "/bye"):
+                line = reader.read()
+            except KeyboardInterrupt:
+                sys.stderr.write("\n")
+                continue
+            if line is None:
+                sys.stderr.write("\n")
                 return
-            if command == "/reset":
-                chat.history.clear()
-                out.info("(conversation cleared)")
-            elif command == "/system":
-                chat.template.system = rest.strip() or None
-                out.info(f"(system prompt {'set' if chat.template.system else 'cleared'})")
-            else:
-                out.info(f"unknown command {command}; {REPL_HELP}")
-            continue
-        try:
-            answer, usage, seconds = chat.ask(text, out, stream=True)
-        except KeyboardInterrupt:
-            out.write("\n")
-            out.info("(answer interrupted)")
-            continue
-        except UsageError as exc:
-            out.warn(exc.one_line())
-            continue
-        if not answer.endswith("\n"):
-            out.write("\n")
-        out.info(_turn_line(usage, seconds))
+            text = line.strip()
+            if not text:
+                continue
+            if text.startswith("/"):
+                message = chat.command(text)
+                if message is None:
+                    return
+                out.info(message)
+                continue
+            _answer(chat, out, line)
+    finally:
+        reader.close()
 
 
-def _one_shot(chat: Chat, out: Output, text: str) -> None:
-    answer, usage, seconds = chat.ask(text, out, stream=not out.json_mode)
-    if out.json_mode:
-        out.record({"model": chat.ref.label, "text": answer, "usage": usage.to_json(),
-                    "cost": LOCAL_COST.to_json() if chat.provider.local else None,
-                    "latency_ms": round(seconds * 1000, 1)})
-        return
-    if not answer.endswith("\n"):
+def _answer(chat: ChatSession, out: Output, text: str) -> None:
+    try:
+        turn = chat.ask(text, out.write)
+    except KeyboardInterrupt:
         out.write("\n")
-    out.summary(f"{chat.ref.label} · {_turn_line(usage, seconds)}")
+        out.info("(answer interrupted)")
+        return
+    except UsageError as exc:
+        out.warn(exc.one_line())
+        return
+    if turn.dropped:
+        out.info(f"(the conversation outgrew the context window; dropped the oldest {turn.dropped} turn(s))")
+    if not turn.text.endswith("\n"):
+        out.write("\n")
+    out.info(_turn_line(turn.usage, turn.seconds))
 
 
-def _serve(out: Output, ref: ModelRef, provider: Provider, host: str, port: int, options: dict[str, Any]) -> None:
-    import subprocess
-    import tempfile
-    import urllib.request
+def _one_shot(chat: ChatSession, out: Output, text: str) -> None:
+    turn = chat.ask(text, None if out.json_mode else out.write)
+    if out.json_mode:
+        out.record({"model": chat.ref.label, "text": turn.text, "usage": turn.usage.to_json(),
+                    "cost": LOCAL_COST.to_json() if chat.provider.local else None,
+                    "latency_ms": round(turn.seconds * 1000, 1)})
+        return
+    if not turn.text.endswith("\n"):
+        out.write("\n")
+    out.summary(f"{chat.ref.label} · {_turn_line(turn.usage, turn.seconds)}")
 
+
+def _serve(out: Output, ref: ModelRef, provider: Provider, host: str, port: int, embedding: bool) -> None:
     from llmctl.providers.gguf import GGUFProvider
 
     if not isinstance(provider, GGUFProvider):
         raise UsageError(f"--serve runs GGUF models; {ref.label} is a {ref.kind} model")
-    provider.header(ref)
-    if not 0 < port < 65536:
-        raise UsageError(f"--port must be between 1 and 65535, not {port}")
-    alias = ref.label.partition(":")[2] or ref.label
-    command = [sys.executable, "-m", "llmctl.providers.gguf.server", "--model", ref.model,
-               "--model_alias", alias, "--host", host, "--port", str(port),
-               "--n_ctx", str(provider.n_ctx(ref)), "--verbose", "False"]
-    threads = provider.thread_count()
-    command += ["--n_threads", str(threads), "--n_threads_batch", str(threads)]
-    if provider.options.n_gpu_layers:
-        command += ["--n_gpu_layers", str(provider.options.n_gpu_layers)]
-    log = tempfile.TemporaryFile()
-    child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log if not out.verbose else None,
-                             stderr=subprocess.STDOUT if not out.verbose else None)
-    base = f"http://{host}:{port}/v1"
+    from llmctl.providers.gguf.serve import LocalServer, ServerStopped, plan_for
+
+    plan = plan_for(provider, ref, embedding=embedding)
     try:
-        with out.spinner(f"starting a server for {ref.label}"):
-            deadline = time.monotonic() + 120
-            while True:
-                if child.poll() is not None:
-                    log.seek(0)
-                    tail = " ".join(log.read().decode("utf-8", "replace").split()[-40:])
-                    raise ProviderError(f"the server for {ref.label} exited with code {child.returncode}: {tail}")
-                try:
-                    with urllib.request.urlopen(f"{base}/models", timeout=1) as reply:
-                        if reply.status == 200:
-                            break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise ProviderError(f"the server for {ref.label} did not answer on {base} within 120 s")
-                time.sleep(0.2)
-        out.info(f"serving {ref.label} at {base} (OpenAI-compatible; model name {alias!r}); Ctrl-C stops it")
-        out.info(f"try: llmctl complete --base-url {base} -m openai:{alias} \"Hello\"")
-        child.wait()
-        raise ProviderError(f"the server for {ref.label} stopped with code {child.returncode}")
-    except KeyboardInterrupt:
-        out.info("stopping the server")
-    finally:
-        if child.poll() is None:
-            child.terminate()
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-        log.close()
+        with LocalServer(plan, host, port, show_log=out.verbose) as server:
+            with out.spinner(f"starting a server for {ref.label}"):
+                server.wait_ready()
+            what = "chat and embeddings" if plan.embedding and not provider.header(ref).is_embedding_only \
+                else "embeddings" if plan.embedding else "chat"
+            out.info(f"serving {ref.label} at {server.base_url} (OpenAI-compatible {what}; model name "
+                     f"{plan.alias!r}); Ctrl-C stops it")
+            out.info(f"try: llmctl complete --base-url {server.base_url} -m openai:{plan.alias} \"Hello\"")
+            server.wait()
+    except (KeyboardInterrupt, ServerStopped) as stop:
+        why = f" ({stop})" if isinstance(stop, ServerStopped) else ""
+        out.info(f"server stopped{why}")
 
 
 def _bench(out: Output, ref: ModelRef, provider: Provider, load_s: float, max_tokens: int | None,
@@ -207,11 +141,11 @@ def _bench(out: Output, ref: ModelRef, provider: Provider, load_s: float, max_to
         return
     rows = [
         ("model", result.model),
-        ("context window", f"{result.n_ctx} tokens"),
+        ("context window", plural(result.n_ctx, "token")),
         ("threads", result.threads),
         ("load", f"{result.load_s:.2f} s"),
-        ("prompt processing", f"{result.prompt_tokens_per_s:.1f} tok/s ({result.prompt_tokens} tokens)"),
-        ("generation", f"{result.generation_tokens_per_s:.1f} tok/s ({result.generated_tokens} tokens)"),
+        ("prompt processing", f"{result.prompt_tokens_per_s:.1f} tok/s ({plural(result.prompt_tokens, 'token')})"),
+        ("generation", f"{result.generation_tokens_per_s:.1f} tok/s ({plural(result.generated_tokens, 'token')})"),
         ("time to first token",
          f"{result.time_to_first_token_ms:.0f} ms ({result.request_prompt_tokens}-token prompt)"),
         ("peak memory (RSS)", f"{result.peak_rss_mb:.0f} MB"),
@@ -222,13 +156,16 @@ def _bench(out: Output, ref: ModelRef, provider: Provider, load_s: float, max_to
 @guarded
 def run_local_command(
     ctx: typer.Context,
-    model: Annotated[str, typer.Argument(help="A .gguf file or an alias such as smollm2.", show_default=False)],
+    model: Annotated[str, typer.Argument(help="A .gguf file or an alias such as smollm2.", show_default=False,
+                                         autocompletion=complete_model_name)],
     prompt: Annotated[
         Optional[list[str]],  # noqa: UP045
         typer.Argument(help="Ask once and exit (else stdin when piped, else an interactive chat).",
                        show_default=False),
     ] = None,
     serve: Annotated[bool, typer.Option("--serve", help="Serve the model over an OpenAI-compatible API.")] = False,
+    embedding: Annotated[bool, typer.Option("--embedding", help="With --serve: answer /v1/embeddings too "
+                                            "(always on for embedding models).")] = False,
     port: Annotated[int, typer.Option("--port", help="Port for --serve.")] = 8080,
     host: Annotated[str, typer.Option("--host", help="Address for --serve.")] = "127.0.0.1",
     bench: Annotated[bool, typer.Option("--bench", help="Measure prompt and generation speed, "
@@ -241,9 +178,11 @@ def run_local_command(
                                                         help="Layers to put on the GPU (-1: all).",
                                                         show_default=False)] = None,
     temperature: Annotated[Optional[float], typer.Option("--temperature", "-t",  # noqa: UP045
-                                                         help="Sampling temperature.", show_default=False)] = None,
-    max_tokens: Annotated[Optional[int], typer.Option("--max-tokens", help="Longest answer in tokens.",  # noqa: UP045
-                                                      show_default=False)] = None,
+                                                         help="Sampling temperature (default: the model's, see "
+                                                         "`llmctl models`).", show_default=False)] = None,
+    max_tokens: Annotated[Optional[int], typer.Option(  # noqa: UP045
+        "--max-tokens", help="Longest answer in tokens (default: the model's cap; 512 for a GGUF file).",
+        show_default=False)] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Sampling seed.", show_default=False)] = None,  # noqa: UP045
     system: Annotated[Optional[str], typer.Option("--system", "-s", help="System prompt.",  # noqa: UP045
                                                   show_default=False)] = None,
@@ -256,6 +195,8 @@ def run_local_command(
     out = make_output(ctx, json_mode=json_mode, quiet=quiet, verbose=verbose, table_format=table_format)
     if serve and bench:
         raise UsageError("--serve and --bench cannot be used together")
+    if embedding and not serve:
+        raise UsageError("--embedding applies to --serve only")
     if max_tokens is not None and max_tokens < 1:
         raise UsageError(f"--max-tokens must be at least 1, not {max_tokens}")
     from llmctl.providers.registry import get_provider
@@ -264,24 +205,23 @@ def run_local_command(
     options = _options(n_ctx, threads, n_gpu_layers)
     provider = get_provider(ref, options)
     if serve:
-        _serve(out, ref, provider, host, port, options)
+        _serve(out, ref, provider, host, port, embedding)
         return
     provider.require(ref, COMPLETE)
     started = time.perf_counter()
     with out.spinner(f"loading {ref.label}"):
-        provider.load(ref)
+        provider.load(ref, COMPLETE)
     load_s = time.perf_counter() - started
     for message in provider.drain_warnings():
         out.warn(message)
     if bench:
         _bench(out, ref, provider, load_s, max_tokens, seed)
         return
-    if system is None:
-        from llmctl.providers.registry import default_system_prompt
+    from llmctl.chat import ChatSession
+    from llmctl.providers.defaults import with_model_defaults
 
-        system = default_system_prompt(ref)
-    chat = Chat(provider, ref, CompletionRequest("", system=system, max_tokens=max_tokens,
-                                                 temperature=temperature, seed=seed))
+    template = CompletionRequest("", system=system, max_tokens=max_tokens, temperature=temperature, seed=seed)
+    chat = ChatSession(provider, ref, with_model_defaults(template, ref, provider))
     if prompt:
         _one_shot(chat, out, " ".join(prompt))
     elif not sys.stdin.isatty():

@@ -10,7 +10,7 @@ from typing import Any
 from llmctl.core.config import get_config
 from llmctl.core.errors import InputError, UsageError
 from llmctl.core.inputs import FinalNewlineStripped, InputItem, collect_inputs, open_input_binary, source_name
-from llmctl.core.output import Output
+from llmctl.core.output import Output, plural
 from llmctl.core.pricing import PriceTable
 from llmctl.core.usage import LOCAL_COST, Cost, Usage, format_money
 from llmctl.providers.base import ModelRef, Tokenizer
@@ -64,7 +64,7 @@ def _record(ref: ModelRef, tokenizer: Tokenizer, tokens: int, cost: Cost) -> dic
 
 
 def _summary(out: Output, ref: ModelRef, tokenizer: Tokenizer, tokens: int, cost: Cost) -> None:
-    parts = [ref.label, f"{tokens:,} tokens"]
+    parts = [ref.label, plural(tokens, "token")]
     window = _context_window(ref, tokenizer)
     if window:
         parts.append(f"{100 * tokens / window:.1f}% of {window:,}")

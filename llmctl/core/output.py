@@ -20,6 +20,11 @@ def _is_tty(stream: Any) -> bool:
         return False
 
 
+def plural(count: int, word: str) -> str:
+    """`1 token`, `2 tokens`, `1,024 tokens`."""
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
 def _tsv_cell(value: Any) -> str:
     text = "" if value is None else str(value)
     return text.replace("\t", " ").replace("\n", " ")
@@ -53,8 +58,10 @@ class Output:
         return _is_tty(sys.stdout)
 
     def table(self, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None,
-              right_align: Sequence[str] = ()) -> None:
-        """A Rich table on a terminal, TSV (with a header line) in a pipe or with --format tsv."""
+              right_align: Sequence[str] = (), no_wrap: Sequence[str] = ()) -> None:
+        """A Rich table on a terminal, TSV (with a header line) in a pipe or with --format tsv.
+
+        Cells wrap between words; `no_wrap` columns (names a user copies) are never broken at all."""
         as_tsv = self.table_format == "tsv" or (self.table_format == "auto" and not self.stdout_is_tty())
         if as_tsv:
             self.line("\t".join(columns))
@@ -65,10 +72,15 @@ class Output:
         from rich.table import Table
 
         table = Table(title=title, show_lines=False, header_style="bold")
-        for name in columns:
-            table.add_column(name, justify="right" if name in right_align else "left", overflow="fold")
-        for row in rows:
-            table.add_row(*("" if c is None else str(c) for c in row))
+        cells = [["" if c is None else str(c) for c in row] for row in rows]
+        for index, name in enumerate(columns):
+            # Short words set the least width, so text wraps between words; paths may still fold.
+            longest = max((len(word) for row in cells for word in row[index].split()), default=0)
+            table.add_column(name, justify="right" if name in right_align else "left", no_wrap=name in no_wrap,
+                             overflow="ellipsis" if name in no_wrap else "fold",
+                             min_width=longest if name not in no_wrap and longest <= 16 else None)
+        for row in cells:
+            table.add_row(*row)
         Console(file=sys.stdout, highlight=False).print(table)
 
     # ------------------------------------------------------------------ stderr

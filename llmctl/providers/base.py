@@ -168,8 +168,9 @@ class Provider(ABC):
         found, self._warnings = self._warnings, []
         return found
 
-    def load(self, ref: ModelRef) -> None:  # noqa: B027 - optional hook
-        """Get ready to serve `ref` (load a local model, build a client); the CLI shows a spinner."""
+    def load(self, ref: ModelRef, capability: str = COMPLETE) -> None:  # noqa: B027 - optional hook
+        """Get ready to use `ref` for `capability` (load a local model, build a client); the CLI shows
+        a spinner meanwhile."""
 
     def capabilities(self, ref: ModelRef) -> frozenset[str]:
         return ref.capabilities or frozenset({TOKENIZE})
@@ -187,12 +188,26 @@ class Provider(ABC):
     @abstractmethod
     def tokenizer(self, ref: ModelRef) -> Tokenizer: ...
 
+    @classmethod
+    def standalone_tokenizer(cls, ref: ModelRef) -> Tokenizer | None:
+        """The tokenizer when it depends on the model alone, not on options or a loaded model."""
+        return None
+
     def count_chat(self, ref: ModelRef, messages: list[dict[str, str]]) -> int | None:
         """Tokens of these messages as the model's chat template lays them out, reply prompt included.
 
         None where the backend knows no template (then only the texts themselves can be counted).
         """
         return None
+
+    def context_window(self, ref: ModelRef) -> int | None:
+        """The most tokens the model reads at once, as configured or as the model file says."""
+        return ref.context_window
+
+    def generation_defaults(self, ref: ModelRef) -> dict[str, Any]:
+        """Sampling defaults the model itself declares (temperature, top_p, top_k, repeat_penalty,
+        max_tokens); an alias's settings in configs/models.toml take precedence over them."""
+        return {}
 
     def complete(self, ref: ModelRef, request: CompletionRequest, on_text: TextSink | None = None) -> Completion:
         raise UsageError(f"{ref.label}: the {self.kind} provider cannot complete text")

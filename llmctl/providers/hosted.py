@@ -77,7 +77,7 @@ class HostedProvider(Provider):
         self._creds: Credentials | None = None
 
     # ------------------------------------------------------------------ the SDK client
-    def load(self, ref: ModelRef) -> None:
+    def load(self, ref: ModelRef, capability: str = COMPLETE) -> None:
         from llmctl.providers.usage_estimate import named_tokenizer_ref
 
         # A profile's unknown tokenizer is a configuration error before anything is sent (or paid).

@@ -100,7 +100,8 @@ class SamplingOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    max_tokens: int | None = Field(None, ge=1, description="Most tokens to generate.")
+    max_tokens: int | None = Field(None, ge=1, description="Most tokens to generate (a local GGUF model stops at "
+                                                          "512 unless its alias says otherwise).")
     temperature: float | None = Field(None, ge=0, description="Sampling temperature (0: the likeliest token).")
     top_p: float | None = Field(None, gt=0, le=1, description="Nucleus sampling mass, in (0, 1].")
     top_k: int | None = Field(None, ge=1, description="Sample from the k likeliest tokens.")

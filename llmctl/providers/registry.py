@@ -153,8 +153,7 @@ def _resolve_explicit(config: Config, provider: str, model: str, base_url: str |
         # A profile is the user's own table: its keys are checked now, whatever the command.
         provider_options(ModelRef(provider, kind, model, label, {}, settings))
     if kind == "gguf":
-        path = expand_local_path(model)
-        return ModelRef(provider, kind, str(path), label, {}, settings)
+        return ModelRef(provider, kind, str(_resolve_gguf(model)), label, {}, settings)
     if kind == "hf":
         return ModelRef(provider, kind, str(_resolve_hf(model)), label, {}, settings)
     spec = _follow_points_to(config, provider, model)
@@ -172,6 +171,25 @@ def _openai_family_spec(model: str) -> dict[str, Any] | None:
             caps = ["embed", "tokenize"] if prefix == "text-embedding-" else ["complete", "tokenize"]
             return {"encoding": encoding, "capabilities": caps, "family": prefix}
     return None
+
+
+def _resolve_gguf(model: str) -> Path:
+    """A .gguf path, or `ORG/REPO[/FILE.gguf]` found in the local Hugging Face cache."""
+    path = expand_local_path(model)
+    parts = model.split("/")
+    if path.exists() or len(parts) < 2 or model.startswith((".", "/", "~", "pkg:")):
+        return path
+    repo_id, rest = "/".join(parts[:2]), "/".join(parts[2:])
+    snapshot = find_in_hf_cache(repo_id)
+    if snapshot is None:
+        return path
+    if rest:
+        return snapshot / rest if (snapshot / rest).is_file() else path
+    files = sorted(snapshot.rglob("*.gguf"))
+    if len(files) > 1:
+        names = ", ".join(f"gguf:{repo_id}/{f.relative_to(snapshot).as_posix()}" for f in files)
+        raise UsageError(f"gguf:{model} holds {len(files)} GGUF files in the Hugging Face cache; name one: {names}")
+    return files[0] if files else path
 
 
 def _resolve_hf(model: str) -> Path:
@@ -218,6 +236,20 @@ def resolve_model(name: str, config: Config | None = None, *, base_url: str | No
 
         check_given(ref.kind, {"base_url": base_url}, ref.label)
     return ref
+
+
+def model_names(config: Config) -> list[str]:
+    """Every name -m takes that llmctl knows of: aliases, configured models, `PROFILE:` prefixes,
+    and GGUF files in the Hugging Face cache."""
+    names = list(config.aliases)
+    names += [f"{provider}:{model}" for provider, table in config.models.items() for model in table
+              if isinstance(table.get(model), dict) and model not in config.aliases]
+    names += [f"{profile}:" for profile in config.profiles]
+    snapshots = hf_cache_dir().glob("models--*/snapshots/*/*.gguf") if hf_cache_dir().is_dir() else []
+    for path in snapshots:
+        repo = path.parents[2].name.removeprefix("models--").replace("--", "/")
+        names.append(f"gguf:{repo}/{path.name}")
+    return sorted(set(names))
 
 
 def default_system_prompt(ref: ModelRef) -> str | None:
@@ -306,19 +338,15 @@ def require_import(module: str, what: str, extra: str) -> Any:
 
 
 def get_tokenizer(ref: ModelRef, options: Mapping[str, Any] | None = None) -> Any:
-    """The model's own tokenizer. API models skip their provider module (and its SDK) entirely."""
-    if options and ref.kind in ("openai", "mistral"):
-        from llmctl.providers.options import check_given
+    """The model's own tokenizer, from its backend (API backends import no SDK to tokenize).
 
-        check_given(ref.kind, options, ref.label)
-    if ref.kind == "openai":
-        from llmctl.providers.openai.tokens import openai_tokenizer
-
-        return openai_tokenizer(ref)
-    if ref.kind == "mistral":
-        from llmctl.providers.mistral.tokens import mistral_tokenizer
-
-        return mistral_tokenizer(ref)
+    With no option set, a backend whose tokenizer depends on the model alone gives it without an
+    instance (no option models to build: `tokenize` of an API model stays quick).
+    """
+    if not options or all(v is None or v is False for v in options.values()):
+        found = provider_class(ref.kind).standalone_tokenizer(ref)
+        if found is not None:
+            return found
     provider = get_provider(ref, options)
     provider.require(ref, "tokenize")
     return provider.tokenizer(ref)

@@ -61,6 +61,7 @@ class BatchClient:
         from llmctl.core.http import client_options, make_client
 
         self.ref = ref
+        self.provider = provider
         self.kind = ref.kind
         creds = provider.credentials()  # type: ignore[attr-defined]
         base = str(provider.base_url).rstrip("/")  # type: ignore[attr-defined]
@@ -103,7 +104,8 @@ class BatchClient:
         endpoint = "/v1/embeddings" if isinstance(job, EmbedJob) else "/v1/chat/completions"
         lines = []
         for index, item in enumerate(items):
-            line: dict[str, Any] = {"custom_id": str(index), "body": request_body(self.ref, job, item.text)}
+            body = request_body(self.ref, self.provider, job, item.text)
+            line: dict[str, Any] = {"custom_id": str(index), "body": body}
             if self.kind == "openai":
                 line.update(method="POST", url=endpoint)
             lines.append(json.dumps(line, ensure_ascii=False))
@@ -162,7 +164,7 @@ class BatchClient:
             time.sleep(interval)
 
 
-def request_body(ref: ModelRef, job: Job, text: str) -> dict[str, Any]:
+def request_body(ref: ModelRef, provider: Provider, job: Job, text: str) -> dict[str, Any]:
     """One request of the batch, as the provider's live endpoint takes it."""
     if isinstance(job, EmbedJob):
         body: dict[str, Any] = {"model": ref.model, "input": text}
@@ -171,7 +173,7 @@ def request_body(ref: ModelRef, job: Job, text: str) -> dict[str, Any]:
         return body
     if not isinstance(job, CompleteJob):
         raise UsageError(f"--batch-api does not support `llmctl {job.command}`")
-    request = job.request_for(ref, text, False)
+    request = job.request_for(ref, provider, text, False)
     if request.top_k is not None or request.repeat_penalty is not None:
         raise UsageError(f"--top-k and --repeat-penalty are not supported by the {ref.provider} batch API")
     body = {"model": ref.model, "messages": request.messages()}

@@ -90,12 +90,13 @@ class CompleteJob(Job):
     def cacheable(self) -> bool:
         return self.template.temperature == 0 or self.template.seed is not None
 
-    def request_for(self, ref: ModelRef, text: str, stream: bool) -> CompletionRequest:
-        """The request for one input; a model's configured system prompt applies when none is given."""
-        from llmctl.providers.registry import default_system_prompt
+    def request_for(self, ref: ModelRef, provider: Provider, text: str, stream: bool) -> CompletionRequest:
+        """The request for one input; what the user left unset comes from the model's defaults
+        (its alias's settings, then what the model itself declares: system prompt, sampling, cap)."""
+        from llmctl.providers.defaults import with_model_defaults
 
-        system = self.template.system if self.template.system is not None else default_system_prompt(ref)
-        return dataclasses.replace(self.template, prompt=text, stream=stream, system=system)
+        request = dataclasses.replace(self.template, prompt=text, stream=stream)
+        return with_model_defaults(request, ref, provider)
 
     def run_one(self, ref: ModelRef, provider: Provider, text: str, on_text: Callable[[str], None] | None
                 ) -> Outcome:
@@ -109,7 +110,7 @@ class CompleteJob(Job):
             if on_text is not None:
                 on_text(delta)
 
-        completion = provider.complete(ref, self.request_for(ref, text, stream), sink if stream else None)
+        completion = provider.complete(ref, self.request_for(ref, provider, text, stream), sink if stream else None)
         ttft = round((first[0] - started) * 1000, 1) if first else None
         return Outcome({"text": completion.text, "finish_reason": completion.finish_reason},
                        completion.usage, ttft)
@@ -117,7 +118,7 @@ class CompleteJob(Job):
     def estimate(self, ref: ModelRef, provider: Provider, tokenizer: Tokenizer, text: str) -> Estimate:
         from llmctl.run.chat_tokens import chat_input_tokens
 
-        request = self.request_for(ref, text, False)
+        request = self.request_for(ref, provider, text, False)
         limit = ref.spec.get("max_output")
         window = ref.context_window or getattr(tokenizer, "context_window", None)
         ceiling = self.template.max_tokens or (int(limit) if isinstance(limit, int) else 0)

@@ -99,7 +99,7 @@ def run_job(job: Job, targets: Sequence[Target], items: Sequence[InputItem], con
 
     # Every model is loaded before any record is written: llama.cpp points the process's stdout
     # and stderr at /dev/null while it loads a model, which would swallow records written then.
-    load_errors = _load_all(targets, controls)
+    load_errors = _load_all(targets, job.capability, controls)
 
     def timed(target: Target) -> None:
         began = time.perf_counter()
@@ -131,7 +131,7 @@ def _each(targets: Sequence[Target], fn: Callable[[Target], Any], controls: Cont
     pool.shutdown(wait=True)
 
 
-def _load_all(targets: Sequence[Target], controls: Controls) -> dict[str, LlmctlError]:
+def _load_all(targets: Sequence[Target], capability: str, controls: Controls) -> dict[str, LlmctlError]:
     """Load every model at once; a model that fails to load fails its records, not the run."""
     errors: dict[str, LlmctlError] = {}
 
@@ -141,9 +141,9 @@ def _load_all(targets: Sequence[Target], controls: Controls) -> dict[str, Llmctl
         try:
             if controls.on_load is not None:
                 with controls.on_load(ref):
-                    provider.load(ref)
+                    provider.load(ref, capability)
             else:
-                provider.load(ref)
+                provider.load(ref, capability)
         except LlmctlError as exc:
             errors[ref.label] = exc
             return

@@ -130,7 +130,18 @@ def llama_server() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def llmctl_server() -> Iterator[str]:
     """The server `llmctl run-local --serve` runs (llmctl.providers.gguf.server) on SmolLM2."""
-    yield from _serve(["-m", "llmctl.providers.gguf.server"])
+    from llmctl.providers.gguf import GGUFProvider
+    from llmctl.providers.gguf.serve import LocalServer, plan_for
+
+    ref = resolve_model("smollm2")
+    plan = plan_for(GGUFProvider({"n_ctx": 2048}), ref)
+    server = LocalServer(plan, "127.0.0.1", _free_port())
+    server.start()
+    try:
+        server.wait_ready()
+        yield server.base_url
+    finally:
+        server.stop()
 
 
 def _serve(command: list[str]) -> Iterator[str]:

@@ -151,6 +151,11 @@ def test_serve_answers_openai_chat_requests() -> None:
     proc = subprocess.Popen([PYTHON, "-m", "llmctl", "run-local", "smollm2", "--serve", "--port", str(port),
                              "--n-ctx", "512"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
+        # The port is bound before the server is ready, so a request could be answered before
+        # this line is written; wait for it, so that the stop below comes after it.
+        assert proc.stderr is not None
+        serving = proc.stderr.readline()
+        assert serving.startswith(b"serving gguf:smollm2 at http://127.0.0.1:"), serving
         deadline = time.monotonic() + 120
         body = json.dumps({"model": "smollm2", "temperature": 0, "max_tokens": 16,
                            "messages": [{"role": "system", "content": SYSTEM},
@@ -177,7 +182,7 @@ def test_serve_answers_openai_chat_requests() -> None:
             proc.communicate()
             raise
     assert proc.returncode == 0
-    assert b"serving gguf:smollm2 at http://127.0.0.1:" in stderr
+    assert b"server stopped" in stderr
     with pytest.raises(ConnectionRefusedError):  # the server child is gone too
         socket.create_connection(("127.0.0.1", port), timeout=5).close()
 

@@ -60,7 +60,7 @@ class ScriptedProvider(Provider):
     most_in_flight = 0
     _lock = threading.Lock()
 
-    def load(self, ref: ModelRef) -> None:
+    def load(self, ref: ModelRef, capability: str = "complete") -> None:
         if ref.model == "quietload":
             # As llama.cpp does while it loads a model: the process's stdout points at /dev/null.
             saved = sys.stdout

@@ -30,6 +30,13 @@ if TYPE_CHECKING:
 
 LLAMA_POOLING_MEAN = 1
 
+#: Answer cap when neither the user nor the alias gives one: a model without a chat template (or
+#: one that never emits its end token) would otherwise generate until its context window is full.
+DEFAULT_MAX_TOKENS = 512
+
+#: GGUF metadata keys (general.sampling.*) that carry a model's own sampling defaults.
+SAMPLING_METADATA = {"temp": "temperature", "top_p": "top_p", "top_k": "top_k", "penalty_repeat": "repeat_penalty"}
+
 
 def _engine() -> Any:
     """The llama.cpp plumbing, imported on first use (exit 5 when llama-cpp-python is missing)."""
@@ -84,7 +91,6 @@ class GGUFProvider(Provider):
         self._chat_models: dict[str, Any] = {}
         self._embed_models: dict[str, Any] = {}
         self._formatters: dict[str, Any] = {}
-        self._purpose: dict[str, str] = {}
 
     # ------------------------------------------------------------------ the file
     def header(self, ref: ModelRef) -> GGUFHeader:
@@ -99,10 +105,17 @@ class GGUFProvider(Provider):
             return frozenset({EMBED, TOKENIZE})
         return frozenset({COMPLETE, EMBED, TOKENIZE})
 
-    def require(self, ref: ModelRef, capability: str) -> None:
-        super().require(ref, capability)
-        # load() then knows which of the two llama.cpp contexts to build.
-        self._purpose[ref.model] = capability
+    def context_window(self, ref: ModelRef) -> int | None:
+        return self.header(ref).context_length
+
+    def generation_defaults(self, ref: ModelRef) -> dict[str, Any]:
+        metadata = self.header(ref).metadata
+        found: dict[str, Any] = {"max_tokens": DEFAULT_MAX_TOKENS}
+        for key, name in SAMPLING_METADATA.items():
+            value = metadata.get(f"general.sampling.{key}")
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                found[name] = value
+        return found
 
     def n_ctx(self, ref: ModelRef) -> int:
         """The context window to build: --n-ctx, else the training window capped at 4096."""
@@ -147,10 +160,11 @@ class GGUFProvider(Provider):
             raise UsageError(f"{ref.model}: llama.cpp cannot load this model: {detail}") from None
 
     # ------------------------------------------------------------------ loading
-    def load(self, ref: ModelRef) -> None:
-        if self._purpose.get(ref.model) == EMBED:
+    def load(self, ref: ModelRef, capability: str = COMPLETE) -> None:
+        """Build the llama.cpp context the capability needs: embeddings, a vocabulary, or generation."""
+        if capability == EMBED:
             self._embedder(ref)
-        elif self._purpose.get(ref.model) == TOKENIZE:
+        elif capability == TOKENIZE:
             self.tokenizer(ref)
         else:
             self.chat_model(ref)

@@ -61,6 +61,26 @@ class HFFolder:
             raise UsageError(f"{self.label}: config.json does not hold a JSON object")
         return data
 
+    @cached_property
+    def sampling_defaults(self) -> dict[str, Any]:
+        """What generation_config.json sets, in llmctl's names (greedy decoding is temperature 0)."""
+        if not self.has("generation_config.json"):
+            return {}
+        data = _read_json(self.path / "generation_config.json", self.label)
+        if not isinstance(data, dict):
+            return {}
+        found: dict[str, Any] = {}
+        if data.get("do_sample") is True:
+            found.update({k: data[k] for k in ("temperature", "top_p", "top_k")
+                          if isinstance(data.get(k), (int, float))})
+        elif data.get("do_sample") is False:
+            found["temperature"] = 0.0
+        if isinstance(data.get("repetition_penalty"), (int, float)):
+            found["repeat_penalty"] = data["repetition_penalty"]
+        if isinstance(data.get("max_new_tokens"), int):
+            found["max_tokens"] = data["max_new_tokens"]
+        return found
+
     @property
     def model_type(self) -> str:
         return str(self.config.get("model_type") or "")

@@ -67,6 +67,9 @@ class HFProvider(Provider):
             found = self._folders[ref.model] = HFFolder(ref.model, ref.label)
         return found
 
+    def generation_defaults(self, ref: ModelRef) -> dict[str, Any]:
+        return dict(self.folder(ref).sampling_defaults)
+
     def capabilities(self, ref: ModelRef) -> frozenset[str]:
         folder = self.folder(ref)
         if not folder.has("config.json"):
@@ -85,13 +88,16 @@ class HFProvider(Provider):
             found = self._tokenizers[ref.model] = self._open_tokenizer(ref)
         return found
 
+    def context_window(self, ref: ModelRef) -> int | None:
+        folder = self.folder(ref)
+        if not folder.has("config.json"):
+            return None
+        return folder.pooling.max_seq_length if folder.is_sentence_transformer else folder.max_positions
+
     def _open_tokenizer(self, ref: ModelRef) -> HFTokenizer:
         tok = self._read_tokenizer(ref)
-        folder = self.folder(ref)
-        if folder.has("config.json"):
-            # What `tokenize` shows as the window: the most tokens the model reads at once.
-            tok.context_window = folder.pooling.max_seq_length if folder.is_sentence_transformer \
-                else folder.max_positions
+        # What `tokenize` shows as the window: the most tokens the model reads at once.
+        tok.context_window = self.context_window(ref)
         return tok
 
     def _read_tokenizer(self, ref: ModelRef) -> HFTokenizer:
@@ -163,7 +169,7 @@ class HFProvider(Provider):
                 raise UsageError("--device mps: torch sees no Apple GPU here")
         return wanted
 
-    def load(self, ref: ModelRef) -> None:
+    def load(self, ref: ModelRef, capability: str = COMPLETE) -> None:
         self._load(ref)
 
     def _load(self, ref: ModelRef) -> _Loaded:

@@ -37,6 +37,10 @@ class MistralProvider(HostedProvider):
         self._http: Any = None
 
     def tokenizer(self, ref: ModelRef) -> Tokenizer:
+        return self.standalone_tokenizer(ref)
+
+    @classmethod
+    def standalone_tokenizer(cls, ref: ModelRef) -> Tokenizer:
         from llmctl.providers.mistral.tokens import mistral_tokenizer
 
         return mistral_tokenizer(ref)

@@ -34,6 +34,10 @@ class OpenAIProvider(HostedProvider):
     embed_limits = EmbedLimits(max_inputs=2048, max_request_tokens=300_000, max_input_tokens=8191)
 
     def tokenizer(self, ref: ModelRef) -> Tokenizer:
+        return self.standalone_tokenizer(ref)
+
+    @classmethod
+    def standalone_tokenizer(cls, ref: ModelRef) -> Tokenizer:
         from llmctl.providers.openai.tokens import openai_tokenizer
 
         return openai_tokenizer(ref)

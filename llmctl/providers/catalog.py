@@ -1,0 +1,177 @@
+"""What models there are: configured ones, local aliases read from their files, GGUF files in the
+Hugging Face cache, and what an OpenAI-compatible server serves (`llmctl models`)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llmctl.core.config import Config
+from llmctl.core.errors import LlmctlError, UsageError
+from llmctl.core.pricing import PriceTable
+from llmctl.providers.base import ModelRef
+from llmctl.providers.registry import (
+    _provider_settings,
+    find_in_hf_cache,
+    get_provider,
+    hf_cache_dir,
+    provider_class,
+    resolve_model,
+)
+
+
+@dataclass
+class ModelInfo:
+    """One row of `llmctl models`."""
+
+    model: str
+    provider: str
+    alias_of: str | None = None
+    context_window: int | None = None
+    capabilities: list[str] = field(default_factory=list)
+    tokenizer: str | None = None
+    input_per_1m: str | None = None
+    output_per_1m: str | None = None
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def display_path(path: str | Path) -> str:
+    """A path as a user would type it: under the home folder it starts with ~."""
+    text = str(path)
+    home = str(Path.home())
+    return "~" + text[len(home):] if text == home or text.startswith(home + os.sep) else text
+
+
+def configured_models(config: Config) -> list[ModelInfo]:
+    """Every model of configs/models.toml with a context window (API models), priced."""
+    prices = PriceTable(config)
+    rows = []
+    for provider in sorted(config.models):
+        for name, spec in sorted(config.models[provider].items()):
+            if not isinstance(spec, dict) or "context_window" not in spec and "points_to" not in spec:
+                continue  # settings of a local alias, shown with the alias
+            merged = dict(spec)
+            target = spec.get("points_to")
+            if isinstance(target, str):
+                merged = {**(config.model_spec(provider, target) or {}), **spec}
+            price = prices.lookup(provider, name)
+            rows.append(ModelInfo(
+                model=f"{provider}:{name}", provider=provider,
+                alias_of=f"{provider}:{target}" if isinstance(target, str) else None,
+                context_window=merged.get("context_window"), capabilities=sorted(merged.get("capabilities", [])),
+                tokenizer=merged.get("encoding") or merged.get("tokenizer"),
+                input_per_1m=str(price.input) if price and price.input is not None else None,
+                output_per_1m=str(price.output) if price and price.output is not None else None))
+    return rows
+
+
+def _local_info(name: str, ref: ModelRef, alias_of: str | None) -> ModelInfo:
+    from llmctl.providers.defaults import model_defaults
+
+    provider = get_provider(ref)
+    defaults = model_defaults(ref, provider)
+    return ModelInfo(model=name, provider=ref.provider, alias_of=alias_of,
+                     context_window=provider.context_window(ref),
+                     capabilities=sorted(provider.capabilities(ref)), tokenizer="own",
+                     input_per_1m="0", output_per_1m="0", defaults=defaults)
+
+
+def aliases(config: Config) -> list[ModelInfo]:
+    """Every alias; a local one is read from its file: window, capabilities, sampling defaults."""
+    rows = []
+    for alias, target in sorted(config.aliases.items()):
+        try:
+            ref = resolve_model(alias, config)
+        except LlmctlError:
+            rows.append(ModelInfo(model=alias, provider=target.partition(":")[0], alias_of=target))
+            continue
+        if ref.kind in ("gguf", "hf"):
+            shown = target if target in config.aliases else f"{ref.provider}:{display_path(ref.model)}"
+            try:
+                rows.append(_local_info(alias, ref, shown))
+            except LlmctlError:
+                rows.append(ModelInfo(model=alias, provider=ref.provider, alias_of=shown))
+        else:
+            rows.append(ModelInfo(model=alias, provider=ref.provider, alias_of=target,
+                                  context_window=ref.context_window, capabilities=sorted(ref.capabilities)))
+    return rows
+
+
+def hf_cache_ggufs() -> list[tuple[str, Path]]:
+    """(name as typed after gguf:, file) for each GGUF file in the local Hugging Face cache."""
+    root = hf_cache_dir()
+    found: list[tuple[str, Path]] = []
+    if not root.is_dir():
+        return found
+    for repo in sorted(root.glob("models--*")):
+        repo_id = repo.name.removeprefix("models--").replace("--", "/")
+        snapshot = find_in_hf_cache(repo_id)
+        if snapshot is None:
+            continue
+        for path in sorted(snapshot.rglob("*.gguf")):
+            found.append((f"{repo_id}/{path.relative_to(snapshot).as_posix()}", path))
+    return found
+
+
+def cached_ggufs() -> list[ModelInfo]:
+    rows = []
+    for name, _ in hf_cache_ggufs():
+        try:
+            rows.append(_local_info(f"gguf:{name}", resolve_model(f"gguf:{name}"), None))
+        except LlmctlError:
+            rows.append(ModelInfo(model=f"gguf:{name}", provider="gguf"))
+    return rows
+
+
+def served_models(config: Config, profile: str, options: dict[str, Any] | None = None) -> list[ModelInfo]:
+    """What an OpenAI-compatible server (a profile, or `openai`) lists at GET /models."""
+    from llmctl.core.http import client_options, make_client
+    from llmctl.providers.api_errors import not_json_error
+    from llmctl.providers.hosted import HostedProvider
+    from llmctl.providers.options import build_options
+
+    settings = _provider_settings(config, profile)
+    if settings is None or settings.get("kind", profile) != "openai":
+        known = sorted(name for name in {**config.providers, **config.profiles}
+                       if (_provider_settings(config, name) or {}).get("kind", name) == "openai")
+        raise UsageError(f"--from needs an OpenAI-compatible provider or profile, not {profile!r}; "
+                         f"known: {', '.join(known)}")
+    if "profile" in settings:
+        settings["custom_endpoint"] = True
+    typed = build_options("openai", settings, options or {}, label=f"{profile}:")
+    provider = provider_class("openai")(typed)
+    assert isinstance(provider, HostedProvider)
+    ref = ModelRef(profile, "openai", "", f"{profile}:", {}, settings)
+    credentials = provider.credentials()
+    url = provider.base_url.rstrip("/") + "/models"
+    # The same key guard as every call: the key goes only to the host it belongs to.
+    with make_client(**client_options(dict(provider.options)), key_header=provider.key_header(credentials),
+                     secrets=provider.secrets()) as client:
+        try:
+            reply = client.get(url)
+        except Exception as exc:  # the transport's errors, after its retries
+            raise provider.transport_error(ref, exc) from None
+        try:
+            body = reply.json()
+        except ValueError:
+            raise not_json_error(ref, reply.status_code, reply.text, reply.headers.get("content-type")) from None
+        if reply.status_code >= 400:
+            raise provider.status_error(ref, reply.status_code, body, 1)
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, list):
+        raise not_json_error(ref, reply.status_code, reply.text, reply.headers.get("content-type"))
+    rows = []
+    for item in data:
+        if isinstance(item, dict) and isinstance(item.get("id"), str):
+            rows.append(ModelInfo(model=f"{profile}:{item['id']}", provider=profile,
+                                  context_window=_int_or_none(item.get("context_length") or item.get("max_model_len"))))
+    return sorted(rows, key=lambda row: row.model)
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
