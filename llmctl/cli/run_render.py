@@ -50,7 +50,9 @@ def model_summary(totals: ModelTotals, seconds: float, wall: float | None = None
     if count != 1 or totals.failed:
         parts.append(f"{totals.ok}/{count} ok")
     if totals.cached:
-        parts.append(f"{totals.cached} cached, saved {format_money(totals.saved, totals.currency)}")
+        # A local model's answer costs nothing, so a cache hit saves time, not money.
+        saved = "" if totals.local else f", saved {format_money(totals.saved, totals.currency)}"
+        parts.append(f"{totals.cached} cached{saved}")
     return " · ".join(parts)
 
 
