@@ -1,0 +1,97 @@
+"""The child process that makes the one blocking `llama_model_quantize` call and reports on stdout.
+
+It reads a JSON job on stdin and writes JSON lines: `{"tensor": i, "of": n, "name": ...}` for each
+tensor llama.cpp logs, `{"fallback": n}` when llama.cpp says tensors needed another type, and
+last `{"rc": code, "error": line}`. llama.cpp's own log goes to the job's log file, never to the
+terminal. Running the call in a child lets the parent kill it at once on Ctrl-C (a C call cannot
+be interrupted from Python) and remove the half-written file.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import re
+import signal
+import sys
+from typing import Any
+
+_PROGRESS = re.compile(r"\[\s*(\d+)\s*/\s*(\d+)\s*\]\s+(\S+)")
+_FALLBACK = re.compile(r"(\d+) of (\d+) tensor\(s\) required fallback quantization")
+_ERROR = re.compile(r"(error|failed|exception|abort|invalid|cannot|unsupported)", re.IGNORECASE)
+
+
+def _die_with_parent() -> None:
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: never outlive the llmctl that started us
+    except OSError:
+        pass
+
+
+def _emit(event: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(event) + "\n")
+    sys.stdout.flush()
+
+
+def _imatrix_entries(path: str) -> list[tuple[str, Any]]:
+    from llmctl.quantize.imatrix import load_imatrix
+
+    return list(load_imatrix(path).items())
+
+
+def main() -> int:
+    _die_with_parent()
+    job = json.loads(sys.stdin.read())
+    import llama_cpp
+
+    log = open(job["log"], "w", encoding="utf-8")  # noqa: SIM115 - open for the whole run
+    state = {"pending": "", "error": ""}
+
+    def on_line(line: str) -> None:
+        log.write(line + "\n")
+        match = _PROGRESS.search(line)
+        if match:
+            _emit({"tensor": int(match.group(1)), "of": int(match.group(2)), "name": match.group(3)})
+            return
+        match = _FALLBACK.search(line)
+        if match:
+            _emit({"fallback": int(match.group(1)), "of": int(match.group(2))})
+        elif _ERROR.search(line):
+            state["error"] = line.strip()
+
+    @llama_cpp.llama_log_callback
+    def on_log(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+        state["pending"] += text.decode("utf-8", errors="replace")
+        while "\n" in state["pending"]:
+            line, state["pending"] = state["pending"].split("\n", 1)
+            on_line(line)
+
+    llama_cpp.llama_log_set(on_log, ctypes.c_void_p(0))
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.nthread = int(job["threads"])
+    params.ftype = int(job["ftype"])
+    params.allow_requantize = bool(job["allow_requantize"])
+    params.quantize_output_tensor = not job["leave_output_tensor"]
+    keep: list[Any] = []
+    if job.get("imatrix"):
+        entries = _imatrix_entries(job["imatrix"])
+        array = (llama_cpp.llama_model_imatrix_data * (len(entries) + 1))()
+        for i, (name, values) in enumerate(entries):
+            encoded = name.encode()
+            keep.extend([values, encoded])
+            array[i].name = encoded
+            array[i].data = values.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
+            array[i].size = int(values.size)
+        keep.append(array)  # the last entry stays zeroed: llama.cpp stops at a NULL name
+        params.imatrix = ctypes.cast(array, ctypes.POINTER(llama_cpp.llama_model_imatrix_data))
+    rc = llama_cpp.llama_model_quantize(job["source"].encode(), job["output"].encode(), ctypes.byref(params))
+    if state["pending"]:
+        on_line(state["pending"])
+    log.close()
+    _emit({"rc": int(rc), "error": state["error"]})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
