@@ -134,10 +134,10 @@ def quantize_gguf(source: str | Path, output: str | Path, qtype: QuantType, *, t
            "imatrix": str(imatrix_path) if imatrix_path else None, "log": str(log_path)}
     fallback, outcome = 0, None
     proc = subprocess.Popen([sys.executable, "-m", "llmctl.quantize.quant_worker"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_child_env(),
                             start_new_session=True)  # Ctrl-C reaches llmctl, which then ends the child
     try:
-        assert proc.stdin is not None and proc.stdout is not None
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         proc.stdin.write(json.dumps(job))
         proc.stdin.close()
         for line in proc.stdout:
@@ -149,17 +149,19 @@ def quantize_gguf(source: str | Path, output: str | Path, qtype: QuantType, *, t
             elif "rc" in event:
                 outcome = event
         proc.wait()
+        stderr = proc.stderr.read()
     except KeyboardInterrupt:
-        proc.kill()
-        proc.wait()
+        _stop(proc)
         _remove(partial, log_path)
         raise Interrupted("interrupted; no output was written") from None
     except BaseException:
-        proc.kill()
-        proc.wait()
+        _stop(proc)
         _remove(partial, log_path)
         raise
-    stderr = proc.stderr.read() if proc.stderr else ""
+    finally:
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
     if outcome is None or outcome["rc"] != 0:
         _remove(partial, log_path)
         tail = stderr.strip().splitlines()
@@ -175,6 +177,21 @@ def quantize_gguf(source: str | Path, output: str | Path, qtype: QuantType, *, t
         source=src, output=out, type=qtype.name, source_bytes=table.file_size, output_bytes=result_table.file_size,
         source_bpw=table.bits_per_weight, output_bpw=result_table.bits_per_weight, fallback_tensors=fallback,
         seconds=time.perf_counter() - started, tensor_types=dict(result_table.type_counts().most_common()))
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    proc.kill()
+    proc.wait()
+
+
+def _child_env() -> dict[str, str]:
+    """The environment with this llmctl first on the path, so the child runs the same code."""
+    import llmctl
+
+    root = str(Path(llmctl.__file__).resolve().parent.parent)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    return env
 
 
 def _remove(*paths: Path) -> None:

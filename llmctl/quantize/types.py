@@ -53,6 +53,8 @@ def bits_of(type_id: int) -> float | None:
 
 # The descriptions are ours; the ftype ids are llama.h's `enum llama_ftype`. A k-quant or i-quant
 # "mix" gives a few sensitive tensors (attn_v, ffn_down, output) a larger type than its main one.
+# needs_imatrix marks what llama.cpp's quantizer refuses to make without one. LLAMA_FTYPE_MOSTLY_NVFP4
+# (39) is left out: llama_model_quantize answers "invalid output file type" for it.
 _TABLE: tuple[QuantType, ...] = (
     QuantType("f32", 0, 0, "32-bit float: no loss, the size of the original"),
     QuantType("f16", 1, 1, "16-bit float: practically lossless, half of f32"),
@@ -74,11 +76,11 @@ _TABLE: tuple[QuantType, ...] = (
     QuantType("q3_k_s", 11, 11, "3-bit k-quant: noticeable loss"),
     QuantType("iq3_m", 27, 21, "3.4-bit i-quant mix"),
     QuantType("iq3_s", 26, 21, "3.4-bit i-quant"),
-    QuantType("iq3_xs", 22, 21, "3.3-bit i-quant mix"),
-    QuantType("iq3_xxs", 23, 18, "3.06-bit i-quant"),
+    QuantType("iq3_xs", 22, 21, "3.3-bit i-quant mix", needs_imatrix=True),
+    QuantType("iq3_xxs", 23, 18, "3.06-bit i-quant", needs_imatrix=True),
     QuantType("q2_k", 10, 10, "2-bit k-quant mix: large loss"),
     QuantType("q2_k_s", 21, 10, "2-bit k-quant, smaller mix: large loss", needs_imatrix=True),
-    QuantType("iq2_m", 29, 22, "2.7-bit i-quant mix"),
+    QuantType("iq2_m", 29, 22, "2.7-bit i-quant mix", needs_imatrix=True),
     QuantType("iq2_s", 28, 22, "2.5-bit i-quant", needs_imatrix=True),
     QuantType("iq2_xs", 20, 17, "2.31-bit i-quant", needs_imatrix=True),
     QuantType("iq2_xxs", 19, 16, "2.06-bit i-quant", needs_imatrix=True),
@@ -87,7 +89,6 @@ _TABLE: tuple[QuantType, ...] = (
     QuantType("tq2_0", 37, 35, "2-bit ternary: only for models trained ternary (BitNet)"),
     QuantType("tq1_0", 36, 34, "1.69-bit ternary: only for models trained ternary (BitNet)"),
     QuantType("mxfp4_moe", 38, 39, "MXFP4 for mixture-of-experts weights, the rest at q8_0"),
-    QuantType("nvfp4", 39, 40, "NVFP4 4-bit float, blocks of 64"),
     QuantType("q2_0", 41, 42, "2-bit, one scale per 64 weights"),
     QuantType("q1_0", 40, 41, "1-bit, one scale per 128 weights"),
 )
