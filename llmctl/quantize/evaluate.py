@@ -126,11 +126,11 @@ def perplexity_pass(llm: Any, tokens: list[int], context: int, stride: int) -> t
     return float(np.exp(nll_sum / scored)), scored, seconds, np.concatenate(tops)
 
 
-def generation_speed(llm: Any, tokens: list[int], gen_tokens: int = DEFAULT_GEN_TOKENS) -> float:
+def generation_speed(llm: Any, tokens: list[int], context: int, gen_tokens: int = DEFAULT_GEN_TOKENS) -> float:
     """Greedy decoding speed in tokens/s after a short prompt from the text."""
     import numpy as np
 
-    prompt = tokens[: min(32, max(1, llm.n_ctx() - gen_tokens - 1))]
+    prompt = tokens[: min(32, max(1, context - gen_tokens - 1))]
     llm.reset()
     llm.eval(prompt)
     token = int(np.argmax(llm.scores[llm.n_tokens - 1]))
@@ -150,7 +150,7 @@ def evaluate(model_path: str | Path, text: str, *, context: int = DEFAULT_CONTEX
     try:
         tokens = tokenize_for_eval(llm, text, context)
         ppl, scored, seconds, argmax = perplexity_pass(llm, tokens, context, stride or context)
-        speed = generation_speed(llm, tokens, min(gen_tokens, context // 2))
+        speed = generation_speed(llm, tokens, context, min(gen_tokens, context // 2))
     finally:
         llm.close()
     return EvalResult(ppl, scored, seconds, speed, argmax)
