@@ -22,6 +22,13 @@ def _progress_factory(out: Output) -> Any:
         def on_progress(done: int, total: int, name: str) -> None:
             if out.quiet:
                 return
+            if total <= 0:  # the converter does not say how many tensors are coming
+                if sys.stderr.isatty():
+                    sys.stderr.write(f"\r{type_name}: {done} tensors {name[:40]:<40}")
+                    sys.stderr.flush()
+                elif done % 100 == 1:
+                    out.info(f"{type_name}: {done} tensors")
+                return
             if sys.stderr.isatty():
                 width = 30
                 filled = width * done // max(total, 1)
