@@ -1,17 +1,17 @@
 """GGUF -> GGUF through llama.cpp's own quantizer, checked before, watched during, measured after.
 
-The quantizer runs in a child process (`quant_worker`), writing to a hidden temporary file beside
+The quantizer runs in a forked child process (`quant_worker`), writing to a hidden temporary file beside
 the target that is renamed into place only when llama.cpp says it succeeded; Ctrl-C kills the
 child and removes that file, so a target is either whole or absent.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
-import subprocess
-import sys
+import signal
 import tempfile
 import time
 from collections.abc import Callable
@@ -133,39 +133,35 @@ def quantize_gguf(source: str | Path, output: str | Path, qtype: QuantType, *, t
            "allow_requantize": allow_requantize, "leave_output_tensor": leave_output_tensor,
            "imatrix": str(imatrix_path) if imatrix_path else None, "log": str(log_path)}
     fallback, outcome = 0, None
-    proc = subprocess.Popen([sys.executable, "-m", "llmctl.quantize.quant_worker"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_child_env(),
-                            start_new_session=True)  # Ctrl-C reaches llmctl, which then ends the child
+    from llmctl.quantize.quant_worker import fork_worker
+
+    pid, read_fd = fork_worker(job)
+    reaped = False
     try:
-        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-        proc.stdin.write(json.dumps(job))
-        proc.stdin.close()
-        for line in proc.stdout:
-            event = json.loads(line)
-            if "tensor" in event and on_progress is not None:
-                on_progress(event["tensor"], event["of"], event["name"])
-            elif "fallback" in event:
-                fallback = event["fallback"]
-            elif "rc" in event:
-                outcome = event
-        proc.wait()
-        stderr = proc.stderr.read()
-    except KeyboardInterrupt:
-        _stop(proc)
+        with os.fdopen(read_fd, encoding="utf-8") as events:
+            for line in events:
+                event = json.loads(line)
+                if "tensor" in event and on_progress is not None:
+                    on_progress(event["tensor"], event["of"], event["name"])
+                elif "fallback" in event:
+                    fallback = event["fallback"]
+                elif "rc" in event:
+                    outcome = event
+        os.waitpid(pid, 0)
+        reaped = True
+    except BaseException as exc:
+        _stop(pid)  # first: a child still running could create the file again
+        reaped = True
         _remove(partial, log_path)
-        raise Interrupted("interrupted; no output was written") from None
-    except BaseException:
-        _stop(proc)
-        _remove(partial, log_path)
+        if isinstance(exc, KeyboardInterrupt):
+            raise Interrupted("interrupted; no output was written") from None
         raise
     finally:
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+        if not reaped:
+            _stop(pid)
     if outcome is None or outcome["rc"] != 0:
         _remove(partial, log_path)
-        tail = stderr.strip().splitlines()
-        reason = (outcome or {}).get("error") or (tail[-1] if tail else "the quantizer stopped")
+        reason = (outcome or {}).get("error") or "the quantizer stopped without a word"
         raise UsageError(f"{src}: llama.cpp could not quantize it to {qtype.name}: {reason}")
     _remove(log_path)
     umask = os.umask(0)
@@ -179,19 +175,11 @@ def quantize_gguf(source: str | Path, output: str | Path, qtype: QuantType, *, t
         seconds=time.perf_counter() - started, tensor_types=dict(result_table.type_counts().most_common()))
 
 
-def _stop(proc: subprocess.Popen[str]) -> None:
-    proc.kill()
-    proc.wait()
-
-
-def _child_env() -> dict[str, str]:
-    """The environment with this llmctl first on the path, so the child runs the same code."""
-    import llmctl
-
-    root = str(Path(llmctl.__file__).resolve().parent.parent)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-    return env
+def _stop(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
 
 
 def _remove(*paths: Path) -> None:

@@ -1,20 +1,22 @@
-"""The child process that makes the one blocking `llama_model_quantize` call and reports on stdout.
+"""The forked child that makes the one blocking `llama_model_quantize` call and reports on a pipe.
 
-It reads a JSON job on stdin and writes JSON lines: `{"tensor": i, "of": n, "name": ...}` for each
-tensor llama.cpp logs, `{"fallback": n}` when llama.cpp says tensors needed another type, and
-last `{"rc": code, "error": line}`. llama.cpp's own log goes to the job's log file, never to the
+It writes JSON lines: `{"tensor": i, "of": n, "name": ...}` for each tensor llama.cpp logs,
+`{"fallback": n}` when llama.cpp says tensors needed another type, and last
+`{"rc": code, "error": line}`. llama.cpp's own log goes to the job's log file, never to the
 terminal. Running the call in a child lets the parent kill it at once on Ctrl-C (a C call cannot
-be interrupted from Python) and remove the half-written file.
+be interrupted from Python) and remove the half-written file; forking the process that has
+llama_cpp loaded already makes the child cost milliseconds, not an interpreter start.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
+import os
 import re
 import signal
-import sys
-from typing import Any
+from typing import Any, TextIO
 
 _PROGRESS = re.compile(r"\[\s*(\d+)\s*/\s*(\d+)\s*\]\s+(\S+)")
 _FALLBACK = re.compile(r"(\d+) of (\d+) tensor\(s\) required fallback quantization")
@@ -29,9 +31,28 @@ def _die_with_parent() -> None:
         pass
 
 
-def _emit(event: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(event) + "\n")
-    sys.stdout.flush()
+def fork_worker(job: dict[str, Any]) -> tuple[int, int]:
+    """Fork a child running `job`; returns (pid, read end of its event pipe)."""
+    import llama_cpp  # noqa: F401 - loaded before the fork, so the child starts with it
+
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into the caller's code
+        code = 1
+        try:
+            os.close(read_fd)
+            os.setsid()  # Ctrl-C reaches the parent only, which then ends this process
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            _die_with_parent()
+            with os.fdopen(write_fd, "w", encoding="utf-8") as events:
+                code = run(job, events)
+        except BaseException as exc:  # report, then leave without running the parent's cleanup
+            with contextlib.suppress(Exception):
+                os.write(write_fd, (json.dumps({"rc": -1, "error": f"{type(exc).__name__}: {exc}"}) + "\n").encode())
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    return pid, read_fd
 
 
 def _imatrix_entries(path: str) -> list[tuple[str, Any]]:
@@ -40,10 +61,12 @@ def _imatrix_entries(path: str) -> list[tuple[str, Any]]:
     return list(load_imatrix(path).items())
 
 
-def main() -> int:
-    _die_with_parent()
-    job = json.loads(sys.stdin.read())
+def run(job: dict[str, Any], events: TextIO) -> int:
     import llama_cpp
+
+    def _emit(event: dict[str, Any]) -> None:
+        events.write(json.dumps(event) + "\n")
+        events.flush()
 
     log = open(job["log"], "w", encoding="utf-8")  # noqa: SIM115 - open for the whole run
     state = {"pending": "", "error": ""}
@@ -91,7 +114,3 @@ def main() -> int:
     log.close()
     _emit({"rc": int(rc), "error": state["error"]})
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
