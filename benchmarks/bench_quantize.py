@@ -36,7 +36,7 @@ from llmctl.quantize.convert import convert_hf_to_gguf  # noqa: E402
 from llmctl.quantize.evaluate import open_scorer, perplexity_pass, tokenize_for_eval, windows  # noqa: E402
 from llmctl.quantize.gguf_quant import quantize_gguf  # noqa: E402
 from llmctl.quantize.tensors import read_tensor_table  # noqa: E402
-from llmctl.quantize.types import parse_types  # noqa: E402
+from llmctl.quantize.types import QuantType, parse_types  # noqa: E402
 
 
 def direct_quantize(source: Path, output: Path, ftype: int, threads: int) -> float:
@@ -84,7 +84,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--context", type=int, default=256)
+    parser.add_argument("--only", choices=("convert", "requantize", "perplexity"), help="run one part")
     args = parser.parse_args()
+    parts = {args.only} if args.only else {"convert", "requantize", "perplexity"}
     from smollm2_hf import build_smollm2_hf
 
     cache = Path(os.environ.get("LLMCTL_TEST_CACHE", "/tmp/llmctl-test-cache"))
@@ -99,39 +101,49 @@ def main() -> None:
         table = read_tensor_table(f16)
         floor = import_floor_rss()
         f16_bytes = table.tensor_bytes
-        print(f"\nHF -> GGUF f16: {converted.seconds:.1f} s; converter peak RSS {converted.peak_rss_bytes / 2**20:.0f} MiB "
-              f"vs f16 model {f16_bytes / 2**20:.0f} MiB: {converted.peak_rss_bytes / f16_bytes:.2f}x "
-              f"(target <= 1.5x); import-only floor {floor / 2**20:.0f} MiB, above it: "
-              f"{(converted.peak_rss_bytes - floor) / f16_bytes:.2f}x")
-
-        ours, direct = [], []
-        for i in range(args.repeat):
-            out_direct, out_ours = scratch / f"direct{i}.gguf", scratch / f"ours{i}.gguf"
-            direct.append(direct_quantize(f16, out_direct, qtype.ftype, args.threads))
-            started = time.perf_counter()
-            quantize_gguf(f16, out_ours, qtype, threads=args.threads)
-            ours.append(time.perf_counter() - started)
-            assert out_direct.stat().st_size == out_ours.stat().st_size
-            out_direct.unlink()
-            out_ours.unlink()
-        d, o = statistics.median(direct), statistics.median(ours)
-        print(f"\nre-quantize f16 -> {qtype.name}: llama_model_quantize direct {d:.2f} s, llmctl {o:.2f} s "
-              f"(median of {args.repeat}): ratio {o / d:.3f}x (target <= 1.05x)")
-
-        text = (ROOT / "README.md").read_text(encoding="utf-8") * 2
-        llm = open_scorer(f16, args.context, args.threads)
-        tokens = tokenize_for_eval(llm, text, args.context)[: args.context * 8]
-        best_ours = 0.0
-        for _ in range(args.repeat):
-            _, scored, seconds, _ = perplexity_pass(llm, tokens, args.context, args.context)
-            best_ours = max(best_ours, scored / seconds)
-        llm.close()
-        best_base = max(baseline_eval(f16, tokens, args.context, args.threads) for _ in range(args.repeat))
-        print(f"\nperplexity pass over {len(tokens)} tokens, context {args.context}: llmctl {best_ours:.0f} tok/s, "
-              f"llama.cpp eval without logits {best_base:.0f} tok/s: ratio {best_ours / best_base:.3f}x "
-              "(target >= 0.9x)")
+        if "convert" in parts:
+            peak_mib = converted.peak_rss_bytes / 2**20
+            print(f"\nHF -> GGUF f16: {converted.seconds:.1f} s; converter peak RSS {peak_mib:.0f} MiB "
+                  f"vs f16 model {f16_bytes / 2**20:.0f} MiB: {converted.peak_rss_bytes / f16_bytes:.2f}x "
+                  f"(target <= 1.5x); import-only floor {floor / 2**20:.0f} MiB, above it: "
+                  f"{(converted.peak_rss_bytes - floor) / f16_bytes:.2f}x")
+        if "requantize" in parts:
+            requantize(f16, qtype, args.repeat, args.threads, scratch)
+        if "perplexity" in parts:
+            perplexity(f16, args.context, args.repeat, args.threads)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"\n(this process peaked at {peak:.0f} MiB)")
+
+
+def requantize(f16: Path, qtype: QuantType, repeat: int, threads: int, scratch: Path) -> None:
+    ours, direct = [], []
+    for i in range(repeat):
+        out_direct, out_ours = scratch / f"direct{i}.gguf", scratch / f"ours{i}.gguf"
+        direct.append(direct_quantize(f16, out_direct, qtype.ftype, threads))
+        started = time.perf_counter()
+        quantize_gguf(f16, out_ours, qtype, threads=threads)
+        ours.append(time.perf_counter() - started)
+        assert out_direct.stat().st_size == out_ours.stat().st_size
+        out_direct.unlink()
+        out_ours.unlink()
+    d, o = statistics.median(direct), statistics.median(ours)
+    print(f"\nre-quantize f16 -> {qtype.name}: llama_model_quantize direct {d:.2f} s, llmctl {o:.2f} s "
+          f"(median of {repeat}): ratio {o / d:.3f}x (target <= 1.05x)")
+
+
+def perplexity(f16: Path, context: int, repeat: int, threads: int) -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8") * 2
+    llm = open_scorer(f16, context, threads)
+    tokens = tokenize_for_eval(llm, text, context)[: context * 8]
+    best_ours = 0.0
+    for _ in range(repeat):
+        _, scored, seconds, _ = perplexity_pass(llm, tokens, context, context)
+        best_ours = max(best_ours, scored / seconds)
+    llm.close()
+    best_base = max(baseline_eval(f16, tokens, context, threads) for _ in range(repeat))
+    print(f"\nperplexity pass over {len(tokens)} tokens, context {context}: llmctl {best_ours:.0f} tok/s, "
+          f"llama.cpp eval without logits {best_base:.0f} tok/s: ratio {best_ours / best_base:.3f}x "
+          "(target >= 0.9x)")
 
 
 if __name__ == "__main__":

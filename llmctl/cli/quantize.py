@@ -116,6 +116,8 @@ def quantize_command(
 
         if not method:
             raise UsageError("--to hf needs --method int8, nf4 or int8-bnb")
+        if type_ or eval_text or imatrix:
+            raise UsageError("--type, --imatrix and --eval-text are for GGUF outputs; --to hf takes --method")
         with out.spinner(f"quantizing {source} ({method})"):
             result = quantize_hf(HFJob(source=source, method=method, output=output, force=force,
                                        double_quant=double_quant, compute_dtype=compute_dtype))
