@@ -218,3 +218,18 @@ def test_ctrl_c_exits_130_and_leaves_nothing(tmp_path: Path) -> None:
     assert proc.returncode == 130, err
     assert "interrupted" in err
     assert list(folder.iterdir()) == []
+
+
+def test_several_types_make_one_tsv_table(tiny_small_vocab: Path, tmp_path: Path) -> None:
+    out = tmp_path / "quants"
+    result = runner.invoke(app, ["quantize", str(tiny_small_vocab), "-t", "q8_0,q4_0", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    lines = [line.split("\t") for line in result.stdout.splitlines()]
+    header, source, *rows = lines
+    assert header[:5] == ["type", "size_mib", "bits_per_weight", "compression", "fallback_tensors"]
+    assert source[0] == "(source)" and [r[0] for r in rows] == ["q8_0", "q4_0"]
+    for row in rows:
+        written = Path(row[header.index("output")])
+        assert written.parent == out
+        assert float(row[1]) == pytest.approx(written.stat().st_size / 2**20, abs=0.06)
+    assert float(rows[0][2]) > float(rows[1][2])  # q8_0 spends more bits per weight than q4_0
