@@ -75,13 +75,19 @@ def windows(n_tokens: int, context: int, stride: int) -> list[tuple[int, int, in
 
 
 def log_softmax_nll(logits: Any, targets: Any) -> Any:
-    """Negative log-likelihood of each target under the log-softmax of its row of logits (float64)."""
+    """Negative log-likelihood of each target under the log-softmax of its row of logits.
+
+    The exponentials are taken in float32 after subtracting each row's maximum (every value is
+    then in (0, 1]) and summed in float64, so no precision is lost where it matters.
+    """
     import numpy as np
 
-    rows = np.asarray(logits, dtype=np.float64)
-    peak = rows.max(axis=1, keepdims=True)
-    log_norm = np.log(np.exp(rows - peak).sum(axis=1)) + peak[:, 0]
-    return log_norm - rows[np.arange(len(targets)), targets]
+    rows = np.asarray(logits, dtype=np.float32)
+    peak = rows.max(axis=1)
+    shifted = rows - peak[:, None]
+    np.exp(shifted, out=shifted)
+    log_norm = np.log(shifted.sum(axis=1, dtype=np.float64)) + peak
+    return log_norm - rows[np.arange(len(targets)), targets].astype(np.float64)
 
 
 def open_scorer(model_path: str | Path, context: int, threads: int | None = None) -> Any:

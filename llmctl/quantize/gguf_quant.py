@@ -1,6 +1,6 @@
 """GGUF -> GGUF through llama.cpp's own quantizer, checked before, watched during, measured after.
 
-The quantizer runs in a forked child process (`quant_worker`), writing to a hidden temporary file beside
+The quantizer runs in a child process (`quant_worker`), writing to a hidden temporary file beside
 the target that is renamed into place only when llama.cpp says it succeeded; Ctrl-C kills the
 child and removes that file, so a target is either whole or absent.
 """
@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -133,13 +134,19 @@ def quantize_gguf(source: str | Path, output: str | Path, qtype: QuantType, *, t
            "allow_requantize": allow_requantize, "leave_output_tensor": leave_output_tensor,
            "imatrix": str(imatrix_path) if imatrix_path else None, "log": str(log_path)}
     fallback, outcome = 0, None
-    from llmctl.quantize.quant_worker import fork_worker
+    from llmctl.quantize import quant_worker
 
-    pid, read_fd = fork_worker(job)
+    if quant_worker.fork_is_safe():
+        pid, read_fd = quant_worker.fork_worker(job)
+        stream, proc = os.fdopen(read_fd, encoding="utf-8"), None
+    else:
+        proc = quant_worker.spawn_worker(job)
+        pid, stream = proc.pid, proc.stdout
+    assert stream is not None
     reaped = False
     try:
-        with os.fdopen(read_fd, encoding="utf-8") as events:
-            for line in events:
+        with stream:
+            for line in stream:
                 event = json.loads(line)
                 if "tensor" in event and on_progress is not None:
                     on_progress(event["tensor"], event["of"], event["name"])
@@ -147,10 +154,13 @@ def quantize_gguf(source: str | Path, output: str | Path, qtype: QuantType, *, t
                     fallback = event["fallback"]
                 elif "rc" in event:
                     outcome = event
-        os.waitpid(pid, 0)
+        if proc is not None:
+            proc.wait()
+        else:
+            os.waitpid(pid, 0)
         reaped = True
     except BaseException as exc:
-        _stop(pid)  # first: a child still running could create the file again
+        _stop(pid, proc)  # first: a child still running could create the file again
         reaped = True
         _remove(partial, log_path)
         if isinstance(exc, KeyboardInterrupt):
@@ -158,7 +168,7 @@ def quantize_gguf(source: str | Path, output: str | Path, qtype: QuantType, *, t
         raise
     finally:
         if not reaped:
-            _stop(pid)
+            _stop(pid, proc)
     if outcome is None or outcome["rc"] != 0:
         _remove(partial, log_path)
         reason = (outcome or {}).get("error") or "the quantizer stopped without a word"
@@ -175,9 +185,12 @@ def quantize_gguf(source: str | Path, output: str | Path, qtype: QuantType, *, t
         seconds=time.perf_counter() - started, tensor_types=dict(result_table.type_counts().most_common()))
 
 
-def _stop(pid: int) -> None:
+def _stop(pid: int, proc: subprocess.Popen[str] | None) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
+    if proc is not None:
+        proc.wait()
+        return
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, 0)
 

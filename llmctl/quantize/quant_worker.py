@@ -5,7 +5,8 @@ It writes JSON lines: `{"tensor": i, "of": n, "name": ...}` for each tensor llam
 `{"rc": code, "error": line}`. llama.cpp's own log goes to the job's log file, never to the
 terminal. Running the call in a child lets the parent kill it at once on Ctrl-C (a C call cannot
 be interrupted from Python) and remove the half-written file; forking the process that has
-llama_cpp loaded already makes the child cost milliseconds, not an interpreter start.
+llama_cpp loaded already makes the child cost milliseconds, not an interpreter start. Where a
+fork is not safe (see `fork_is_safe`) a fresh interpreter runs the job from stdin instead.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ import json
 import os
 import re
 import signal
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any, TextIO
 
 _PROGRESS = re.compile(r"\[\s*(\d+)\s*/\s*(\d+)\s*\]\s+(\S+)")
@@ -29,6 +33,38 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: never outlive the llmctl that started us
     except OSError:
         pass
+
+
+def fork_is_safe() -> bool:
+    """Whether a forked child can run llama.cpp: no torch loaded and no thread pools started.
+
+    A process that has run OpenMP (torch, or a llama.cpp model) keeps worker threads and locks
+    that a forked child inherits half-taken, and llama.cpp's loader can then hang in the child.
+    Importing llama_cpp itself starts one thread, which is harmless.
+    """
+    import llama_cpp  # noqa: F401 - counted in, and loaded before a fork
+
+    try:
+        threads = len(os.listdir("/proc/self/task"))
+    except OSError:
+        return False
+    return "torch" not in sys.modules and threads <= 2 and hasattr(os, "fork")
+
+
+def spawn_worker(job: dict[str, Any]) -> subprocess.Popen[str]:
+    """A fresh interpreter running `job` (`python -m llmctl.quantize.quant_worker`), events on stdout."""
+    import llmctl
+
+    root = str(Path(llmctl.__file__).resolve().parent.parent)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    proc = subprocess.Popen([sys.executable, "-m", "llmctl.quantize.quant_worker"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+                            start_new_session=True)  # Ctrl-C reaches llmctl, which then ends the child
+    assert proc.stdin is not None
+    proc.stdin.write(json.dumps(job))
+    proc.stdin.close()
+    return proc
 
 
 def fork_worker(job: dict[str, Any]) -> tuple[int, int]:
@@ -114,3 +150,13 @@ def run(job: dict[str, Any], events: TextIO) -> int:
     log.close()
     _emit({"rc": int(rc), "error": state["error"]})
     return 0
+
+
+def main() -> int:
+    _die_with_parent()
+    job = json.loads(sys.stdin.read())
+    return run(job, sys.stdout)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -233,3 +233,16 @@ def test_several_types_make_one_tsv_table(tiny_small_vocab: Path, tmp_path: Path
         assert written.parent == out
         assert float(row[1]) == pytest.approx(written.stat().st_size / 2**20, abs=0.06)
     assert float(rows[0][2]) > float(rows[1][2])  # q8_0 spends more bits per weight than q4_0
+
+
+def test_forked_and_spawned_workers_write_the_same_file(tiny_small_vocab: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from llmctl.quantize import quant_worker
+
+    outputs = []
+    for fork in (True, False):
+        monkeypatch.setattr(quant_worker, "fork_is_safe", lambda fork=fork: fork)
+        out = tmp_path / f"fork-{fork}.gguf"
+        result = quantize_gguf(tiny_small_vocab, out, parse_types("q4_k_m")[0], threads=1)
+        outputs.append((out.read_bytes(), result.fallback_tensors, result.tensor_types))
+    assert outputs[0] == outputs[1]
