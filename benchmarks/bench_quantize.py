@@ -109,7 +109,7 @@ def main() -> None:
     qtype = parse_types(args.type)[0]
     print(f"machine: {os.cpu_count()} CPUs, threads={args.threads}; model: SmolLM2-135M ({hf_dir})")
 
-    with tempfile.TemporaryDirectory(dir=ROOT) as scratch_name:
+    with tempfile.TemporaryDirectory(prefix="bench-quantize-") as scratch_name:
         scratch = Path(scratch_name)
         f16 = scratch / "smollm2-f16.gguf"
         converted = convert_hf_to_gguf(hf_dir, f16, "f16")
