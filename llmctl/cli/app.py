@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from llmctl import __version__
-from llmctl.cli import batch, cache, complete, embed, models, prices, run_local, tokenize, usage
+from llmctl.cli import batch, cache, complete, embed, models, prices, quantize, run_local, tokenize, usage
 from llmctl.cli.arguments import LlmctlGroup
 from llmctl.cli.common import GlobalState
 from llmctl.cli.completion import accept_click_spelling
@@ -60,6 +60,7 @@ app.add_typer(prices.prices_app, name="prices")
 app.command("usage")(usage.usage_command)
 app.add_typer(cache.cache_app, name="cache")
 app.add_typer(batch.batch_app, name="batch")
+app.command("quantize")(quantize.quantize_command)
 
 
 def main() -> None:

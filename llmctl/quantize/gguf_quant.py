@@ -1,0 +1,203 @@
+"""GGUF -> GGUF through llama.cpp's own quantizer, checked before, watched during, measured after.
+
+The quantizer runs in a child process (`quant_worker`), writing to a hidden temporary file beside
+the target that is renamed into place only when llama.cpp says it succeeded; Ctrl-C kills the
+child and removes that file, so a target is either whole or absent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from llmctl.core.errors import Interrupted, UsageError
+from llmctl.quantize.tensors import TensorTable, read_tensor_table
+from llmctl.quantize.types import FLOAT_TYPES, QuantType, bits_of
+
+#: (tensors done, tensors in all, name of the tensor being written)
+ProgressFn = Callable[[int, int, str], None]
+
+
+@dataclass
+class QuantizeResult:
+    """What one quantization gave: sizes, bits per weight, fallbacks, time, the output's type mix."""
+
+    source: Path
+    output: Path
+    type: str
+    source_bytes: int
+    output_bytes: int
+    source_bpw: float
+    output_bpw: float
+    fallback_tensors: int
+    seconds: float
+    tensor_types: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def compression(self) -> float:
+        return self.source_bytes / max(self.output_bytes, 1)
+
+
+def default_threads() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def estimate_output_bytes(table: TensorTable, qtype: QuantType) -> int:
+    """An upper bound on the output size, for the free-disk check.
+
+    1-D tensors (norms, biases) stay f32; a matrix gets the target type or, when its rows do not
+    fit the target's blocks, a fallback that is never larger than q8_0, so each matrix is counted
+    at the larger of the two.
+    """
+    target_bits = qtype.bits_per_weight
+    total = table.header.data_offset
+    for tensor in table.tensors:
+        if len(tensor.shape) <= 1:
+            total += tensor.elements * 4
+        else:
+            bits = max(target_bits, bits_of(8) or 8.5) if target_bits < 16 else target_bits
+            total += int(tensor.elements * bits / 8) + 64
+    return total
+
+
+def check_target(output: Path, *, force: bool, source: Path | None = None) -> None:
+    """The refusals that need no model: an existing target without --force, a missing folder."""
+    if source is not None and output.resolve() == source.resolve():
+        raise UsageError(f"{output}: the output would overwrite the source; choose another -o")
+    if output.is_dir():
+        raise UsageError(f"{output}: is a directory; give -o a file name")
+    if output.exists() and not force:
+        raise UsageError(f"{output}: already exists (use --force to overwrite it)")
+    if not output.parent.is_dir():
+        raise UsageError(f"{output.parent}: no such directory for the output")
+
+
+def check_free_disk(folder: Path, needed: int, what: str) -> None:
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise UsageError(f"{folder}: not enough free disk for {what}: about {needed / 2**20:.0f} MiB needed, "
+                         f"{free / 2**20:.0f} MiB free")
+
+
+def check_source(table: TensorTable, qtype: QuantType, *, allow_requantize: bool, imatrix: Path | None) -> None:
+    """Refuse what llama.cpp would do badly or not at all, saying why."""
+    name = table.header.path
+    matrices = [t for t in table.tensors if len(t.shape) >= 2]
+    if not matrices:
+        raise UsageError(f"{name}: holds no weight matrices to quantize")
+    quantized = [t for t in matrices if t.type_id not in FLOAT_TYPES]
+    if quantized and not allow_requantize:
+        kinds = ", ".join(sorted({t.type_name for t in quantized}))
+        raise UsageError(f"{name}: is already quantized ({len(quantized)} of {len(matrices)} matrices are {kinds}); "
+                         "quantizing it again compounds the loss: start from an f16/f32 file, or pass "
+                         "--allow-requantize to do it anyway")
+    if qtype.needs_imatrix and imatrix is None:
+        raise UsageError(f"--type {qtype.name} needs an importance matrix (--imatrix FILE, made by llama-imatrix "
+                         "on sample text); without one this type destroys the model")
+    if imatrix is not None and not imatrix.is_file():
+        raise UsageError(f"{imatrix}: no such importance matrix file")
+
+
+def _temp_beside(output: Path) -> Path:
+    handle, name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".partial", dir=output.parent)
+    os.close(handle)
+    return Path(name)
+
+
+def quantize_gguf(source: str | Path, output: str | Path, qtype: QuantType, *, threads: int | None = None,
+                  allow_requantize: bool = False, imatrix: str | Path | None = None,
+                  leave_output_tensor: bool = False, force: bool = False,
+                  on_progress: ProgressFn | None = None, source_table: TensorTable | None = None) -> QuantizeResult:
+    """Quantize `source` to `output` as `qtype`; UsageError for bad input, Interrupted on Ctrl-C."""
+    src, out = Path(source), Path(output)
+    imatrix_path = Path(imatrix) if imatrix is not None else None
+    check_target(out, force=force, source=src)
+    table = source_table or read_tensor_table(src)
+    check_source(table, qtype, allow_requantize=allow_requantize, imatrix=imatrix_path)
+    check_free_disk(out.parent, estimate_output_bytes(table, qtype), f"the {qtype.name} file")
+    if threads is not None and threads < 1:
+        raise UsageError("--threads must be at least 1")
+
+    started = time.perf_counter()
+    partial = _temp_beside(out)
+    log_path = partial.with_suffix(".log")
+    job = {"source": str(src), "output": str(partial), "ftype": qtype.ftype, "threads": threads or default_threads(),
+           "allow_requantize": allow_requantize, "leave_output_tensor": leave_output_tensor,
+           "imatrix": str(imatrix_path) if imatrix_path else None, "log": str(log_path)}
+    fallback, outcome = 0, None
+    from llmctl.quantize import quant_worker
+
+    if quant_worker.fork_is_safe():
+        pid, read_fd = quant_worker.fork_worker(job)
+        stream, proc = os.fdopen(read_fd, encoding="utf-8"), None
+    else:
+        proc = quant_worker.spawn_worker(job)
+        pid, stream = proc.pid, proc.stdout
+    assert stream is not None
+    reaped = False
+    try:
+        with stream:
+            for line in stream:
+                event = json.loads(line)
+                if "tensor" in event and on_progress is not None:
+                    on_progress(event["tensor"], event["of"], event["name"])
+                elif "fallback" in event:
+                    fallback = event["fallback"]
+                elif "rc" in event:
+                    outcome = event
+        if proc is not None:
+            proc.wait()
+        else:
+            os.waitpid(pid, 0)
+        reaped = True
+    except BaseException as exc:
+        _stop(pid, proc)  # first: a child still running could create the file again
+        reaped = True
+        _remove(partial, log_path)
+        if isinstance(exc, KeyboardInterrupt):
+            raise Interrupted("interrupted; no output was written") from None
+        raise
+    finally:
+        if not reaped:
+            _stop(pid, proc)
+    if outcome is None or outcome["rc"] != 0:
+        _remove(partial, log_path)
+        reason = (outcome or {}).get("error") or "the quantizer stopped without a word"
+        raise UsageError(f"{src}: llama.cpp could not quantize it to {qtype.name}: {reason}")
+    _remove(log_path)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(partial, 0o666 & ~umask)  # mkstemp made it private; the output is an ordinary file
+    os.replace(partial, out)
+    result_table = read_tensor_table(out)
+    return QuantizeResult(
+        source=src, output=out, type=qtype.name, source_bytes=table.file_size, output_bytes=result_table.file_size,
+        source_bpw=table.bits_per_weight, output_bpw=result_table.bits_per_weight, fallback_tensors=fallback,
+        seconds=time.perf_counter() - started, tensor_types=dict(result_table.type_counts().most_common()))
+
+
+def _stop(pid: int, proc: subprocess.Popen[str] | None) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    if proc is not None:
+        proc.wait()
+        return
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+
+
+def _remove(*paths: Path) -> None:
+    for path in paths:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
