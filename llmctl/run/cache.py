@@ -19,6 +19,7 @@ from typing import Any
 
 from llmctl.core.config import get_config, user_data_dir
 from llmctl.providers.base import ModelRef
+from llmctl.run.store import open_store
 
 DEFAULT_MAX_MB = 512
 #: how many stores between two size checks
@@ -64,12 +65,7 @@ class ResponseCache:
 
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=0.5, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(SCHEMA)
-            self._db = db
+            self._db = open_store(self.path, SCHEMA)
         return self._db
 
     def _failed(self, exc: Exception) -> None:

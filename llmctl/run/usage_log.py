@@ -21,6 +21,7 @@ from llmctl.core.config import get_config, user_data_dir
 from llmctl.core.errors import UsageError
 from llmctl.core.usage import Cost, Usage
 from llmctl.providers.base import ModelRef
+from llmctl.run.store import open_store
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -76,12 +77,7 @@ class UsageLog:
 
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=0.5, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(SCHEMA)
-            self._db = db
+            self._db = open_store(self.path, SCHEMA)
         return self._db
 
     def _failed(self, exc: Exception) -> None:

@@ -1,0 +1,20 @@
+"""The SQLite files of the run layer (usage log, response cache): opened one way, shared across threads."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+
+def open_store(path: Path, schema: str) -> sqlite3.Connection:
+    """Open (or create) the database at `path` with its schema.
+
+    WAL lets a reader (`llmctl usage`) run beside a writer; a short busy timeout means a locked
+    file costs a warning, never a stalled command.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, timeout=0.5, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.executescript(schema)
+    return db
