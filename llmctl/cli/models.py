@@ -49,4 +49,5 @@ def models_command(
     out.table(COLUMNS, [[row.model, row.alias_of or "", row.context_window or "", ", ".join(row.capabilities),
                          _defaults_text(row.defaults), row.input_per_1m or "",
                          row.output_per_1m or ""] for row in rows],
-              right_align=("context_window", "input_$/1M", "output_$/1M"), no_wrap=("model",))
+              right_align=("context_window", "input_$/1M", "output_$/1M"), no_wrap=("model", "alias_of"),
+              droppable=("defaults", "alias_of", "capabilities", "output_$/1M", "input_$/1M"))

@@ -58,10 +58,12 @@ class Output:
         return _is_tty(sys.stdout)
 
     def table(self, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None,
-              right_align: Sequence[str] = (), no_wrap: Sequence[str] = ()) -> None:
+              right_align: Sequence[str] = (), no_wrap: Sequence[str] = (), droppable: Sequence[str] = ()) -> None:
         """A Rich table on a terminal, TSV (with a header line) in a pipe or with --format tsv.
 
-        Cells wrap between words; `no_wrap` columns (names a user copies) are never broken at all."""
+        Cells wrap between words; `no_wrap` columns (names a user copies) are never broken at all.
+        On a terminal too narrow for the whole table, `droppable` columns are left out, in that
+        order, until it fits (stderr says which; TSV and --json always carry every column)."""
         as_tsv = self.table_format == "tsv" or (self.table_format == "auto" and not self.stdout_is_tty())
         if as_tsv:
             self.line("\t".join(columns))
@@ -71,17 +73,32 @@ class Output:
         from rich.console import Console
         from rich.table import Table
 
-        table = Table(title=title, show_lines=False, header_style="bold")
+        console = Console(file=sys.stdout, highlight=False)
         cells = [["" if c is None else str(c) for c in row] for row in rows]
-        for index, name in enumerate(columns):
+        keep = list(range(len(columns)))
+
+        def natural(index: int) -> int:
+            return max([len(columns[index]), *(len(row[index]) for row in cells)])
+
+        dropped = []
+        for name in droppable:
+            if sum(natural(i) + 3 for i in keep) + 1 <= console.width or name not in columns:
+                break
+            keep.remove(columns.index(name))
+            dropped.append(name)
+        if dropped:
+            self.info(f"(a narrow terminal: {', '.join(dropped)} left out; --format tsv or --json show every column)")
+        table = Table(title=title, show_lines=False, header_style="bold")
+        for index in keep:
+            name = columns[index]
             # Short words set the least width, so text wraps between words; paths may still fold.
-            longest = max((len(word) for row in cells for word in row[index].split()), default=0)
+            longest = max([len(name), *(len(word) for row in cells for word in row[index].split())])
             table.add_column(name, justify="right" if name in right_align else "left", no_wrap=name in no_wrap,
                              overflow="ellipsis" if name in no_wrap else "fold",
                              min_width=longest if name not in no_wrap and longest <= 16 else None)
         for row in cells:
-            table.add_row(*row)
-        Console(file=sys.stdout, highlight=False).print(table)
+            table.add_row(*(row[index] for index in keep))
+        console.print(table)
 
     # ------------------------------------------------------------------ stderr
     def _err(self, text: str) -> None:

@@ -122,3 +122,17 @@ def test_models_from_an_unknown_profile_is_a_usage_error() -> None:
     result = runner.invoke(app, ["models", "--from", "nope"], catch_exceptions=False)
     assert result.exit_code == 2
     assert result.stderr.startswith("llmctl: error: --from needs an OpenAI-compatible provider or profile, not 'nope'")
+
+
+def test_a_narrow_terminal_drops_columns_instead_of_breaking_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    result = runner.invoke(app, ["models", "--format", "table"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines and max(len(line) for line in lines) <= 80
+    header = next(line for line in lines if "model" in line)
+    assert "context_window" in header and "defaults" not in header  # whole headers, the optional ones gone
+    names = set(_records())
+    shown = {cell.strip() for line in lines if line.startswith("│") for cell in line.split("│")[1:2]}
+    assert shown and shown <= names  # every name in the table is whole, none folded across lines
+    assert "defaults" in result.stderr and "--format tsv" in result.stderr
