@@ -85,6 +85,15 @@ def test_random_text_equals_tiktoken(real_tiktoken, text: str) -> None:
         assert TiktokenTokenizer(name).encode(text) == real_tiktoken[name].encode_ordinary(text)
 
 
+@pytest.mark.parametrize("text", ["\U0003d000:A", "x\U0003d000:A b", "\U000323b0 \U0003d000, \U000e0080z",
+                                  "é\U0003d000:A"])
+def test_code_points_the_unicode_tables_disagree_on_split_as_tiktoken_does(real_tiktoken, text: str) -> None:
+    # The regex module calls U+3D000 a letter, tiktoken's engine does not: ":A" must stay two tokens.
+    for name in ("o200k_base", "cl100k_base"):
+        assert TiktokenTokenizer(name).encode(text) == real_tiktoken[name].encode_ordinary(text)
+        assert TiktokenTokenizer(name).count(text) == len(real_tiktoken[name].encode_ordinary(text))
+
+
 def test_special_token_look_alikes_count_as_plain_text(pair) -> None:
     tokenizer, encoding = pair
     text = "<|endoftext|>"

@@ -81,7 +81,7 @@ class TiktokenTokenizer(Tokenizer):
     # ---------------------------------------------------------------- interface
     def encode(self, text: str) -> list[int]:
         text = _clean(text)
-        if len(text) <= SHORT_TEXT_CHARS:
+        if len(text) <= SHORT_TEXT_CHARS and _classified_alike(text):
             index = self._rank_index()
             if index is not None:
                 return self._encode_short(index, text)
@@ -132,6 +132,21 @@ class TiktokenTokenizer(Tokenizer):
         """Count a file of any size exactly, in pieces, on every core, without token lists."""
         pattern = self._bundled.pattern if self._bundled is not None else str(self._tiktoken()._pat_str)
         return count_in_pieces(self._tiktoken, stream, source, pattern)
+
+
+def _classified_alike(text: str) -> bool:
+    """Whether the `regex` module and tiktoken's own regex engine surely split `text` alike.
+
+    Each engine carries its own Unicode tables, of different versions: a code point assigned in a
+    recent version (or still unassigned) can be a letter to one and a symbol to the other, which
+    moves the pre-tokenizer's cuts (U+3D000 before ":A" does). Python's tables are the oldest of the
+    three, so a character they do not know yet sends the text to tiktoken itself.
+    """
+    if text.isascii():
+        return True
+    import unicodedata
+
+    return not any(unicodedata.category(c) == "Cn" for c in text if ord(c) > 0x7F)
 
 
 def _clean(text: str) -> str:
