@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from llmctl.core.errors import MissingDependencyError, UsageError
+from llmctl.providers.hf.provider import quiet_libraries
 
 METHODS = ("int8", "nf4", "int8-bnb")
 _DTYPES = ("float32", "bfloat16", "float16")
@@ -52,6 +53,7 @@ def _weights_bytes(folder: Path) -> int:
 
 def quantization_config(job: HFJob) -> Any:
     """The transformers config object for the method; a clear error where it cannot be built here."""
+    quiet_libraries()
     if job.method == "int8":
         try:
             from torchao.quantization import Int8WeightOnlyConfig

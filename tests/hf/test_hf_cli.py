@@ -114,3 +114,19 @@ def test_a_model_id_found_in_the_local_hf_cache(tiny_gpt2: Path, tmp_path: Path,
     completed = _run("--json", "complete", "-m", "hf:tiny/gpt2", "--max-tokens", "3", "-t", "0", text)
     assert completed.exit_code == 0, completed.stderr
     assert json.loads(completed.stdout)["usage"]["output_tokens"] == 3
+
+
+@pytest.mark.slow
+def test_loading_an_hf_model_leaves_stderr_to_llmctl(tmp_path: Path) -> None:
+    # torchao (the quantize extra) logs a line for every CUDA kernel a CPU cannot load when
+    # transformers imports it; a fresh process shows whether any of that reaches the user.
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "llmctl", "embed", "-m", "minilm", "--no-cache", "hello"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hf:minilm · "), done.stderr

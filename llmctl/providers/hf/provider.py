@@ -41,6 +41,19 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:300] or type(exc).__name__
 
 
+def quiet_libraries() -> None:
+    """Keep libraries that transformers may import (torchao, torch's pytree) off our stderr.
+
+    torchao, when installed (the quantize extra), logs a warning for each of its CUDA kernels that a
+    CPU machine cannot load, and torch warns about its enum registrations; neither is the user's
+    concern. Errors still show.
+    """
+    import logging
+
+    for name in ("torchao", "torch.utils._pytree"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 class HFProvider(Provider):
     """Tokenize, complete and embed with a model folder on disk; nothing is downloaded."""
 
@@ -141,6 +154,7 @@ class HFProvider(Provider):
 
     # ------------------------------------------------------------------ loading
     def _transformers(self) -> Any:
+        quiet_libraries()
         require_import("torch", "torch", "hf")
         transformers = require_import("transformers", "transformers", "hf")
         # A provider never prints: no progress bars or log lines from the library on our stderr.
