@@ -164,7 +164,7 @@ def _held_back(text: str, stops: list[str]) -> int:
 
 
 def generate(llm: llama_cpp.Llama, prompt: list[int], sampling: Sampling, stops: list[str],
-             on_text: Callable[[str], None] | None = None) -> Generation:
+             on_text: Callable[[str], None] | None = None, grammar: Any = None) -> Generation:
     """Sample until end of generation, a stop string or max_tokens; text is streamed as it settles.
 
     Output tokens count every sampled token but the end-of-generation one, as llama.cpp's own
@@ -183,7 +183,7 @@ def generate(llm: llama_cpp.Llama, prompt: list[int], sampling: Sampling, stops:
     text, sent, produced, finish, cut_at_stop = "", 0, 0, "length", False
     started, first_at = time.perf_counter(), None
     tokens = llm.generate(prompt, top_k=sampling.top_k, top_p=sampling.top_p, min_p=sampling.min_p,
-                          temp=sampling.temperature, repeat_penalty=sampling.repeat_penalty)
+                          temp=sampling.temperature, repeat_penalty=sampling.repeat_penalty, grammar=grammar)
     try:
         for token in tokens:
             if first_at is None:
@@ -210,3 +210,43 @@ def generate(llm: llama_cpp.Llama, prompt: list[int], sampling: Sampling, stops:
     if on_text is not None and len(text) > sent:
         on_text(text[sent:])
     return Generation(text, len(prompt), produced, finish, started, first_at, time.perf_counter())
+
+
+def json_schema_grammar(schema: dict[str, Any]) -> Any:
+    """llama.cpp's GBNF grammar for a JSON schema: sampling can only produce matching JSON."""
+    import json
+
+    return llama_cpp.LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+
+
+def _last_log_softmax(llm: llama_cpp.Llama) -> Any:
+    import numpy as np
+
+    row = np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(llm.n_vocab(),)).astype(np.float64)
+    peak = row.max()
+    return row - peak - np.log(np.exp(row - peak).sum())
+
+
+def score_continuations(llm: llama_cpp.Llama, prompt: list[int], continuations: list[list[int]],
+                        *, reuse_prompt: bool = True) -> list[float]:
+    """Summed log-probability of each token list right after `prompt`.
+
+    The prompt is evaluated once; for every continuation the KV cache is cut back to the prompt's
+    end (llama-cpp-python's own prefix reuse: `eval` drops cache entries past `n_tokens`) and only
+    the continuation's tokens are evaluated. `reuse_prompt=False` evaluates the prompt again for
+    each one, the baseline the benchmark compares against.
+    """
+    out: list[float] = []
+    first: Any = None
+    for tokens in continuations:
+        if first is None or not reuse_prompt:
+            llm.reset()
+            llm.eval(prompt)
+            first = _last_log_softmax(llm)
+        llm.n_tokens = len(prompt)
+        total = float(first[tokens[0]])
+        for previous, token in zip(tokens, tokens[1:], strict=False):
+            llm.eval([previous])
+            total += float(_last_log_softmax(llm)[token])
+        out.append(total)
+    return out
