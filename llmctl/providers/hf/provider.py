@@ -269,6 +269,11 @@ class HFProvider(Provider):
         """The model's own task head ('sequence-classification', 'nli', 'token-classification') or None."""
         return self.folder(ref).head
 
+    def head_labels(self, ref: ModelRef) -> list[str]:
+        """A classification head's labels in id order, from config.json's id2label."""
+        mapping = self.folder(ref).config.get("id2label") or {}
+        return [str(mapping[k]) for k in sorted(mapping, key=int)]
+
     def _head_model(self, ref: ModelRef, wanted: tuple[str, ...]) -> _Loaded:
         if self.head(ref) not in wanted:
             raise UsageError(f"{ref.label} has no {' or '.join(wanted)} head")
