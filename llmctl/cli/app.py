@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from llmctl import __version__
-from llmctl.cli import complete, embed, models, prices, run_local, tokenize
+from llmctl.cli import classify, complete, embed, models, prices, run_local, tokenize
 from llmctl.cli.common import GlobalState
 
 app = typer.Typer(
@@ -54,6 +54,7 @@ app.command("complete")(complete.complete_command)
 app.command("run-local")(run_local.run_local_command)
 app.command("models")(models.models_command)
 app.command("prices")(prices.prices_command)
+app.command("classify")(classify.classify_command)
 
 
 def main() -> None:
