@@ -308,7 +308,7 @@ class GGUFProvider(Provider):
             scores = engine.score_continuations(llm, tokens, options)
         except RuntimeError as exc:
             raise ProviderError(f"{ref.label}: llama.cpp failed while scoring: {exc}") from None
-        read = len(tokens) + sum(len(o) - 1 for o in options)
+        read = len(tokens) + sum(len(o) for o in options if len(o) > 1)
         return ContinuationScores(scores, Usage(read, 0, estimated=False))
 
     # ------------------------------------------------------------------ embeddings

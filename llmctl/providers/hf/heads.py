@@ -116,24 +116,27 @@ def score_continuations(model: Any, prompt: list[int], continuations: list[list[
                         *, reuse_prompt: bool = True) -> list[float]:
     """Summed log-probability of each token list after `prompt`: one forward pass over the prompt, its
     KV cache cut back to the prompt after every continuation."""
+    import inspect
+
     import torch
 
+    # transformers 5 renamed the cache argument and output from `past_key_values` to `cache`.
+    name = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
     out: list[float] = []
     with torch.inference_mode():
         prompt_ids = torch.tensor([prompt], dtype=torch.long, device=device)
         first = model(input_ids=prompt_ids, use_cache=True)
-        cache = first.past_key_values
+        cache = getattr(first, name)
         head = torch.log_softmax(first.logits[0, -1].float(), dim=-1)
         for tokens in continuations:
             if not reuse_prompt:
-                first = model(input_ids=prompt_ids, use_cache=True)
-                cache = first.past_key_values
+                cache = getattr(model(input_ids=prompt_ids, use_cache=True), name)
             total = float(head[tokens[0]])
             if len(tokens) > 1:
-                step = model(input_ids=torch.tensor([tokens[:-1]], device=device), past_key_values=cache,
-                             use_cache=True)
+                step = model(input_ids=torch.tensor([tokens[:-1]], device=device), use_cache=True,
+                             **{name: cache})
                 rows = torch.log_softmax(step.logits[0].float(), dim=-1)
                 total += float(sum(rows[i, t] for i, t in enumerate(tokens[1:])))
-                cache.crop(len(prompt))
+                cache.crop(-(len(tokens) - 1))  # back to the prompt (negative: tokens to drop)
             out.append(total)
     return out
