@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from llmctl import __version__
-from llmctl.cli import classify, complete, embed, models, prices, run_local, tokenize
+from llmctl.cli import classify, complete, embed, models, ner, prices, run_local, summarize, tokenize
 from llmctl.cli.common import GlobalState
 
 app = typer.Typer(
@@ -55,6 +55,8 @@ app.command("run-local")(run_local.run_local_command)
 app.command("models")(models.models_command)
 app.command("prices")(prices.prices_command)
 app.command("classify")(classify.classify_command)
+app.command("summarize")(summarize.summarize_command)
+app.command("ner")(ner.ner_command)
 
 
 def main() -> None:
