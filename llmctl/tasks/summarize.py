@@ -17,6 +17,8 @@ Style = Literal["paragraph", "bullets", "headline"]
 Strategy = Literal["map-reduce", "refine"]
 #: tokens kept free for the chat template's own tokens around a prompt
 TEMPLATE_SLACK = 48
+#: tokens an encoder-decoder's tokenizer adds around the text (and T5's "summarize: ")
+SEQ2SEQ_SPECIALS = 8
 ANSWER_TOKENS = {"paragraph": 256, "bullets": 320, "headline": 32}
 _STYLE_TEXT = {
     "paragraph": "in one paragraph",
@@ -81,7 +83,7 @@ class _Run:
             prompt = f"summarize: {text}" if self.t5 else text
         else:
             prompt = f"{instruction}\n\nText:\n{text}"
-        room = self.spec.answer_tokens if final else max(ANSWER_TOKENS["paragraph"], self.spec.answer_tokens)
+        room = self.spec.answer_tokens if final else self.partial_tokens
         request = dataclasses.replace(self.spec.template, prompt=prompt, max_tokens=room, stream=False,
                                       json_schema=None, logprobs=None)
         completion = self.provider.complete(self.ref, request)
@@ -90,10 +92,19 @@ class _Run:
             self.progress(self.calls, max(self.planned, self.calls))
         return completion.text.strip()
 
+    @property
+    def partial_tokens(self) -> int:
+        """Room for a chunk's own summary: --max-tokens bounds every call; else a paragraph's worth."""
+        if self.spec.max_tokens is not None:
+            return self.spec.max_tokens
+        return max(ANSWER_TOKENS["paragraph"], self.spec.answer_tokens)
+
     def budget(self, instruction: str, extra: str = "") -> int:
         window = context_window(self.provider, self.ref)
-        overhead = 0 if self.seq2seq else self.count(f"{instruction}\n\nText:\n{extra}") + TEMPLATE_SLACK
-        answer = 0 if self.seq2seq else max(ANSWER_TOKENS["paragraph"], self.spec.answer_tokens)
+        # An encoder-decoder reads only the text (and its own few special tokens).
+        overhead = SEQ2SEQ_SPECIALS if self.seq2seq else \
+            self.count(f"{instruction}\n\nText:\n{extra}") + TEMPLATE_SLACK
+        answer = 0 if self.seq2seq else max(self.partial_tokens, self.spec.answer_tokens)
         room = window - overhead - answer
         if room < 64:
             raise UsageError(f"{self.ref.label}'s window of {window} tokens leaves no room for text after the "

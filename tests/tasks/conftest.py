@@ -112,3 +112,68 @@ def gguf_smollm2() -> Iterator[tuple[Any, Any]]:
     provider.require(ref, "complete")
     provider.load(ref)
     yield ref, provider
+
+
+_CORPUS = ["The river rose in spring and the mill turned day and night.",
+           "Council members argued about the new school, then voted for it.",
+           "Winter storms closed the roads; the village waited for the thaw."] * 30
+_CHAT = ("{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}<|end|>\n{% endfor %}"
+         "{% if add_generation_prompt %}<|assistant|>{% endif %}")
+
+
+def _byte_bpe_tokenizer(folder: Path, chat_template: str | None) -> tuple[int, int, int]:
+    """A small byte-level BPE trained here, saved as a fast tokenizer; (vocab size, eos id, pad id)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    special = ["<|endoftext|>", "<pad>", "<|user|>", "<|assistant|>", "<|system|>", "<|end|>"]
+    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=special, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(_CORPUS, trainer=trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", bos_token="<|endoftext|>",
+                                   pad_token="<pad>")
+    if chat_template:
+        fast.chat_template = chat_template
+    fast.save_pretrained(str(folder))
+    return tok.get_vocab_size(), tok.token_to_id("<|endoftext|>"), tok.token_to_id("<pad>")
+
+
+@pytest.fixture(scope="session")
+def tiny_chat_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random Llama chat model with a 1,024-token window: long documents must be chunked for it."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    folder = tmp_path_factory.mktemp("tiny-chat-1k")
+    vocab, eos, pad = _byte_bpe_tokenizer(folder, _CHAT)
+    config = LlamaConfig(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=1024,
+                         bos_token_id=eos, eos_token_id=eos, pad_token_id=pad)
+    torch.manual_seed(21)
+    model = LlamaForCausalLM(config)
+    with torch.no_grad():  # never end early: every call writes its full --max-tokens
+        model.lm_head.weight[eos].zero_()
+    model.save_pretrained(str(folder))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_seq2seq(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random BART (encoder-decoder) with a 128-token window."""
+    import torch
+    from transformers import BartConfig, BartForConditionalGeneration
+
+    folder = tmp_path_factory.mktemp("tiny-bart-128")
+    vocab, eos, pad = _byte_bpe_tokenizer(folder, None)
+    config = BartConfig(vocab_size=vocab, d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+                        decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64,
+                        max_position_embeddings=128, bos_token_id=eos, eos_token_id=eos, pad_token_id=pad,
+                        decoder_start_token_id=eos, forced_bos_token_id=None, forced_eos_token_id=None,
+                        tie_word_embeddings=False)
+    torch.manual_seed(22)
+    BartForConditionalGeneration(config).save_pretrained(str(folder))
+    return folder
+

@@ -98,10 +98,9 @@ def token_entities(model: Any, tokenizer: Any, text: str, device: str,
         if prefix == "O":
             close()
             continue
-        # A word piece glued to the previous one (no gap) continues its entity whatever its prefix,
-        # so an entity never ends in the middle of a word.
-        glued = current is not None and start == current["end"] and kind == current["type"]
-        if current is not None and kind == current["type"] and (prefix in "IEL" or glued):
+        # BIO/IOB merging as transformers' "simple" aggregation: I (or E/L) of the open entity's type
+        # extends it; B, S, or another type starts a new one.
+        if current is not None and kind == current["type"] and prefix in "IEL":
             current["end"] = end
             scores.append(score)
             continue
