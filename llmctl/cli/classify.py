@@ -45,7 +45,8 @@ def classify_command(
         "--scores", help="A probability for every label (gguf, hf and openai models).")] = False,
     explain: Annotated[bool, typer.Option("--explain", help="Add a short reason for the answer.")] = False,
     examples: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--examples", help="JSONL of worked examples ({text, label}) for a few-shot prompt.", show_default=False)] = None,
+        "--examples", help="JSONL of worked examples ({text, label}) for a few-shot prompt.",
+        show_default=False)] = None,
     gold: GoldOpt = None,
     file: FileOpt = None,
     jsonl: JsonlOpt = None,

@@ -45,7 +45,8 @@ def option_probabilities(provider: Provider, ref: ModelRef, request: CompletionR
         raise ProviderError(f"{ref.label}: the answer came back without log-probabilities")
     mass = [0.0] * len(options)
     lowered = [o.strip().lower() for o in options]
-    for token, logprob in completion.logprobs[0].top or ((completion.logprobs[0].token, completion.logprobs[0].logprob),):
+    first = completion.logprobs[0]
+    for token, logprob in first.top or ((first.token, first.logprob),):
         piece = token.strip().lower()
         if not piece:
             continue

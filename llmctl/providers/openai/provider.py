@@ -14,8 +14,8 @@ from llmctl.providers.base import (
     Embeddings,
     ModelRef,
     TextSink,
-    TokenLogprob,
     Tokenizer,
+    TokenLogprob,
 )
 from llmctl.providers.hosted import PLACEHOLDER_KEY, EmbedLimits, HostedProvider, not_json_error
 
@@ -158,6 +158,7 @@ class OpenAIProvider(HostedProvider):
 
     def _chunks(self, ref: ModelRef, stream: Any) -> Iterator[Any]:
         import httpx2
+
         import openai
 
         try:
@@ -195,6 +196,7 @@ class OpenAIProvider(HostedProvider):
     # ------------------------------------------------------------------ errors
     def _call(self, ref: ModelRef, fn: Any) -> Any:
         import httpx2
+
         import openai
 
         try:
