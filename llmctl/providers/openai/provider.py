@@ -158,7 +158,6 @@ class OpenAIProvider(HostedProvider):
 
     def _chunks(self, ref: ModelRef, stream: Any) -> Iterator[Any]:
         import httpx2
-
         import openai
 
         try:
@@ -196,7 +195,6 @@ class OpenAIProvider(HostedProvider):
     # ------------------------------------------------------------------ errors
     def _call(self, ref: ModelRef, fn: Any) -> Any:
         import httpx2
-
         import openai
 
         try:

@@ -13,8 +13,8 @@ from typing import Any, BinaryIO
 
 from llmctl.core.errors import InputError, NetworkError, UsageError
 from llmctl.providers.base import ModelRef, Tokenizer
-from llmctl.providers.openai.vocab import BUNDLED, RankIndex, open_index, tiktoken_encoding
 from llmctl.providers.piece_count import count_buffer, count_in_pieces
+from llmctl.providers.openai.vocab import BUNDLED, RankIndex, open_index, tiktoken_encoding
 
 #: Above this many characters tiktoken's own table pays for itself.
 SHORT_TEXT_CHARS = 4096
