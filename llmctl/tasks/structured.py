@@ -22,6 +22,20 @@ _warned_lock = threading.Lock()
 def strict_schema(model: type[BaseModel]) -> dict[str, Any]:
     """The model's JSON schema in the strict form OpenAI asks for: every property required, no extras."""
     schema = model.model_json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        # Nested models arrive as $ref; inlined, every backend's schema compiler reads them alike.
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return inline(definitions[ref.rsplit("/", 1)[1]])
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(value) for value in node]
+        return node
+
+    schema = inline(schema)
 
     def tighten(node: Any) -> None:
         if isinstance(node, dict):
