@@ -140,3 +140,24 @@ def test_nli_zero_shot_matches_the_transformers_pipeline(tiny_nli_head: Path) ->
                          multi_label=multi)
         assert result.fields["scores"] == pytest.approx(dict(zip(want["labels"], want["scores"], strict=True)),
                                                         abs=1e-5)
+
+
+@pytest.mark.slow
+def test_heads_through_the_cli(tiny_sentiment_head: Path, tiny_nli_head: Path, tmp_path: Path) -> None:
+    from tasks_support import run_cli
+
+    result = run_cli("classify", "--json", "-m", f"hf:{tiny_sentiment_head}", "I love using transformer models!")
+    assert result.exit_code == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert set(record["scores"]) == {"NEGATIVE", "POSITIVE"} and record["cost"]["local"] is True
+    refused = run_cli("classify", "-m", f"hf:{tiny_sentiment_head}", "--labels", "a,b", "text")
+    assert refused.exit_code == 2
+    assert "is a classification head with its own labels (NEGATIVE, POSITIVE); drop --labels" in refused.stderr
+    no_labels = run_cli("classify", "-m", f"hf:{tiny_nli_head}", "The match ended 2-1")
+    assert no_labels.exit_code == 2 and "give the candidate labels with --labels" in no_labels.stderr
+    batch = tmp_path / "b.jsonl"
+    batch.write_text("".join(json.dumps({"id": i, "text": t, "gold": "POSITIVE"}) + "\n" for i, t in enumerate(TEXTS)))
+    scored = run_cli("classify", "--json", "-m", f"hf:{tiny_sentiment_head}", "--jsonl", str(batch), "--gold", "gold")
+    lines = [json.loads(line) for line in scored.stdout.splitlines()]
+    assert [r["id"] for r in lines[:-1]] == [0, 1, 2, 3]
+    assert lines[-1]["metrics"]["records"] == 4 and lines[-1]["metrics"]["cost"] == 0
