@@ -96,13 +96,13 @@ def bench_head(n: int, repeats: int) -> None:
     print(f"  ratio vs fastest pipeline   {baseline / ours:8.2f}x   (same probabilities: {agree})")
 
 
-def bench_scoring(prompts: int, repeats: int) -> None:
+def bench_scoring(prompts: int, repeats: int, threads: int | None) -> None:
     from llmctl.providers.base import CompletionRequest
     from llmctl.providers.gguf import engine
     from llmctl.providers.registry import get_provider, resolve_model
 
     ref = resolve_model("smollm2")
-    provider = get_provider(ref, {})
+    provider = get_provider(ref, {"threads": threads} if threads else {})
     provider.require(ref, "complete")
     provider.load(ref)
     llm = provider.chat_model(ref)
@@ -134,12 +134,13 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", choices=["head", "scoring"])
+    parser.add_argument("--threads", type=int, help="llama.cpp threads for the scoring part (default: all CPUs)")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} CPUs visible, {len(os.sched_getaffinity(0))} usable")
     if args.only in (None, "head"):
         bench_head(args.texts, args.repeats)
     if args.only in (None, "scoring"):
-        bench_scoring(args.prompts, args.repeats)
+        bench_scoring(args.prompts, args.repeats, args.threads)
 
 
 if __name__ == "__main__":
