@@ -76,7 +76,8 @@ class _Run:
         self.usage, self.calls, self.planned = Usage(0), 0, 0
         self.count = provider.tokenizer(ref).count
         self.seq2seq = is_seq2seq(provider, ref)
-        self.t5 = self.seq2seq and provider.folder(ref).model_type  # type: ignore[attr-defined] in ("t5", "mt5")
+        folder = getattr(provider, "folder", None)
+        self.t5 = self.seq2seq and callable(folder) and folder(ref).model_type in ("t5", "mt5")
 
     def ask(self, instruction: str, text: str, final: bool) -> str:
         if self.seq2seq:

@@ -23,7 +23,7 @@ keys = api.keys
 open_model = api.open_model
 close_cached_providers = api.close_cached_providers
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.append(str(Path(__file__).parent))  # after tests/api: its tests import `conftest`
 
 from tasks_support import run_cli  # noqa: E402
 
