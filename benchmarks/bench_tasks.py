@@ -5,8 +5,9 @@
 1. Native HF classification: N short texts through llmctl's classification-head path (padded
    batches sorted by length) against transformers' own `pipeline("text-classification")` on the
    same model, at its default batch size (timed once) and at batch size 64 (timed interleaved
-   with llmctl); the faster of the two is the baseline. The model is MiniLM-L6 with a two-label sequence-classification head (its encoder
-   weights are real, the head is new: speed does not depend on what the head learned).
+   with llmctl); the faster of the two is the baseline. The model is MiniLM-L6 with a two-label
+   sequence-classification head (its encoder weights are real, the head is new: speed does not
+   depend on what the head learned).
 2. Label scoring on the embedded SmolLM2 GGUF with 4 labels: llmctl evaluates the prompt once and
    reuses its KV cache for every label, against a baseline that evaluates the prompt again for
    every label (the same llama.cpp calls otherwise). Both give the same log-probabilities.
