@@ -126,3 +126,17 @@ def test_backend_without_constrained_decoding_falls_back_to_prompt_and_parse(rec
     assert schema["properties"]["label"]["enum"] == ["pos", "neg"]
     assert result.fields["label"] == "pos"
     assert any("cannot constrain its answer to a JSON schema" in w for w in provider.drain_warnings())
+
+
+def test_few_shot_examples_are_in_the_prompt(recorder, open_model, tmp_path) -> None:
+    from llmctl.tasks.labels import load_examples
+
+    shots = tmp_path / "shots.jsonl"
+    shots.write_text('{"text": "Loved it", "label": "pos"}\n\n{"text": "Dreadful", "label": "neg"}\n')
+    examples = load_examples(str(shots), ["pos", "neg"], multi_label=False)
+    recorder.reply(json_body=fixture_json("openai_structured.json"))
+    ref, provider = open_model("openai:gpt-4o-mini")
+    classify(provider, ref, "Very bad movie", ClassifySpec(["pos", "neg"], examples=examples))
+    prompt = recorder.body()["messages"][-1]["content"]
+    assert 'Text: Loved it\nAnswer: {"label": "pos"}\nText: Dreadful\nAnswer: {"label": "neg"}' in prompt
+    assert prompt.index("Dreadful") < prompt.index("Text: Very bad movie")
