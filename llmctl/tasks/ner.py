@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from llmctl.core.errors import UsageError
 from llmctl.core.usage import Usage
@@ -25,7 +25,13 @@ CONLL_TYPES = ["PER", "ORG", "LOC", "MISC"]
 _DESCRIBED = {"PER": "people", "ORG": "organisations", "LOC": "places", "MISC": "other proper names",
               "DATE": "dates", "MONEY": "amounts of money", "PRODUCT": "products", "EVENT": "events"}
 #: tokens kept for the entity list a chunk's answer may hold
-ANSWER_TOKENS = 512
+ANSWER_TOKENS = 1024
+#: entities a local model may list per chunk: the grammar then closes the list in time, where a
+#: small model would otherwise repeat entries until the answer is cut off mid-JSON
+LOCAL_MAX_ENTITIES = 10
+#: characters an entity's text may have from a local model; near the limit the grammar lets only
+#: single characters through, so the worst case (10 entities, a token a character) still fits
+LOCAL_MAX_ENTITY_CHARS = 60
 #: the special tokens a head's tokenizer adds around a chunk
 HEAD_SPECIALS = 4
 
@@ -49,10 +55,14 @@ def parse_types(given: str | None) -> list[str] | None:
     return [t.strip() for t in given.split(",") if t.strip()]
 
 
-def _answer_model(types: list[str]) -> type[BaseModel]:
+def _answer_model(types: list[str], local: bool) -> type[BaseModel]:
     kind: Any = Literal[tuple(types)]  # type: ignore[valid-type]
-    entity = create_model("Entity", __config__=ConfigDict(extra="forbid"), text=(str, ...), type=(kind, ...))
-    return create_model("NerAnswer", __config__=ConfigDict(extra="forbid"), entities=(list[entity], ...))  # type: ignore[valid-type]
+    max_items, max_chars = (LOCAL_MAX_ENTITIES, LOCAL_MAX_ENTITY_CHARS) if local else (None, None)
+    entity = create_model("Entity", __config__=ConfigDict(extra="forbid"),
+                          text=(str, Field(..., max_length=max_chars)), type=(kind, ...))
+    listed: Any = list[entity]  # type: ignore[valid-type]
+    return create_model("NerAnswer", __config__=ConfigDict(extra="forbid"),
+                        entities=(listed, Field(..., max_length=max_items)))
 
 
 def _prompt(types: list[str], chunk: str) -> str:
@@ -118,7 +128,7 @@ def ner(provider: Provider, ref: ModelRef, text: str, spec: NerSpec) -> TaskResu
     if callable(head) and head(ref) == "token-classification":
         return _head_entities(provider, ref, text, spec)
     types = spec.types or CONLL_TYPES
-    answer = _answer_model(types)
+    answer = _answer_model(types, provider.local)
     count = provider.tokenizer(ref).count
     budget = context_window(provider, ref) - count(_prompt(types, "")) - ANSWER_TOKENS - 300
     if budget < 64:
