@@ -10,7 +10,19 @@ import typer
 
 from llmctl import __version__
 from llmctl.cli import (
-    batch, cache, classify, complete, embed, models, ner, prices, quantize, run_local, summarize, tokenize, usage,
+    batch,
+    cache,
+    classify,
+    complete,
+    embed,
+    models,
+    ner,
+    prices,
+    quantize,
+    run_local,
+    summarize,
+    tokenize,
+    usage,
 )
 from llmctl.cli.arguments import LlmctlGroup
 from llmctl.cli.common import GlobalState

@@ -26,6 +26,16 @@ from llmctl.cli.options import (
     TrustRemoteCodeOpt,
     VerboseOpt,
 )
+from llmctl.cli.run_options import (
+    EstimateOpt,
+    MaxCostOpt,
+    ModelsFileOpt,
+    NoCacheOpt,
+    OrderedOpt,
+    OutputFileOpt,
+    ResumeOpt,
+    RetryFailedOpt,
+)
 from llmctl.core.output import Output
 
 GoldOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045
@@ -38,6 +48,7 @@ def classify_command(
     text: Annotated[Optional[list[str]], typer.Argument(  # noqa: UP045
         help="The text (words are joined); else stdin, -f or --jsonl.", show_default=False)] = None,
     model: ModelOpt = None,
+    models_file: ModelsFileOpt = None,
     labels: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--labels", "-l", help="Labels, comma-separated, or @FILE with one a line.", show_default=False)] = None,
     multi_label: Annotated[bool, typer.Option("--multi-label", help="Any number of labels may apply.")] = False,
@@ -54,13 +65,20 @@ def classify_command(
     base_url: BaseUrlOpt = None,
     timeout: TimeoutOpt = None,
     max_retries: MaxRetriesOpt = None,
-    concurrency: ConcurrencyOpt = 4,
+    concurrency: ConcurrencyOpt = None,
     n_ctx: NCtxOpt = None,
     threads: ThreadsOpt = None,
     n_gpu_layers: NGpuLayersOpt = None,
     device: DeviceOpt = None,
     allow_pickle: AllowPickleOpt = False,
     trust_remote_code: TrustRemoteCodeOpt = False,
+    estimate: EstimateOpt = False,
+    output: OutputFileOpt = None,
+    resume: ResumeOpt = False,
+    retry_failed: RetryFailedOpt = False,
+    ordered: OrderedOpt = None,
+    max_cost: MaxCostOpt = None,
+    no_cache: NoCacheOpt = False,
     json_mode: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -72,12 +90,16 @@ def classify_command(
       llmctl classify -m smollm2 --labels pos,neg --scores "Very bad movie"
       llmctl classify -m hf:~/models/distilbert-sst2 "I love it"            # a head: its own labels
       llmctl classify --labels pos,neg --jsonl test.jsonl --gold label -m smollm2 -m openai:gpt-4o-mini
+      llmctl classify --estimate -m openai:gpt-4o-mini --labels pos,neg --jsonl reviews.jsonl
+      llmctl classify --labels pos,neg --jsonl reviews.jsonl -o labels.jsonl --resume --max-cost 1
     """
-    from llmctl.cli.backend import backend_options
-    from llmctl.cli.task_run import TaskJob, gold_values, run_task
+    from llmctl.cli.run_command import model_names, run_options
+    from llmctl.cli.task_show import run_task_command
     from llmctl.core.inputs import collect_inputs
-    from llmctl.providers.base import COMPLETE
-    from llmctl.tasks.classify import ClassifySpec, check, classify, classify_many
+    from llmctl.run import Session
+    from llmctl.tasks.classify import ClassifySpec
+    from llmctl.tasks.gold import gold_values
+    from llmctl.tasks.job import ClassifyJob
     from llmctl.tasks.labels import load_examples, parse_labels
     from llmctl.tasks.metrics import classification_metrics
 
@@ -89,20 +111,15 @@ def classify_command(
         raise UsageError("--examples needs --labels")
     shots = load_examples(examples, label_list or [], multi_label=multi_label) if examples else []
     spec = ClassifySpec(label_list, multi_label=multi_label, scores=scores, explain=explain, examples=shots)
-    options = backend_options(timeout=timeout, max_retries=max_retries, concurrency=concurrency, n_ctx=n_ctx,
-                              threads=threads, n_gpu_layers=n_gpu_layers, device=device,
-                              allow_pickle=allow_pickle, trust_remote_code=trust_remote_code, verbose=out.verbose)
+    settings = run_options(out, concurrency=concurrency or 4, max_cost=max_cost, output=output, resume=resume,
+                           retry_failed=retry_failed, ordered=ordered, no_cache=no_cache)
+    options = dict(timeout=timeout, max_retries=max_retries, concurrency=concurrency, n_ctx=n_ctx, threads=threads,
+                   n_gpu_layers=n_gpu_layers, device=device, allow_pickle=allow_pickle,
+                   trust_remote_code=trust_remote_code, verbose=out.verbose)
+    names = model_names(model, models_file, "complete")
     items = collect_inputs(text, file, jsonl, field, join_args=True)
     answers = gold_values(items, gold, jsonl) if gold is not None else None
-
-    def check_model(provider: Any, ref: Any) -> None:
-        if check(provider, ref, spec) in ("generate", "scores"):
-            provider.require(ref, COMPLETE)
-
-    def many(provider: Any, ref: Any) -> Any:
-        if check(provider, ref, spec) != "head":
-            return None
-        return lambda p, r, texts: classify_many(p, r, texts, spec)
+    session = Session(ClassifyJob(spec), names, options, base_url)
 
     def score(gold_answers: list[Any], records: list[dict[str, Any] | None]) -> dict[str, Any]:
         key = "labels" if multi_label else "label"
@@ -111,10 +128,8 @@ def classify_command(
                                                                          else r[key])})
         return classification_metrics(gold_answers, predicted, known)
 
-    job = TaskJob(check=check_model, run_one=lambda p, r, t: classify(p, r, t, spec), render=_render,
-                  run_many=many, gold_field=gold, score_gold=score, show_metrics=_metric_lines)
-    run_task(out, job, list(model or [None]), items, batch=jsonl is not None or len(items) > 1,
-             options=options, base_url=base_url, concurrency=concurrency, gold=answers)
+    run_task_command(out, session, items, settings, render=_render, batch=jsonl is not None or len(items) > 1,
+                     estimate=estimate, gold=answers, score=score, metric_lines=_metric_lines)
 
 
 def _render(out: Output, text: str, record: dict[str, Any]) -> None:

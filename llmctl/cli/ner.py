@@ -26,6 +26,16 @@ from llmctl.cli.options import (
     TrustRemoteCodeOpt,
     VerboseOpt,
 )
+from llmctl.cli.run_options import (
+    EstimateOpt,
+    MaxCostOpt,
+    ModelsFileOpt,
+    NoCacheOpt,
+    OrderedOpt,
+    OutputFileOpt,
+    ResumeOpt,
+    RetryFailedOpt,
+)
 from llmctl.core.output import Output
 
 #: ANSI colours per entity type on a terminal (reverse video for types without one)
@@ -39,6 +49,7 @@ def ner_command(
     text: Annotated[Optional[list[str]], typer.Argument(  # noqa: UP045
         help="The text (words are joined); else stdin, -f or --jsonl.", show_default=False)] = None,
     model: ModelOpt = None,
+    models_file: ModelsFileOpt = None,
     types: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--types", help="Entity types, comma-separated (default: PER,ORG,LOC,MISC).", show_default=False)] = None,
     gold: Annotated[Optional[str], typer.Option(  # noqa: UP045
@@ -50,13 +61,20 @@ def ner_command(
     base_url: BaseUrlOpt = None,
     timeout: TimeoutOpt = None,
     max_retries: MaxRetriesOpt = None,
-    concurrency: ConcurrencyOpt = 4,
+    concurrency: ConcurrencyOpt = None,
     n_ctx: NCtxOpt = None,
     threads: ThreadsOpt = None,
     n_gpu_layers: NGpuLayersOpt = None,
     device: DeviceOpt = None,
     allow_pickle: AllowPickleOpt = False,
     trust_remote_code: TrustRemoteCodeOpt = False,
+    estimate: EstimateOpt = False,
+    output: OutputFileOpt = None,
+    resume: ResumeOpt = False,
+    retry_failed: RetryFailedOpt = False,
+    ordered: OrderedOpt = None,
+    max_cost: MaxCostOpt = None,
+    no_cache: NoCacheOpt = False,
     json_mode: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -68,36 +86,35 @@ def ner_command(
       llmctl ner -m hf:~/models/bert-base-NER --types PER,ORG,LOC -f article.txt --json
       llmctl ner --jsonl conll.jsonl --gold entities -m smollm2 -m hf:~/models/bert-base-NER
     """
-    from llmctl.cli.backend import backend_options
-    from llmctl.cli.task_run import TaskJob, gold_values, run_task
+    from llmctl.cli.run_command import model_names, run_options
+    from llmctl.cli.task_show import run_task_command
     from llmctl.core.inputs import collect_inputs
-    from llmctl.providers.base import COMPLETE
+    from llmctl.run import Session
+    from llmctl.tasks.gold import gold_values
+    from llmctl.tasks.job import NerJob
     from llmctl.tasks.metrics import ner_metrics
-    from llmctl.tasks.ner import NerSpec, ner, parse_types
+    from llmctl.tasks.ner import NerSpec, parse_types
 
     out = make_output(ctx, json_mode=json_mode, quiet=quiet, verbose=verbose)
     spec = NerSpec(parse_types(types))
     spec.check()
-    options = backend_options(timeout=timeout, max_retries=max_retries, concurrency=concurrency, n_ctx=n_ctx,
-                              threads=threads, n_gpu_layers=n_gpu_layers, device=device,
-                              allow_pickle=allow_pickle, trust_remote_code=trust_remote_code, verbose=out.verbose)
+    settings = run_options(out, concurrency=concurrency or 4, max_cost=max_cost, output=output, resume=resume,
+                           retry_failed=retry_failed, ordered=ordered, no_cache=no_cache)
+    options = dict(timeout=timeout, max_retries=max_retries, concurrency=concurrency, n_ctx=n_ctx, threads=threads,
+                   n_gpu_layers=n_gpu_layers, device=device, allow_pickle=allow_pickle,
+                   trust_remote_code=trust_remote_code, verbose=out.verbose)
+    names = model_names(model, models_file, "complete")
     items = collect_inputs(text, file, jsonl, field, join_args=True)
     answers = gold_values(items, gold, jsonl) if gold is not None else None
     if answers is not None:
         _check_gold(answers, items)
-
-    def check_model(provider: Any, ref: Any) -> None:
-        head = getattr(provider, "head", None)
-        if not (callable(head) and head(ref) == "token-classification"):
-            provider.require(ref, COMPLETE)
+    session = Session(NerJob(spec), names, options, base_url)
 
     def score(gold_entities: list[Any], records: list[dict[str, Any] | None]) -> dict[str, Any]:
         return ner_metrics(gold_entities, [r["entities"] if r is not None else None for r in records])
 
-    job = TaskJob(check=check_model, run_one=lambda p, r, t: ner(p, r, t, spec), render=_render,
-                  gold_field=gold, score_gold=score, show_metrics=_metric_lines)
-    run_task(out, job, list(model or [None]), items, batch=jsonl is not None or len(items) > 1, options=options,
-             base_url=base_url, concurrency=concurrency, gold=answers)
+    run_task_command(out, session, items, settings, render=_render, batch=jsonl is not None or len(items) > 1,
+                     estimate=estimate, gold=answers, score=score, metric_lines=_metric_lines)
 
 
 def _check_gold(answers: list[Any], items: list[Any]) -> None:

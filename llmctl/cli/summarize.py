@@ -27,6 +27,16 @@ from llmctl.cli.options import (
     TrustRemoteCodeOpt,
     VerboseOpt,
 )
+from llmctl.cli.run_options import (
+    EstimateOpt,
+    MaxCostOpt,
+    ModelsFileOpt,
+    NoCacheOpt,
+    OrderedOpt,
+    OutputFileOpt,
+    ResumeOpt,
+    RetryFailedOpt,
+)
 from llmctl.core.output import Output
 
 
@@ -36,6 +46,7 @@ def summarize_command(
     text: Annotated[Optional[list[str]], typer.Argument(  # noqa: UP045
         help="The text (words are joined); else stdin, -f or --jsonl.", show_default=False)] = None,
     model: ModelOpt = None,
+    models_file: ModelsFileOpt = None,
     max_words: Annotated[Optional[int], typer.Option(  # noqa: UP045
         "--max-words", help="Ask for at most this many words.", show_default=False)] = None,
     max_tokens: Annotated[Optional[int], typer.Option(  # noqa: UP045
@@ -51,13 +62,20 @@ def summarize_command(
     base_url: BaseUrlOpt = None,
     timeout: TimeoutOpt = None,
     max_retries: MaxRetriesOpt = None,
-    concurrency: ConcurrencyOpt = 4,
+    concurrency: ConcurrencyOpt = None,
     n_ctx: NCtxOpt = None,
     threads: ThreadsOpt = None,
     n_gpu_layers: NGpuLayersOpt = None,
     device: DeviceOpt = None,
     allow_pickle: AllowPickleOpt = False,
     trust_remote_code: TrustRemoteCodeOpt = False,
+    estimate: EstimateOpt = False,
+    output: OutputFileOpt = None,
+    resume: ResumeOpt = False,
+    retry_failed: RetryFailedOpt = False,
+    ordered: OrderedOpt = None,
+    max_cost: MaxCostOpt = None,
+    no_cache: NoCacheOpt = False,
     json_mode: JsonOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -68,38 +86,40 @@ def summarize_command(
       llmctl summarize -m openai:gpt-4o-mini -f report.txt --max-words 100 --style bullets
       llmctl summarize -m smollm2 -f book.txt --strategy refine
       llmctl summarize -m hf:~/models/bart-large-cnn -f article.txt     # an encoder-decoder summariser
+      llmctl summarize --estimate -m openai:gpt-4o-mini -f book.txt      # every chunk's call counted, no network
     """
-    from llmctl.cli.backend import backend_options
-    from llmctl.cli.task_run import TaskJob, run_task
+    from llmctl.cli.run_command import model_names, run_options
+    from llmctl.cli.task_show import run_task_command
     from llmctl.core.inputs import collect_inputs
-    from llmctl.providers.base import COMPLETE
-    from llmctl.tasks.summarize import SummarySpec, summarize
+    from llmctl.run import Session
+    from llmctl.tasks.job import SummarizeJob
+    from llmctl.tasks.summarize import SummarySpec
 
     out = make_output(ctx, json_mode=json_mode, quiet=quiet, verbose=verbose)
     spec = SummarySpec(max_words=max_words, max_tokens=max_tokens, style=style,  # type: ignore[arg-type]
                        language=language, strategy=strategy)  # type: ignore[arg-type]
     spec.check()
-    options = backend_options(timeout=timeout, max_retries=max_retries, concurrency=concurrency, n_ctx=n_ctx,
-                              threads=threads, n_gpu_layers=n_gpu_layers, device=device,
-                              allow_pickle=allow_pickle, trust_remote_code=trust_remote_code, verbose=out.verbose)
+    settings = run_options(out, concurrency=concurrency or 4, max_cost=max_cost, output=output, resume=resume,
+                           retry_failed=retry_failed, ordered=ordered, no_cache=no_cache)
+    options = dict(timeout=timeout, max_retries=max_retries, concurrency=concurrency, n_ctx=n_ctx, threads=threads,
+                   n_gpu_layers=n_gpu_layers, device=device, allow_pickle=allow_pickle,
+                   trust_remote_code=trust_remote_code, verbose=out.verbose)
+    names = model_names(model, models_file, "complete")
     items = collect_inputs(text, file, jsonl, field, join_args=True)
     batch = jsonl is not None or len(items) > 1
-    show = not out.quiet and sys.stderr.isatty()
+    # One document on a terminal: its calls counted as they go (a batch has the run's progress bar).
+    show = not out.quiet and sys.stderr.isatty() and not batch and len(names) == 1
 
     def progress(done: int, total: int) -> None:
+        sys.stderr.write(f"\rsummarizing: call {done} of {total}\x1b[K")
+        sys.stderr.flush()
+
+    session = Session(SummarizeJob(spec, progress if show else None), names, options, base_url)
+    try:
+        run_task_command(out, session, items, settings, render=_render, batch=batch, estimate=estimate)
+    finally:
         if show:
-            sys.stderr.write(f"\rsummarizing: call {done} of {total}\x1b[K")
-            sys.stderr.flush()
-
-    def run_one(provider: Any, ref: Any, body: str) -> Any:
-        result = summarize(provider, ref, body, spec, None if batch else progress)
-        if show and not batch:
             sys.stderr.write("\r\x1b[K")
-        return result
-
-    job = TaskJob(check=lambda p, r: p.require(r, COMPLETE), run_one=run_one, render=_render)
-    run_task(out, job, list(model or [None]), items, batch=batch, options=options, base_url=base_url,
-             concurrency=concurrency, gold=None)
 
 
 def _render(out: Output, text: str, record: dict[str, Any]) -> None:

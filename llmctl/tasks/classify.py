@@ -15,12 +15,15 @@ from llmctl.providers.base import CompletionRequest, ModelRef, Provider
 from llmctl.tasks.labels import Example
 from llmctl.tasks.result import TaskResult
 from llmctl.tasks.scoring import option_probabilities, require_scores, softmax
-from llmctl.tasks.structured import ask_structured
+from llmctl.tasks.structured import ask_structured, structured_request
 
 #: the hypothesis an NLI model checks for each label (zero-shot classification)
 NLI_HYPOTHESIS = "This text is about {label}."
 #: a label applies in multi-label mode when its probability is above this
 THRESHOLD = 0.5
+#: tokens a JSON label answer may take, and each further label of a multi-label answer
+LABEL_ANSWER_TOKENS = 64
+LABEL_TOKENS = 16
 
 
 @dataclass(frozen=True)
@@ -116,10 +119,27 @@ def _pick(spec: ClassifySpec, scores: dict[str, float]) -> str | list[str]:
     return max(scores, key=lambda k: scores[k])
 
 
-def _generate(provider: Provider, ref: ModelRef, text: str, spec: ClassifySpec, labels: list[str]) -> TaskResult:
+def answer_tokens(spec: ClassifySpec, labels: list[str]) -> int | None:
+    """The cap on a generated answer: a label answer is short, so it is bounded (and --estimate with it);
+    an answer with a reason is left to the model's own cap."""
+    if spec.template.max_tokens is not None:
+        return spec.template.max_tokens
+    if spec.explain:
+        return None
+    return LABEL_ANSWER_TOKENS + (LABEL_TOKENS * len(labels) if spec.multi_label else 0)
+
+
+def _generate_request(provider: Provider, ref: ModelRef, text: str, spec: ClassifySpec,
+                      labels: list[str]) -> tuple[CompletionRequest, type[BaseModel], str]:
     model = _answer_model(labels, spec.multi_label, spec.explain)
-    answer, usage, calls = ask_structured(provider, ref, spec.template, _prompt(text, spec, labels, label_only=False),
-                                          model)
+    template = dataclasses.replace(spec.template, max_tokens=answer_tokens(spec, labels))
+    prompt = _prompt(text, spec, labels, label_only=False)
+    return template, model, prompt
+
+
+def _generate(provider: Provider, ref: ModelRef, text: str, spec: ClassifySpec, labels: list[str]) -> TaskResult:
+    template, model, prompt = _generate_request(provider, ref, text, spec, labels)
+    answer, usage, calls = ask_structured(provider, ref, template, prompt, model)
     data = answer.model_dump()
     chosen = list(dict.fromkeys(data["labels"])) if spec.multi_label else data["label"]
     return TaskResult(_fields(spec, None, chosen, data.get("reason")), usage, calls)
@@ -203,3 +223,28 @@ def classify_many(provider: Provider, ref: ModelRef, texts: list[str], spec: Cla
     if check(provider, ref, spec) == "head":
         return _head_results(provider, ref, texts, spec)
     return [classify(provider, ref, text, spec) for text in texts]
+
+
+def planned_requests(provider: Provider, ref: ModelRef, text: str, spec: ClassifySpec) -> list[CompletionRequest]:
+    """The requests `classify` sends for `text` when every answer validates (what --estimate counts);
+    none on an HF head, which reads the text alone."""
+    method = check(provider, ref, spec)
+    labels = list(spec.labels or [])
+    if method in ("head", "nli"):
+        return []
+    if method == "generate":
+        template, model, prompt = _generate_request(provider, ref, text, spec, labels)
+        return [structured_request(provider, ref, template, prompt, model)]
+    one_token = dataclasses.replace(spec.template, max_tokens=1, temperature=0.0, json_schema=None, stream=False)
+    if spec.multi_label:
+        requests = [dataclasses.replace(one_token, prompt=(
+            f"{_instructions(spec, labels, True)}\n\nText: {text}\n"
+            f"Does the label \"{label}\" apply to this text? Answer yes or no.")) for label in labels]
+    else:
+        requests = [dataclasses.replace(one_token, prompt=_prompt(text, spec, labels, label_only=True))]
+    if spec.explain:
+        shown = labels[0]
+        prompt = (f"{_instructions(spec, labels, True)}\n\nText: {text}\n\nThe answer is: {shown}. "
+                  "Say in one short sentence why.")
+        requests.append(structured_request(provider, ref, spec.template, prompt, _Reason))
+    return requests

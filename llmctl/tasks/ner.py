@@ -8,6 +8,7 @@ head gives spans straight from its tags. Long texts are chunked and offsets mapp
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -18,7 +19,7 @@ from llmctl.core.usage import Usage
 from llmctl.providers.base import CompletionRequest, ModelRef, Provider
 from llmctl.tasks.chunking import context_window, split_text
 from llmctl.tasks.result import TaskResult
-from llmctl.tasks.structured import ask_structured
+from llmctl.tasks.structured import ask_structured, structured_request
 
 #: the CoNLL-2003 entity types, the default set
 CONLL_TYPES = ["PER", "ORG", "LOC", "MISC"]
@@ -119,6 +120,24 @@ def _head_entities(provider: Provider, ref: ModelRef, text: str, spec: NerSpec) 
                 entities.append({"text": entity["text"], "type": entity["type"], "start": entity["start"],
                                  "end": entity["end"], "score": entity["score"]})
     return TaskResult({"entities": entities, "chunks": len(spans), "dropped": 0}, usage, len(spans))
+
+
+def planned_requests(provider: Provider, ref: ModelRef, text: str, spec: NerSpec,
+                     count: Callable[[str], int] | None = None) -> list[CompletionRequest]:
+    """The first request `ner` sends for each chunk of `text` (what --estimate counts); none on a head."""
+    spec.check()
+    head = getattr(provider, "head", None)
+    if callable(head) and head(ref) == "token-classification":
+        return []
+    types = spec.types or CONLL_TYPES
+    answer = _answer_model(types, provider.local)
+    count = count or provider.tokenizer(ref).count
+    budget = context_window(provider, ref) - count(_prompt(types, "")) - ANSWER_TOKENS - 300
+    if budget < 64:
+        raise UsageError(f"{ref.label}'s window leaves no room for text beside the NER prompt (raise --n-ctx)")
+    spans = split_text(text, count, budget) or [(0, len(text))]
+    request = dataclasses.replace(spec.template, max_tokens=spec.template.max_tokens or ANSWER_TOKENS)
+    return [structured_request(provider, ref, request, _prompt(types, text[a:b]), answer) for a, b in spans]
 
 
 def ner(provider: Provider, ref: ModelRef, text: str, spec: NerSpec) -> TaskResult:

@@ -72,6 +72,18 @@ def _problem(exc: Exception) -> str:
     return " ".join(str(exc).split())[:200]
 
 
+def structured_request(provider: Provider, ref: ModelRef, template: CompletionRequest, prompt: str,
+                       answer: type[BaseModel]) -> CompletionRequest:
+    """The first request `ask_structured` sends: the schema in the prompt, and in the request where the
+    backend constrains decoding (what --estimate counts)."""
+    schema = strict_schema(answer)
+    native = provider.constrains_json(ref)
+    text = (f"{prompt}\n\nAnswer with one JSON object that matches this JSON schema, and nothing else:\n"
+            f"{json.dumps(schema)}")
+    return dataclasses.replace(template, prompt=text, json_schema=schema if native else None, stream=False,
+                               logprobs=None)
+
+
 def ask_structured(provider: Provider, ref: ModelRef, template: CompletionRequest, prompt: str,
                    answer: type[M]) -> tuple[M, Usage, int]:
     """Ask for an answer shaped as `answer`; retry once with the validation error; else InvalidAnswerError.
@@ -79,19 +91,14 @@ def ask_structured(provider: Provider, ref: ModelRef, template: CompletionReques
     Backends that constrain decoding get the schema in the request; the others get it in the prompt
     and the answer is parsed out of the text (queued as a warning once per provider and model).
     """
-    schema = strict_schema(answer)
-    native = provider.constrains_json(ref)
-    if not native:
+    request = structured_request(provider, ref, template, prompt, answer)
+    if request.json_schema is None:
         key = (id(provider), ref.label)
         with _warned_lock:
             if key not in _warned:
                 _warned.add(key)
                 provider.warn(f"{ref.label} cannot constrain its answer to a JSON schema; "
                               "asking for JSON in the prompt and parsing the answer")
-    text = (f"{prompt}\n\nAnswer with one JSON object that matches this JSON schema, and nothing else:\n"
-            f"{json.dumps(schema)}")
-    request = dataclasses.replace(template, prompt=text, json_schema=schema if native else None, stream=False,
-                                  logprobs=None)
     usage, calls, problem = Usage(0), 0, ""
     for _attempt in range(2):
         completion = provider.complete(ref, request)

@@ -140,6 +140,47 @@ def summarize(provider: Provider, ref: ModelRef, text: str, spec: SummarySpec,
     return TaskResult(fields, run.usage, run.calls)
 
 
+def planned_calls(provider: Provider, ref: ModelRef, text: str, spec: SummarySpec,
+                  count: Callable[[str], int] | None = None) -> list[tuple[CompletionRequest, int]]:
+    """The calls `summarize` will make for `text`, each as its request and the most tokens of earlier
+    answers (partial summaries) its prompt will carry beside what is known now (what --estimate counts).
+
+    Map-reduce partials that overflow the window again are summarised once more: those extra calls
+    are not foreseen here.
+    """
+    spec.check()
+    run = _Run(provider, ref, spec, None)
+    if count is not None:
+        run.count = count
+    final = spec.instruction("the text")
+    part = SummarySpec(style="paragraph", language=spec.language).instruction("this part of a longer document")
+    budget = run.budget(part)
+    if spec.strategy == "refine":
+        budget -= spec.answer_tokens + TEMPLATE_SLACK
+    spans = split_text(text, run.count, budget)
+    chunks = [text[a:b] for a, b in spans] or [text]
+
+    def request(instruction: str, body: str, final_answer: bool) -> CompletionRequest:
+        prompt = (f"summarize: {body}" if run.t5 else body) if run.seq2seq else f"{instruction}\n\nText:\n{body}"
+        room = spec.answer_tokens if final_answer else run.partial_tokens
+        return dataclasses.replace(spec.template, prompt=prompt, max_tokens=room, stream=False, json_schema=None,
+                                   logprobs=None)
+
+    if len(chunks) == 1:
+        return [(request(final, chunks[0], True), 0)]
+    if spec.strategy == "refine":
+        calls = [(request(final, chunks[0], True), 0)]
+        for chunk in chunks[1:]:
+            instruction = (f"Here is a summary of a document so far:\n\n\nRefine it with the next part of "
+                           f"the document below. {final}")
+            calls.append((request(instruction, chunk, True), spec.answer_tokens))
+        return calls
+    combine = spec.instruction("these summaries of consecutive parts of one document as one summary")
+    calls = [(request(part, chunk, False), 0) for chunk in chunks]
+    calls.append((request(combine, "", True), len(chunks) * run.partial_tokens))
+    return calls
+
+
 def _map_reduce(run: _Run, chunks: list[str], part: str, final: str) -> str:
     combine = run.spec.instruction("these summaries of consecutive parts of one document as one summary")
     run.planned = len(chunks) + 1

@@ -31,14 +31,14 @@ from tasks_support import run_cli  # noqa: E402
 @pytest.fixture
 def wire_cli(recorder: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
     """Run the CLI with every API provider it opens sending through the recorder."""
-    from llmctl.cli import task_run
+    from llmctl.run import runner
 
-    real = task_run.get_provider
+    real = runner.get_provider
 
     def with_transport(ref: Any, options: dict[str, Any] | None = None) -> Any:
         return real(ref, {**(options or {}), "transport": recorder.transport, "backoff_base": 0.001})
 
-    monkeypatch.setattr(task_run, "get_provider", with_transport)
+    monkeypatch.setattr(runner, "get_provider", with_transport)
     return run_cli
 
 

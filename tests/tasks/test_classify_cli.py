@@ -87,7 +87,7 @@ def test_a_record_that_keeps_answering_invalid_json_fails_and_the_batch_goes_on(
     assert records[1]["calls"] == 2 and records[1]["usage"]["input_tokens"] == 2 * 97
     assert records[0]["error"] is None
     assert "2/3 ok" in result.stderr
-    assert result.stderr.rstrip().endswith("llmctl: error: 1 records failed; see their `error` fields")
+    assert result.stderr.rstrip().endswith("llmctl: error: 1 of 3 records failed; see their `error` fields")
 
 
 def test_gold_metrics_per_model_match_sklearn(recorder, wire_cli, tmp_path: Path) -> None:
@@ -103,8 +103,11 @@ def test_gold_metrics_per_model_match_sklearn(recorder, wire_cli, tmp_path: Path
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(lines) == 2 * (len(rows) + 1)
     gold = [g for _, g in rows]
-    for block in (lines[:len(rows) + 1], lines[len(rows) + 1:]):
-        records, final = block[:-1], block[-1]
+    # The models run at once: records interleave, each model's metrics record comes after all records.
+    assert all("metrics" in line for line in lines[-2:]) and not any("metrics" in line for line in lines[:-2])
+    for final in lines[-2:]:
+        records = [line for line in lines[:-2] if line["model"] == final["model"]]
+        assert len(records) == len(rows)  # in input order per model (--ordered is the default without -o)
         predicted = [r["label"] for r in records]
         metrics = final["metrics"]
         assert final["model"] == records[0]["model"]
@@ -121,7 +124,7 @@ def test_gold_metrics_per_model_match_sklearn(recorder, wire_cli, tmp_path: Path
         assert metrics["cost"] == pytest.approx(float(total))
         assert metrics["cost_per_1000"] == pytest.approx(float(total) * 1000 / len(rows))
         assert metrics["mean_latency_ms"] == pytest.approx(sum(r["latency_ms"] for r in records) / len(rows), abs=0.1)
-    assert {lines[0]["model"], lines[-1]["model"]} == {"openai:gpt-4o-mini", "openai:gpt-4.1-mini"}
+    assert {lines[-2]["model"], lines[-1]["model"]} == {"openai:gpt-4o-mini", "openai:gpt-4.1-mini"}
 
 
 def test_gold_metrics_table_goes_to_stderr(recorder, wire_cli, tmp_path: Path) -> None:
