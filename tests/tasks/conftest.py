@@ -36,6 +36,8 @@ def wire_cli(recorder: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[..., An
     real = runner.get_provider
 
     def with_transport(ref: Any, options: dict[str, Any] | None = None) -> Any:
+        if ref.kind not in ("openai", "mistral"):
+            return real(ref, options)
         return real(ref, {**(options or {}), "transport": recorder.transport, "backoff_base": 0.001})
 
     monkeypatch.setattr(runner, "get_provider", with_transport)
