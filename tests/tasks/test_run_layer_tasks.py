@@ -150,3 +150,52 @@ def test_a_temperature_0_classify_is_answered_from_the_cache(recorder, wire_cli,
     wire_cli(*args[:1], "--no-cache", *args[1:])
     assert len(recorder.requests) == 3
     assert [r["cache_hit"] for r in _usage_rows(tmp_path)] == [0, 1, 0, 0]
+
+
+def test_compare_on_one_text_shows_each_models_answer(recorder, wire_cli) -> None:
+    recorder.answer_with(_answer_by_text)
+    result = wire_cli("classify", "--labels", "pos,neg", "-m", "openai:gpt-4o-mini", "-m", "openai:gpt-4.1-mini",
+                      "dull")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "── openai:gpt-4o-mini\nneg\n── openai:gpt-4.1-mini\nneg\n"
+    assert len(recorder.requests) == 2
+    assert {json.loads(r.content)["model"] for r in recorder.requests} == {"gpt-4o-mini", "gpt-4.1-mini"}
+    assert "openai:gpt-4o-mini · 97 in" in result.stderr and "openai:gpt-4.1-mini · 97 in" in result.stderr
+
+
+def test_summarize_estimate_bounds_the_calls_it_makes(recorder, wire_cli, user_config, tmp_path: Path) -> None:
+    """On a document cut into chunks: the estimate's output bound is the sum of the calls' own caps,
+    and its input covers what the calls really sent (counted with tiktoken)."""
+    from tasks_support import long_document
+
+    from llmctl.providers.openai.vocab import tiktoken_encoding
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        reply = fixture_json("openai_structured.json")
+        reply["choices"][0]["message"]["content"] = "A short summary of this part."
+        return httpx2.Response(200, json=reply)
+
+    recorder.answer_with(answer)
+    doc = tmp_path / "doc.txt"
+    doc.write_text(long_document(paragraphs=40))
+    # A small window for this model, so the document needs several chunks.
+    user_config('[models.openai."gpt-4o-mini"]\ncontext_window = 1024\nmax_output = 16384\nencoding = "o200k_base"\n'
+                'capabilities = ["complete", "tokenize"]\npoints_to = "gpt-4o-mini-2024-07-18"\n')
+    estimate = wire_cli("summarize", "--estimate", "--json", "-m", "openai:gpt-4o-mini", "--max-tokens", "40",
+                        "-f", str(doc))
+    assert estimate.exit_code == 0, estimate.stderr
+    [row] = _records(estimate.stdout)
+    ran = wire_cli("summarize", "--json", "-m", "openai:gpt-4o-mini", "--max-tokens", "40", "-f", str(doc))
+    assert ran.exit_code == 0, ran.stderr
+    record = _records(ran.stdout)[0]
+    bodies = [json.loads(r.content) for r in recorder.requests]
+    assert record["chunks"] > 1 and record["calls"] == len(bodies) == record["chunks"] + 1
+    assert row["max_output_tokens"] == sum(b["max_completion_tokens"] for b in bodies) == 40 * len(bodies)
+    encoding = tiktoken_encoding("o200k_base")
+    sent = sum(3 + sum(3 + len(encoding.encode(m["role"])) + len(encoding.encode(m["content"]))
+                       for m in b["messages"]) for b in bodies)
+    map_calls = sent - (3 + sum(3 + len(encoding.encode(m["role"])) + len(encoding.encode(m["content"]))
+                                for m in bodies[-1]["messages"]))
+    # Every chunk's call is counted exactly; the reduce step is bounded by the partial summaries' caps.
+    assert sent <= row["input_tokens"] <= sent + 40 * record["chunks"]
+    assert row["input_tokens"] >= map_calls
