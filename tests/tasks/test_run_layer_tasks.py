@@ -199,3 +199,48 @@ def test_summarize_estimate_bounds_the_calls_it_makes(recorder, wire_cli, user_c
     # Every chunk's call is counted exactly; the reduce step is bounded by the partial summaries' caps.
     assert sent <= row["input_tokens"] <= sent + 40 * record["chunks"]
     assert row["input_tokens"] >= map_calls
+
+
+def test_ner_estimate_counts_the_request_it_sends_and_retry_failed_resends_only_failures(
+        recorder, wire_cli, tmp_path: Path) -> None:
+    from llmctl.providers.openai.vocab import tiktoken_encoding
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        text = json.loads(request.content)["messages"][-1]["content"]
+        reply = fixture_json("openai_structured.json")
+        entities = [{"text": "Anna", "type": "PER"}] if "Anna" in text else []
+        reply["choices"][0]["message"]["content"] = json.dumps({"entities": entities})
+        return httpx2.Response(200, json=reply)
+
+    recorder.answer_with(answer)
+    estimate = wire_cli("ner", "--estimate", "--json", "-m", "openai:gpt-4o-mini", "Anna went home.")
+    assert estimate.exit_code == 0 and recorder.requests == []
+    [row] = _records(estimate.stdout)
+    ran = wire_cli("ner", "--json", "-m", "openai:gpt-4o-mini", "Anna went home.")
+    assert _records(ran.stdout)[0]["entities"] == [{"text": "Anna", "type": "PER", "start": 0, "end": 4}]
+    body = recorder.body()
+    encoding = tiktoken_encoding("o200k_base")
+    assert row["input_tokens"] == 3 + sum(3 + len(encoding.encode(m["role"])) + len(encoding.encode(m["content"]))
+                                          for m in body["messages"])
+    assert row["max_output_tokens"] == body["max_completion_tokens"] == 1024
+
+    # A batch where one record's calls fail (a 400), then --retry-failed sends that one alone.
+    out = tmp_path / "entities.jsonl"
+    texts = _jsonl(tmp_path, ["Anna went home.", "Nobody here.", "Anna again."])
+
+    def failing(request: httpx2.Request) -> httpx2.Response:
+        if "Nobody" in json.loads(request.content)["messages"][-1]["content"]:
+            return httpx2.Response(400, json={"error": {"message": "bad request", "type": "invalid_request_error"}})
+        return answer(request)
+
+    recorder._answers[:] = [failing]
+    first = wire_cli("ner", "-m", "openai:gpt-4o-mini", "--jsonl", texts, "-o", str(out))
+    assert first.exit_code == 4
+    recorder._answers[:] = [answer]
+    sent_before = len(recorder.requests)
+    again = wire_cli("ner", "-m", "openai:gpt-4o-mini", "--jsonl", texts, "-o", str(out), "--retry-failed")
+    assert again.exit_code == 0, again.stderr
+    resent = [json.loads(r.content)["messages"][-1]["content"] for r in recorder.requests[sent_before:]]
+    assert len(resent) == 1 and "Nobody here." in resent[0]
+    latest = {r["id"]: r for r in _records(out.read_text()) if "id" in r}
+    assert sorted(latest) == [1, 2, 3] and latest[2]["error"] is None and latest[2]["entities"] == []
