@@ -33,6 +33,8 @@ class Estimate:
 
     input_tokens: int
     max_output_tokens: int
+    #: the largest single call's input, where one input takes several calls (what must fit the window)
+    largest_call: int | None = None
 
 
 class Job(ABC):

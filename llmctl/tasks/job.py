@@ -47,13 +47,14 @@ def _count_requests(ref: ModelRef, provider: Provider, tokenizer: Tokenizer,
                     calls: Sequence[tuple[CompletionRequest, int]]) -> Estimate:
     from llmctl.run.chat_tokens import chat_input_tokens
 
-    tokens_in = tokens_out = 0
+    tokens_in = tokens_out = largest = 0
     for request, carried in calls:
         inputs = chat_input_tokens(ref, provider, tokenizer, request) + carried
         tokens_in += inputs
+        largest = max(largest, inputs)
         tokens_out += request.max_tokens if request.max_tokens is not None else \
             _output_ceiling(ref, tokenizer, inputs)
-    return Estimate(tokens_in, tokens_out)
+    return Estimate(tokens_in, tokens_out, largest if len(calls) > 1 else None)
 
 
 class TaskJob(Job):

@@ -199,6 +199,10 @@ def test_summarize_estimate_bounds_the_calls_it_makes(recorder, wire_cli, user_c
     # Every chunk's call is counted exactly; the reduce step is bounded by the partial summaries' caps.
     assert sent <= row["input_tokens"] <= sent + 40 * record["chunks"]
     assert row["input_tokens"] >= map_calls
+    # The window share is the largest call's (each must fit), not the whole document's.
+    largest = max(3 + sum(3 + len(encoding.encode(m["role"])) + len(encoding.encode(m["content"]))
+                          for m in b["messages"]) for b in bodies[:-1])
+    assert largest / 1024 <= row["context_used"] <= 1
 
 
 def test_ner_estimate_counts_the_request_it_sends_and_retry_failed_resends_only_failures(
