@@ -10,7 +10,7 @@ from llmctl.cli.run_command import finish, run_batch_records, show_estimate, sho
 from llmctl.core.inputs import InputItem
 from llmctl.core.output import Output
 from llmctl.run.session import RunOptions, Session
-from llmctl.tasks.gold import Scorer, model_metrics
+from llmctl.tasks.gold import Scorer, model_metrics, records_in_file
 
 #: draws one record for a person: (output, the input text, the record)
 Render = Callable[[Output, str, dict[str, Any]], None]
@@ -29,6 +29,8 @@ def run_task_command(out: Output, session: Session, items: Sequence[InputItem], 
         return
     report, kept = run_batch_records(out, session, items, options)
     if gold is not None and score is not None:
+        if options.output:
+            kept = records_in_file(options.output, items)
         for target in session.targets:
             metrics = model_metrics(target.ref.label, target.provider.local, gold, kept, score)
             _show_metrics(out, target.ref.label, len(items), metrics, metric_lines)

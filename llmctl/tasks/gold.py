@@ -30,8 +30,7 @@ def model_metrics(label: str, local: bool, gold: list[Any], records: Sequence[tu
                   score: Scorer) -> dict[str, Any]:
     """One model's metrics over its records of the run (`(input index, record)` pairs, any model's).
 
-    A failed record counts as a wrong answer; an input this run did not send (a --resume skip) is
-    left out, so the metrics cover what this run answered.
+    A failed record counts as a wrong answer; an input with no record is left out.
     """
     mine = {index: record for index, record in records if record.get("model") == label}
     indexes = sorted(mine)
@@ -43,3 +42,31 @@ def model_metrics(label: str, local: bool, gold: list[Any], records: Sequence[tu
         costs.append(Decimal(str(cost["total"])) if cost.get("total") is not None else None)
     metrics.update(cost_metrics(costs, [mine[i].get("latency_ms") for i in indexes], local))
     return metrics
+
+
+def records_in_file(path: str, items: Sequence[InputItem]) -> list[tuple[int, dict[str, Any]]]:
+    """Every record an -o file holds for these inputs, as `(input index, record)`: with --resume the
+    metrics then cover the whole batch, not only what the last run sent (a record written later wins)."""
+    import json
+    from pathlib import Path
+
+    from llmctl.run.outfile import input_key
+
+    index_of = {input_key(item, index): index for index, item in enumerate(items)}
+    found: dict[tuple[str, int], dict[str, Any]] = {}
+    for raw in Path(path).expanduser().read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            continue  # a torn last line: not a record
+        if not isinstance(record, dict) or "model" not in record:
+            continue
+        if "id" in record:
+            key = "id:" + json.dumps(record["id"], sort_keys=True)
+        elif isinstance(record.get("line"), int):
+            key = f"line:{record['line']}"
+        else:
+            continue
+        if key in index_of:
+            found[(record["model"], index_of[key])] = record
+    return [(index, record) for (_, index), record in sorted(found.items(), key=lambda pair: pair[0][1])]

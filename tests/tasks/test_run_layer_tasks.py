@@ -248,3 +248,22 @@ def test_ner_estimate_counts_the_request_it_sends_and_retry_failed_resends_only_
     assert len(resent) == 1 and "Nobody here." in resent[0]
     latest = {r["id"]: r for r in _records(out.read_text()) if "id" in r}
     assert sorted(latest) == [1, 2, 3] and latest[2]["error"] is None and latest[2]["entities"] == []
+
+
+def test_gold_metrics_after_resume_cover_the_whole_file(recorder, wire_cli, tmp_path: Path) -> None:
+    recorder.answer_with(_answer_by_text)
+    rows = [("a good film", "pos"), ("dull", "pos"), ("good fun", "pos"), ("awful", "neg")]
+    path = tmp_path / "gold.jsonl"
+    path.write_text("".join(json.dumps({"id": i, "text": t, "gold": g}) + "\n" for i, (t, g) in enumerate(rows)))
+    half = tmp_path / "half.jsonl"
+    half.write_text("".join(path.read_text().splitlines(keepends=True)[:2]))
+    out = tmp_path / "labels.jsonl"
+    base = ("classify", "--json", "--labels", "pos,neg", "-m", "openai:gpt-4o-mini", "--gold", "gold", "-o", str(out))
+    assert wire_cli(*base, "--jsonl", str(half)).exit_code == 0
+    resumed = wire_cli(*base, "--jsonl", str(path), "--resume")
+    assert resumed.exit_code == 0, resumed.stderr
+    assert len(recorder.requests) == 4
+    [final] = _records(resumed.stdout)
+    # pos, neg, pos, neg against pos, pos, pos, neg: 3 of 4 right, over all four records.
+    assert final["model"] == "openai:gpt-4o-mini"
+    assert final["metrics"]["records"] == 4 and final["metrics"]["accuracy"] == 0.75
