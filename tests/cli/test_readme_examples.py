@@ -22,8 +22,9 @@ TOKENIZE_OFFLINE = LOCAL | {"openai:gpt-4o", "openai:gpt-4o-mini", "openai:gpt-4
 #: What a line needs that an offline test run does not have: files, servers, keys, a terminal.
 NEEDS_MORE = (" -f ", "--jsonl", "...", "~", "$(", "pbcopy", "--base-url", "--serve", "--bench", "--from",
               "hf:", "> ",
-              # a fetch from the network, a usage log with calls in it, a batch that was submitted
-              "prices update", "llmctl usage", "llmctl batch")
+              # a fetch from the network, a usage log with calls in it, a batch that was submitted,
+              # a file written (never into the checkout), a model file named as a placeholder
+              "prices update", "llmctl usage", "llmctl batch", " -o ", "model-f16.gguf")
 
 
 def _offline(command: str) -> bool:
