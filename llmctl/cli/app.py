@@ -9,7 +9,21 @@ from typing import Annotated
 import typer
 
 from llmctl import __version__
-from llmctl.cli import batch, cache, complete, embed, models, prices, quantize, run_local, tokenize, usage
+from llmctl.cli import (
+    batch,
+    cache,
+    classify,
+    complete,
+    embed,
+    models,
+    ner,
+    prices,
+    quantize,
+    run_local,
+    summarize,
+    tokenize,
+    usage,
+)
 from llmctl.cli.arguments import LlmctlGroup
 from llmctl.cli.common import GlobalState
 from llmctl.cli.completion import accept_click_spelling
@@ -61,6 +75,9 @@ app.command("usage")(usage.usage_command)
 app.add_typer(cache.cache_app, name="cache")
 app.add_typer(batch.batch_app, name="batch")
 app.command("quantize")(quantize.quantize_command)
+app.command("classify")(classify.classify_command)
+app.command("summarize")(summarize.summarize_command)
+app.command("ner")(ner.ner_command)
 
 
 def main() -> None:

@@ -93,6 +93,10 @@ class CompletionRequest:
     seed: int | None = None
     repeat_penalty: float | None = None
     stream: bool = False
+    #: a JSON schema the answer must match (constrained decoding where the backend has it)
+    json_schema: dict[str, Any] | None = None
+    #: ask for log-probabilities of the generated tokens, with this many alternatives each (0: none)
+    logprobs: int | None = None
 
     def __post_init__(self) -> None:
         # The one range check of sampling settings, whichever backend or caller made the request.
@@ -110,12 +114,31 @@ class CompletionRequest:
         return out
 
 
+@dataclass(frozen=True)
+class TokenLogprob:
+    """One generated token, its log-probability, and the likeliest alternatives at its place."""
+
+    token: str
+    logprob: float
+    top: tuple[tuple[str, float], ...] = ()
+
+
 @dataclass
 class Completion:
     text: str
     usage: Usage
     finish_reason: str | None = None
     response_model: str | None = None
+    #: per generated token, when the request asked for log-probabilities
+    logprobs: list[TokenLogprob] | None = None
+
+
+@dataclass
+class ContinuationScores:
+    """Log-probability of each candidate continuation of one prompt (summed over its tokens)."""
+
+    logprobs: list[float]
+    usage: Usage
 
 
 @dataclass
@@ -214,6 +237,19 @@ class Provider(ABC):
 
     def embed(self, ref: ModelRef, request: EmbeddingRequest) -> Embeddings:
         raise UsageError(f"{ref.label}: the {self.kind} provider cannot embed text")
+
+    def constrains_json(self, ref: ModelRef) -> bool:
+        """Whether `CompletionRequest.json_schema` is enforced while decoding (else: prompt + parse)."""
+        return False
+
+    def gives_logprobs(self, ref: ModelRef) -> bool:
+        """Whether this backend can say how likely text is: `logprobs` or `score_continuations`."""
+        return False
+
+    def score_continuations(self, ref: ModelRef, request: CompletionRequest,
+                            continuations: list[str]) -> ContinuationScores:
+        """Log-probability of each continuation right after the prompt (local models)."""
+        raise UsageError(f"{ref.label}: the {self.kind} provider cannot score continuations")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release clients and loaded models."""

@@ -22,7 +22,12 @@ A job subclasses `Job` and gives:
     cacheable()     whether a stored answer may stand in for a new one
     run_one(ref, provider, text, on_text) -> Outcome(fields, usage, ttft_ms)
     run_many(ref, provider, texts)        (optional: one call for a chunk of `chunk_size` inputs)
-    estimate(ref, provider, tokenizer, text) -> Estimate(input_tokens, max_output_tokens)
+    estimate(ref, provider, tokenizer, text) -> Estimate(input_tokens, max_output_tokens[, largest_call])
+and may override:
+    check(ref, provider) -> capability   refuse a model up front (exit 2); what to load it for
+    chunk_for(ref, provider)             inputs per call for this model (default `chunk_size`)
+    failed_fields(error)                 fields a failed record keeps (a task's `calls`); an error
+                                         with a `usage` was paid for: its record and the log say so
 
 Around it the layer does: records in one shape (DESIGN.md: carried input fields, `model`, the
 job's fields, `usage`, `cost`, `latency_ms`, `error`; `ttft_ms` and `tokens_per_s` when the

@@ -107,7 +107,7 @@ def estimate_run(job: Job, targets: Sequence[Target], items: Sequence[InputItem]
             worst[(ref.label, index)] = high
             tokens_in += guess.input_tokens
             tokens_out += guess.max_output_tokens
-            largest = max(largest, guess.input_tokens)
+            largest = max(largest, guess.largest_call if guess.largest_call is not None else guess.input_tokens)
             cost_in += low
             cost_max += high
             count += 1

@@ -33,6 +33,8 @@ class Estimate:
 
     input_tokens: int
     max_output_tokens: int
+    #: the largest single call's input, where one input takes several calls (what must fit the window)
+    largest_call: int | None = None
 
 
 class Job(ABC):
@@ -51,6 +53,20 @@ class Job(ABC):
 
     def settings(self) -> dict[str, Any]:
         return {}
+
+    def check(self, ref: ModelRef, provider: Provider) -> str:
+        """Refuse a model that cannot do this job (exit 2) before anything is sent; returns the
+        capability to load it for (a job whose models differ, a task on an HF head, says which)."""
+        provider.require(ref, self.capability)
+        return self.capability
+
+    def failed_fields(self, error: BaseException) -> dict[str, Any]:
+        """Result fields a failed record may still carry (how many calls a task made before it gave up)."""
+        return {}
+
+    def chunk_for(self, ref: ModelRef, provider: Provider) -> int:
+        """Inputs sent in one call to this model (a task on a batched head takes many, a prompt one)."""
+        return self.chunk_size
 
     def cacheable(self) -> bool:
         """Whether the same request always gets the same answer, so a stored one may stand in."""

@@ -13,6 +13,7 @@ from typing import Any
 from llmctl.core.batch import run_batch
 from llmctl.core.errors import BudgetExceededError, InputError, LlmctlError, ProviderError
 from llmctl.core.inputs import InputItem
+from llmctl.core.usage import Usage
 from llmctl.providers.base import ModelRef, Provider
 from llmctl.providers.registry import get_provider, resolve_model
 from llmctl.run.budget import Budget
@@ -29,9 +30,11 @@ class Target:
 
     ref: ModelRef
     provider: Provider
+    #: what the model is loaded for; the job's own capability unless its check said otherwise
+    capability: str | None = None
 
 
-def open_targets(names: Sequence[str], capability: str, options: dict[str, Any],
+def open_targets(names: Sequence[str], capability: str | Job, options: dict[str, Any],
                  base_url: str | None = None) -> list[Target]:
     """Resolve every name and check it can do the job, before anything is sent (usage errors: exit 2)."""
     targets: list[Target] = []
@@ -42,8 +45,11 @@ def open_targets(names: Sequence[str], capability: str, options: dict[str, Any],
             continue
         seen.add(ref.label)
         provider = get_provider(ref, options)
-        provider.require(ref, capability)
-        targets.append(Target(ref, provider))
+        if isinstance(capability, Job):
+            targets.append(Target(ref, provider, capability.check(ref, provider)))
+        else:
+            provider.require(ref, capability)
+            targets.append(Target(ref, provider, capability))
     return targets
 
 
@@ -141,9 +147,9 @@ def _load_all(targets: Sequence[Target], capability: str, controls: Controls) ->
         try:
             if controls.on_load is not None:
                 with controls.on_load(ref):
-                    provider.load(ref, capability)
+                    provider.load(ref, target.capability or capability)
             else:
-                provider.load(ref, capability)
+                provider.load(ref, target.capability or capability)
         except LlmctlError as exc:
             errors[ref.label] = exc
             return
@@ -176,7 +182,7 @@ def _run_model(job: Job, target: Target, items: Sequence[InputItem], controls: C
         for index, item in pending:
             deliver(item, index, _failed(job, item, ref, load_error, None, controls))
         return
-    size = max(1, job.chunk_size)
+    size = max(1, job.chunk_for(ref, provider))
     chunks = [pending[i:i + size] for i in range(0, len(pending), size)]
     limit = provider.max_concurrency
     workers = max(1, min(controls.concurrency, limit) if limit else controls.concurrency)
@@ -269,12 +275,22 @@ def _call(job: Job, target: Target, batch: list[tuple[int, InputItem, str | None
                                    else [job.run_one(ref, provider, texts[0], sink)])
     except Exception as exc:
         latency = round((time.perf_counter() - started) * 1000, 1)
+        # A failure can still have been paid for (answers that never validated): it says so in `usage`.
+        used = getattr(exc, "usage", None)
+        used = used if isinstance(used, Usage) and len(batch) == 1 else None
+        paid = price(ref, provider, used) if used is not None else None
         if budget is not None:
-            budget.settle(reserved, Decimal(0))
-        calls.append(((job.command, ref, None, None, latency), {"error_type": type(exc).__name__}))
+            budget.settle(reserved, paid.total if paid is not None and paid.total is not None else Decimal(0))
+        calls.append(((job.command, ref, used, paid, latency), {"error_type": type(exc).__name__}))
+        extra = job.failed_fields(exc)
         if not isinstance(exc, LlmctlError):
             exc = as_llmctl_error(exc)
-        return {index: _failed(job, item, ref, exc, latency, controls) for index, item, _ in batch}
+        failed = {index: _failed(job, item, ref, exc, latency, controls) for index, item, _ in batch}
+        for record in failed.values():
+            record.update(extra)
+            if used is not None and paid is not None:
+                record.update(usage=used.to_json(), cost=paid.to_json())
+        return failed
     latency = round((time.perf_counter() - started) * 1000, 1)
     records: dict[int, dict[str, Any]] = {}
     spent = Decimal(0)

@@ -72,7 +72,7 @@ class Session:
     def __init__(self, job: Job, names: Sequence[str], options: dict[str, Any], base_url: str | None = None) -> None:
         self.job = job
         self.options = options
-        self.targets: list[Target] = open_targets(names, job.capability, options, base_url)
+        self.targets: list[Target] = open_targets(names, job, options, base_url)
 
     @property
     def labels(self) -> list[str]:

@@ -14,6 +14,7 @@ from llmctl.providers.base import (
     TOKENIZE,
     Completion,
     CompletionRequest,
+    ContinuationScores,
     EmbeddingRequest,
     Embeddings,
     ModelRef,
@@ -286,12 +287,42 @@ class GGUFProvider(Provider):
                              "(room is needed for at least one new token); raise --n-ctx or shorten the prompt")
         sampling = self.sampling(request, n_ctx - len(tokens))
         stops = list(request.stop) + template_stops
+        if request.logprobs is not None:
+            raise UsageError(f"{ref.label}: gguf models score given continuations (classify --scores) but do "
+                             "not report log-probabilities of generated text; openai models do")
+        grammar = _engine().json_schema_grammar(request.json_schema) if request.json_schema is not None else None
         try:
-            result = _engine().generate(llm, tokens, sampling, stops, on_text if request.stream else None)
+            result = _engine().generate(llm, tokens, sampling, stops, on_text if request.stream else None, grammar)
         except RuntimeError as exc:
             raise ProviderError(f"{ref.label}: llama.cpp failed while generating: {exc}") from None
         usage = Usage(result.prompt_tokens, result.output_tokens, estimated=False)
         return Completion(result.text, usage, result.finish_reason, ref.label)
+
+    def constrains_json(self, ref: ModelRef) -> bool:
+        return True
+
+    def gives_logprobs(self, ref: ModelRef) -> bool:
+        return True
+
+    def score_continuations(self, ref: ModelRef, request: CompletionRequest,
+                            continuations: list[str]) -> ContinuationScores:
+        llm = self.chat_model(ref)
+        engine = _engine()
+        tokens, _ = self.prompt_tokens(ref, request)
+        options = [engine.tokenize(llm, text, add_special=False, parse_special=False) for text in continuations]
+        if any(not o for o in options):
+            raise UsageError("every continuation to score needs at least one token")
+        longest = max(len(o) for o in options)
+        n_ctx = self.context_size(ref, llm)
+        if len(tokens) + longest > n_ctx:
+            raise UsageError(f"the prompt is {len(tokens)} tokens and the context window {n_ctx}; "
+                             "raise --n-ctx or shorten the text")
+        try:
+            scores = engine.score_continuations(llm, tokens, options)
+        except RuntimeError as exc:
+            raise ProviderError(f"{ref.label}: llama.cpp failed while scoring: {exc}") from None
+        read = len(tokens) + sum(len(o) for o in options if len(o) > 1)
+        return ContinuationScores(scores, Usage(read, 0, estimated=False))
 
     # ------------------------------------------------------------------ embeddings
     def embed(self, ref: ModelRef, request: EmbeddingRequest) -> Embeddings:

@@ -106,6 +106,17 @@ class HFFolder:
         return not self.architectures and self.model_type not in ENCODER_TYPES and not self.is_sentence_transformer
 
     @property
+    def head(self) -> str | None:
+        """'sequence-classification', 'nli' (a sequence head with an entailment label),
+        'token-classification', or None for a model with no task head."""
+        if any(a.endswith("ForSequenceClassification") for a in self.architectures):
+            labels = self.config.get("id2label") or {}
+            return "nli" if any(str(v).lower() == "entailment" for v in labels.values()) else "sequence-classification"
+        if any(a.endswith("ForTokenClassification") for a in self.architectures):
+            return "token-classification"
+        return None
+
+    @property
     def is_sentence_transformer(self) -> bool:
         return self.has("modules.json") or self.has("1_Pooling/config.json") or \
             self.has("config_sentence_transformers.json")

@@ -174,6 +174,18 @@ def generate(model: Any, tokenizer: Any, folder: HFFolder, request: CompletionRe
         torch.manual_seed(request.seed)
     tracker = _TextTracker(tokenizer, request.stop, _eos_ids(model, tokenizer), on_text)
     start = 1 if encoder_decoder else n_prompt
+    if request.logprobs is not None:
+        raise UsageError(f"{folder.label}: hf models score given continuations (classify --scores) but do "
+                         "not report log-probabilities of generated text; openai models do")
+    processors = None
+    if request.json_schema is not None:
+        from transformers import LogitsProcessorList
+
+        from llmctl.providers.hf.constrained import json_schema_processor
+
+        n_vocab = int(model.get_output_embeddings().weight.shape[0])
+        processors = LogitsProcessorList([json_schema_processor(tokenizer, n_vocab, _eos_ids(model, tokenizer),
+                                                                request.json_schema, start)])
     input_ids = torch.tensor([ids], dtype=torch.long, device=device)
     with torch.inference_mode():
         model.generate(
@@ -182,6 +194,7 @@ def generate(model: Any, tokenizer: Any, folder: HFFolder, request: CompletionRe
             generation_config=config,
             streamer=_streamer(tracker),
             stopping_criteria=_stop_criteria(tracker, start),
+            logits_processor=processors,
         )
     # Tokens the model produced, the ending one excepted, as llama.cpp and the APIs count them.
     output_tokens = len(tracker.ids)

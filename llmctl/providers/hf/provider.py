@@ -13,6 +13,7 @@ from llmctl.providers.base import (
     TOKENIZE,
     Completion,
     CompletionRequest,
+    ContinuationScores,
     EmbeddingRequest,
     Embeddings,
     ModelRef,
@@ -87,6 +88,8 @@ class HFProvider(Provider):
         folder = self.folder(ref)
         if not folder.has("config.json"):
             return frozenset({TOKENIZE})
+        if folder.head is not None:
+            return frozenset({TOKENIZE, folder.head})
         return frozenset({TOKENIZE, COMPLETE if folder.generates else EMBED})
 
     def require(self, ref: ModelRef, capability: str) -> None:
@@ -201,7 +204,12 @@ class HFProvider(Provider):
         if self.options.threads:
             torch.set_num_threads(self.options.threads)
         device = self._device()
-        if folder.is_encoder_decoder:
+        head = folder.head
+        if head in ("sequence-classification", "nli"):
+            auto_class = transformers.AutoModelForSequenceClassification
+        elif head == "token-classification":
+            auto_class = transformers.AutoModelForTokenClassification
+        elif folder.is_encoder_decoder:
             auto_class = transformers.AutoModelForSeq2SeqLM
         elif folder.generates:
             auto_class = transformers.AutoModelForCausalLM
@@ -222,7 +230,7 @@ class HFProvider(Provider):
             raise
         except Exception as exc:  # a truncated or malformed checkpoint is the user's file, not our bug
             raise UsageError(f"{ref.label}: cannot load the model: {_one_line(exc)}") from None
-        if folder.generates:
+        if folder.generates or head is not None:
             folder.require_tokenizer()
             loaded = _Loaded(model, self._transformers_tokenizer(folder), device)
         else:
@@ -270,6 +278,67 @@ class HFProvider(Provider):
         folder = self.folder(ref)
         return embed_texts(loaded.model, loaded.tokenizer, loaded.pad_id, folder, folder.pooling, request,
                            loaded.device, self.warn)
+
+    # ---------------------------------------------------------------- task heads and scoring
+    def constrains_json(self, ref: ModelRef) -> bool:
+        from llmctl.providers.hf.constrained import available
+
+        return available()
+
+    def gives_logprobs(self, ref: ModelRef) -> bool:
+        return self.folder(ref).generates and not self.folder(ref).is_encoder_decoder
+
+    def head(self, ref: ModelRef) -> str | None:
+        """The model's own task head ('sequence-classification', 'nli', 'token-classification') or None."""
+        return self.folder(ref).head
+
+    def head_labels(self, ref: ModelRef) -> list[str]:
+        """A classification head's labels in id order, from config.json's id2label."""
+        mapping = self.folder(ref).config.get("id2label") or {}
+        return [str(mapping[k]) for k in sorted(mapping, key=int)]
+
+    def _head_model(self, ref: ModelRef, wanted: tuple[str, ...]) -> _Loaded:
+        if self.head(ref) not in wanted:
+            raise UsageError(f"{ref.label} has no {' or '.join(wanted)} head")
+        return self._load(ref)
+
+    def classify_texts(self, ref: ModelRef, texts: list[str]) -> tuple[list[dict[str, float]], Any]:
+        """Each text's probability for every label of a sequence-classification head."""
+        from llmctl.providers.hf.heads import classify_texts
+
+        loaded = self._head_model(ref, ("sequence-classification", "nli"))
+        return classify_texts(loaded.model, loaded.tokenizer, texts, loaded.device, self.folder(ref).max_positions)
+
+    def nli_logits(self, ref: ModelRef, premise: str, hypotheses: list[str]) -> tuple[list[tuple[float, float]], Any]:
+        """(entailment, contradiction) logits of the text against each hypothesis."""
+        from llmctl.providers.hf.heads import nli_logits
+
+        loaded = self._head_model(ref, ("nli",))
+        return nli_logits(loaded.model, loaded.tokenizer, premise, hypotheses, loaded.device,
+                          self.folder(ref).max_positions)
+
+    def token_entities(self, ref: ModelRef, text: str) -> tuple[list[dict[str, Any]], Any]:
+        """Entity spans from a token-classification head, with character offsets into `text`."""
+        from llmctl.providers.hf.heads import token_entities
+
+        loaded = self._head_model(ref, ("token-classification",))
+        return token_entities(loaded.model, loaded.tokenizer, text, loaded.device, self.folder(ref).max_positions)
+
+    def score_continuations(self, ref: ModelRef, request: CompletionRequest,
+                            continuations: list[str]) -> ContinuationScores:
+        from llmctl.core.usage import Usage
+        from llmctl.providers.hf.generate import prompt_ids
+        from llmctl.providers.hf.heads import score_continuations
+
+        if not self.gives_logprobs(ref):
+            raise UsageError(f"{ref.label}: only decoder-only generation models score continuations")
+        loaded = self._load(ref)
+        prompt = prompt_ids(loaded.tokenizer, request, self.warn)
+        options = [list(loaded.tokenizer(text, add_special_tokens=False)["input_ids"]) for text in continuations]
+        if any(not o for o in options):
+            raise UsageError("every continuation to score needs at least one token")
+        scores = score_continuations(loaded.model, prompt, options, loaded.device)
+        return ContinuationScores(scores, Usage(len(prompt) + sum(len(o) - 1 for o in options), 0))
 
     def close(self) -> None:
         self._loaded.clear()

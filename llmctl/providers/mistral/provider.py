@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from llmctl.core.errors import NetworkError, ProviderError
+from llmctl.core.errors import NetworkError, ProviderError, UsageError
 from llmctl.core.usage import Usage
 from llmctl.providers.api_errors import not_json_error
 from llmctl.providers.base import (
@@ -93,7 +93,16 @@ class MistralProvider(HostedProvider):
         args.update({k: v for k, v in optional.items() if v is not None})
         if request.stop:
             args["stop"] = list(request.stop)
+        if request.json_schema is not None:
+            args["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": "answer", "schema": request.json_schema, "strict": True}}
+        if request.logprobs is not None:
+            raise UsageError(f"{ref.label}: llmctl does not ask Mistral for log-probabilities; "
+                             "gguf, hf and openai models give them")
         return args
+
+    def constrains_json(self, ref: ModelRef) -> bool:
+        return True
 
     def complete(self, ref: ModelRef, request: CompletionRequest, on_text: TextSink | None = None) -> Completion:
         args = self._arguments(ref, request)

@@ -16,6 +16,7 @@ from llmctl.providers.base import (
     ModelRef,
     TextSink,
     Tokenizer,
+    TokenLogprob,
 )
 from llmctl.providers.hosted import PLACEHOLDER_KEY, EmbedLimits, HostedProvider
 
@@ -98,7 +99,24 @@ class OpenAIProvider(HostedProvider):
             extra[name] = value
         if extra:
             args["extra_body"] = extra
+        if request.json_schema is not None and chat:
+            args["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": "answer", "schema": request.json_schema, "strict": True}}
+        if request.logprobs is not None:
+            if not 0 <= request.logprobs <= 20:
+                raise UsageError(f"OpenAI gives 0 to 20 alternatives per token, not {request.logprobs}")
+            if chat:
+                args["logprobs"] = True
+                args["top_logprobs"] = request.logprobs
+            else:
+                args["logprobs"] = request.logprobs
         return args
+
+    def constrains_json(self, ref: ModelRef) -> bool:
+        return ref.spec.get("endpoint") != "completions"
+
+    def gives_logprobs(self, ref: ModelRef) -> bool:
+        return True
 
     def complete(self, ref: ModelRef, request: CompletionRequest, on_text: TextSink | None = None) -> Completion:
         legacy = ref.spec.get("endpoint") == "completions"
@@ -118,7 +136,8 @@ class OpenAIProvider(HostedProvider):
         choice = response.choices[0]
         text = (choice.text if legacy else choice.message.content) or ""
         usage = _usage(response.usage) or self.estimate_usage(ref, request, text)
-        return Completion(text, usage, choice.finish_reason, getattr(response, "model", None))
+        logprobs = _logprobs(choice) if request.logprobs is not None and not legacy else None
+        return Completion(text, usage, choice.finish_reason, getattr(response, "model", None), logprobs)
 
     def _stream(self, ref: ModelRef, request: CompletionRequest, endpoint: Any, args: dict[str, Any],
                 legacy: bool, on_text: TextSink | None) -> Completion:
@@ -216,6 +235,14 @@ def _legacy_prompt(request: CompletionRequest) -> str:
     parts.extend(turn["content"] for turn in request.history)
     parts.append(request.prompt)
     return "\n\n".join(parts)
+
+
+def _logprobs(choice: Any) -> list[TokenLogprob]:
+    """The chat endpoint's `logprobs.content`: one entry per token with its top alternatives."""
+    content = getattr(getattr(choice, "logprobs", None), "content", None) or []
+    return [TokenLogprob(item.token, float(item.logprob),
+                         tuple((alt.token, float(alt.logprob)) for alt in item.top_logprobs or []))
+            for item in content]
 
 
 def _usage(raw: Any) -> Usage | None:
