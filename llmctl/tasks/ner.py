@@ -166,6 +166,6 @@ def ner(provider: Provider, ref: ModelRef, text: str, spec: NerSpec) -> TaskResu
         dropped += lost
     entities.sort(key=lambda e: (e["start"], e["end"]))
     if dropped:
-        provider.warn(f"{dropped} entit{'y' if dropped == 1 else 'ies'} {ref.label} named "
+        provider.warn(f"{ref.label} named {dropped} entit{'y' if dropped == 1 else 'ies'} that "
                       f"{'is' if dropped == 1 else 'are'} not in the text; dropped")
     return TaskResult({"entities": entities, "chunks": len(spans), "dropped": dropped}, usage, calls)

@@ -30,7 +30,7 @@ def test_entities_get_offsets_and_inventions_are_dropped(recorder, wire_cli) -> 
         (0, 12, "PER"), (25, 31, "LOC"), (72, 85, "LOC")]
     assert all(TEXT[e["start"]:e["end"]] == e["text"] for e in record["entities"])
     assert record["dropped"] == 1
-    assert "warning: 1 entity openai:gpt-4o named is not in the text; dropped" in result.stderr
+    assert "warning: openai:gpt-4o named 1 entity that is not in the text; dropped" in result.stderr
     schema = recorder.body()["response_format"]["json_schema"]["schema"]
     assert schema["properties"]["entities"]["items"]["properties"]["type"]["enum"] == ["PER", "ORG", "LOC", "MISC"]
 
