@@ -18,10 +18,12 @@ from llmctl.cli.options import (
     JsonlOpt,
     JsonOpt,
     MaxRetriesOpt,
+    MaxWaitOpt,
     ModelOpt,
     NCtxOpt,
     NGpuLayersOpt,
     QuietOpt,
+    RetryTimeoutsOpt,
     ThreadsOpt,
     TimeoutOpt,
     TrustRemoteCodeOpt,
@@ -62,6 +64,8 @@ def summarize_command(
     base_url: BaseUrlOpt = None,
     timeout: TimeoutOpt = None,
     max_retries: MaxRetriesOpt = None,
+    max_wait: MaxWaitOpt = None,
+    retry_timeouts: RetryTimeoutsOpt = False,
     concurrency: ConcurrencyOpt = None,
     n_ctx: NCtxOpt = None,
     threads: ThreadsOpt = None,
@@ -101,7 +105,8 @@ def summarize_command(
     spec.check()
     settings = run_options(out, concurrency=concurrency or 4, max_cost=max_cost, output=output, resume=resume,
                            retry_failed=retry_failed, ordered=ordered, no_cache=no_cache)
-    options = dict(timeout=timeout, max_retries=max_retries, concurrency=concurrency, n_ctx=n_ctx, threads=threads,
+    options = dict(timeout=timeout, max_retries=max_retries, max_wait=max_wait, retry_timeouts=retry_timeouts,
+                   concurrency=concurrency, n_ctx=n_ctx, threads=threads,
                    n_gpu_layers=n_gpu_layers, device=device, allow_pickle=allow_pickle,
                    trust_remote_code=trust_remote_code, verbose=out.verbose)
     names = model_names(model, models_file, "complete")

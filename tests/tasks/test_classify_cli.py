@@ -143,3 +143,13 @@ def test_one_text_prints_the_label(recorder, wire_cli) -> None:
     assert result.exit_code == 0
     assert result.stdout == "neg\n"
     assert result.stderr.startswith("openai:gpt-4o-mini · 97 in + 6 out tokens · $")
+
+
+@pytest.mark.parametrize("command", ["classify", "summarize", "ner"])
+def test_the_task_commands_take_the_retry_limits_of_complete(command: str) -> None:
+    extra = ["--labels", "a,b"] if command == "classify" else []
+    result = run_cli(command, *extra, "-m", "openai:gpt-4o-mini", "--max-wait", "-1", "some text")
+    assert result.exit_code == 2
+    assert result.stderr == "llmctl: error: --max-wait must be at least 0, not -1\n"
+    local = run_cli(command, *extra, "-m", "gguf:/nonexistent.gguf", "--retry-timeouts", "some text")
+    assert local.exit_code == 2 and "--retry-timeouts does not apply to" in local.stderr
