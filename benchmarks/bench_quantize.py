@@ -3,8 +3,10 @@
     .venv/bin/python benchmarks/bench_quantize.py [--type q4_k_m] [--repeat 3] [--threads 2]
 
   * re-quantization: llmctl's quantize_gguf (checks, child process, log capture, rename, report)
-    vs calling llama_model_quantize directly in this process on the same f16 file and type;
-    median wall time of --repeat runs each, interleaved. Target: ratio <= 1.05.
+    vs a program calling llama_model_quantize directly on the same f16 file and type (a fresh
+    Python process, timing the call alone); median wall time of --repeat runs each, interleaved.
+    Target: ratio <= 1.05. Also shown: the direct call repeated in this process, which runs on a
+    heap its earlier calls already faulted in (no single quantization gets that).
   * HF -> GGUF f16 conversion: peak resident memory of the converter process vs the size of the
     model in f16 (the tensor bytes of its f16 output). Also shown: the peak of a process that only
     imports the converter (torch and all), and the ratio above that fixed floor. Target: <= 1.5.
@@ -133,20 +135,48 @@ def main() -> None:
         print(f"\n(this process peaked at {peak:.0f} MiB)")
 
 
+def fresh_direct_quantize(source: Path, output: Path, ftype: int, threads: int) -> float:
+    """llama_model_quantize called once by a new Python process (as any program calling it directly
+    would), timed around the call alone: the interpreter start and the llama_cpp import are left out."""
+    code = ("import ctypes, sys, time, llama_cpp\n"
+            "p = llama_cpp.llama_model_quantize_default_params()\n"
+            f"p.nthread = {threads}\np.ftype = {ftype}\n"
+            f"src, dst = {str(source).encode()!r}, {str(output).encode()!r}\n"
+            "t = time.perf_counter()\n"
+            "rc = llama_cpp.llama_model_quantize(src, dst, ctypes.byref(p))\n"
+            "print(time.perf_counter() - t, rc)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    seconds, rc = done.stdout.split()
+    assert rc == "0", "llama_model_quantize failed"
+    return float(seconds)
+
+
 def requantize(f16: Path, qtype: QuantType, repeat: int, threads: int, scratch: Path) -> None:
-    ours, direct = [], []
-    for i in range(repeat):
-        out_direct, out_ours = scratch / f"direct{i}.gguf", scratch / f"ours{i}.gguf"
-        direct.append(direct_quantize(f16, out_direct, qtype.ftype, threads))
+    ours, fresh, warm = [], [], []
+    direct_quantize(f16, scratch / "warm-up.gguf", qtype.ftype, threads)  # this process's heap, warmed
+    def run_ours(out: Path) -> float:
         started = time.perf_counter()
-        quantize_gguf(f16, out_ours, qtype, threads=threads)
-        ours.append(time.perf_counter() - started)
-        assert out_direct.stat().st_size == out_ours.stat().st_size
-        out_direct.unlink()
-        out_ours.unlink()
-    d, o = statistics.median(direct), statistics.median(ours)
-    print(f"\nre-quantize f16 -> {qtype.name}: llama_model_quantize direct {d:.2f} s, llmctl {o:.2f} s "
-          f"(median of {repeat}): ratio {o / d:.3f}x (target <= 1.05x)")
+        quantize_gguf(f16, out, qtype, threads=threads)
+        return time.perf_counter() - started
+
+    runs = [(fresh, lambda out: fresh_direct_quantize(f16, out, qtype.ftype, threads)),
+            (warm, lambda out: direct_quantize(f16, out, qtype.ftype, threads)), (ours, run_ours)]
+    for i in range(repeat):
+        outputs = []
+        for k in range(len(runs)):  # each takes its turn at going first: the page cache and writeback vary
+            times, run = runs[(i + k) % len(runs)]
+            outputs.append(scratch / f"run{i}-{k}.gguf")
+            times.append(run(outputs[-1]))
+        assert len({path.stat().st_size for path in outputs}) == 1
+        for path in outputs:
+            path.unlink()
+    f, w, o = statistics.median(fresh), statistics.median(warm), statistics.median(ours)
+    print(f"\nre-quantize f16 -> {qtype.name}, median of {repeat}, interleaved:\n"
+          f"  llama_model_quantize called once by a fresh process (the call alone): {f:.3f} s\n"
+          f"  llmctl quantize_gguf (checks, forked child, progress, rename, output table): {o:.3f} s: "
+          f"ratio {o / f:.3f}x (target <= 1.05x)\n"
+          f"  (llama_model_quantize again in this process, its heap already faulted in by earlier calls: "
+          f"{w:.3f} s; llmctl {o / w:.3f}x that)")
 
 
 def perplexity(f16: Path, context: int, repeat: int, threads: int) -> None:

@@ -19,11 +19,14 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any, TextIO
 
 _PROGRESS = re.compile(r"\[\s*(\d+)\s*/\s*(\d+)\s*\]\s+(\S+)")
 _FALLBACK = re.compile(r"(\d+) of (\d+) tensor\(s\) required fallback quantization")
+#: seconds between progress events at most (the first and the last tensor are always reported)
+PROGRESS_INTERVAL = 0.1
 _ERROR = re.compile(r"(error|failed|exception|abort|invalid|cannot|unsupported)", re.IGNORECASE)
 
 
@@ -32,6 +35,18 @@ def _die_with_parent() -> None:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: never outlive the llmctl that started us
     except OSError:
+        pass
+
+
+def _drop_inherited_free_heap() -> None:
+    """Give the free heap pages inherited from the parent back to the kernel.
+
+    After a fork they are shared copy-on-write: the quantizer's large buffers would reuse them
+    and pay a 4 KiB copy per page, where a page handed back comes as a cheaper zeroed one.
+    """
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
         pass
 
 
@@ -80,6 +95,7 @@ def fork_worker(job: dict[str, Any]) -> tuple[int, int]:
             os.setsid()  # Ctrl-C reaches the parent only, which then ends this process
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             _die_with_parent()
+            _drop_inherited_free_heap()
             with os.fdopen(write_fd, "w", encoding="utf-8") as events:
                 code = run(job, events)
         except BaseException as exc:  # report, then leave without running the parent's cleanup
@@ -105,13 +121,19 @@ def run(job: dict[str, Any], events: TextIO) -> int:
         events.flush()
 
     log = open(job["log"], "w", encoding="utf-8")  # noqa: SIM115 - open for the whole run
-    state = {"pending": "", "error": ""}
+    state: dict[str, Any] = {"pending": "", "error": "", "sent": 0.0}
 
     def on_line(line: str) -> None:
         log.write(line + "\n")
         match = _PROGRESS.search(line)
         if match:
-            _emit({"tensor": int(match.group(1)), "of": int(match.group(2)), "name": match.group(3)})
+            done, total = int(match.group(1)), int(match.group(2))
+            now = time.monotonic()
+            # A few updates a second are plenty for a progress bar; waking the parent for each of
+            # hundreds of tensors would take CPU from the quantizer's own threads.
+            if done == 1 or done == total or now - state["sent"] >= PROGRESS_INTERVAL:
+                state["sent"] = now
+                _emit({"tensor": done, "of": total, "name": match.group(3)})
             return
         match = _FALLBACK.search(line)
         if match:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import mmap
 import os
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
-from llmctl.core.errors import UsageError
-from llmctl.providers.gguf.file import GGUFHeader, _Reader, read_gguf_header
+from llmctl.providers.gguf.file import GGUFHeader, read_gguf_header
 from llmctl.quantize.types import FLOAT_TYPES, GGML_TYPES, ggml_type_name
 
 
@@ -63,25 +60,7 @@ class TensorTable:
 
 
 def read_tensor_table(path: str | os.PathLike[str]) -> TensorTable:
-    """The header checked by the provider's reader (truncation, magic, version), then every tensor."""
+    """The header checked by the provider's reader (truncation, magic, version), with every tensor."""
     header = read_gguf_header(path)
-    target = Path(path)
-    with target.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-        size = os.fstat(fh.fileno()).st_size
-        reader = _Reader(buf, size)
-        reader.pos = 4 + 4 + 8 + 8
-        try:
-            for _ in range(len(header.metadata)):
-                reader.string()
-                reader.value(reader.take("<I"))
-            tensors = []
-            for _ in range(header.tensor_count):
-                name = reader.string()
-                n_dims = reader.take("<I")
-                shape = tuple(reader.take("<Q") for _ in range(n_dims))
-                type_id = reader.take("<I")
-                reader.take("<Q")
-                tensors.append(TensorInfo(name, shape, type_id))
-        except Exception as exc:  # the header reader accepted it, so this is a malformed table
-            raise UsageError(f"{path}: malformed GGUF tensor table: {exc}") from None
-    return TensorTable(header, tensors, size)
+    tensors = [TensorInfo(name, shape, type_id) for name, shape, type_id in header.tensors]
+    return TensorTable(header, tensors, os.stat(path).st_size)

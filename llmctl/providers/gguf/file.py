@@ -57,6 +57,8 @@ class GGUFHeader:
     data_offset: int = 0
     #: bytes the file must hold for every tensor it declares (None when a tensor type is unknown)
     required_size: int | None = None
+    #: (name, shape, ggml type id) of every tensor, in file order
+    tensors: list[tuple[str, tuple[int, ...], int]] = field(default_factory=list, repr=False)
 
     @property
     def architecture(self) -> str:
@@ -196,10 +198,12 @@ def _parse(buf: Any, size: int, target: Path, name: str) -> GGUFHeader:
         end_of_data = 0
         known = True
         for _ in range(tensor_count):
-            reader.string()
+            tensor_name = reader.string()
             n_dims = reader.take("<I")
             dims = [reader.take("<Q") for _ in range(n_dims)]
-            nbytes = _tensor_bytes(dims, reader.take("<I"))
+            type_id = reader.take("<I")
+            header.tensors.append((tensor_name, tuple(dims), type_id))
+            nbytes = _tensor_bytes(dims, type_id)
             offset = reader.take("<Q")
             if nbytes is None:
                 known = False
