@@ -44,8 +44,8 @@ def llmctl_rate(provider, ref, tokens: int, seed: int) -> tuple[float, int]:
 
 
 def generation(tokens: int, rounds: int, n_ctx: int) -> None:
-    from llmctl.providers.gguf import engine as gguf_engine
     from llmctl.providers.gguf import GGUFProvider
+    from llmctl.providers.gguf import engine as gguf_engine
     from llmctl.providers.registry import resolve_model
 
     ref = resolve_model("smollm2")

