@@ -41,6 +41,8 @@ class QuantizeResult:
     fallback_tensors: int
     seconds: float
     tensor_types: dict[str, int] = field(default_factory=dict)
+    #: of `seconds`, the time llama.cpp's quantizer call itself took (the rest: checks, process, report)
+    quantizer_seconds: float | None = None
 
     @property
     def compression(self) -> float:
@@ -143,7 +145,6 @@ def quantize_gguf(source: str | Path, output: str | Path, qtype: QuantType, *, t
         proc = quant_worker.spawn_worker(job)
         pid, stream = proc.pid, proc.stdout
     assert stream is not None
-    reaped = False
     try:
         with stream:
             for line in stream:
@@ -154,45 +155,52 @@ def quantize_gguf(source: str | Path, output: str | Path, qtype: QuantType, *, t
                     fallback = event["fallback"]
                 elif "rc" in event:
                     outcome = event
-        if proc is not None:
-            proc.wait()
-        else:
-            os.waitpid(pid, 0)
-        reaped = True
+                    break  # llama.cpp has returned and closed the file; the child only exits from here
     except BaseException as exc:
         _stop(pid, proc)  # first: a child still running could create the file again
-        reaped = True
         _remove(partial, log_path)
         if isinstance(exc, KeyboardInterrupt):
             raise Interrupted("interrupted; no output was written") from None
         raise
-    finally:
-        if not reaped:
-            _stop(pid, proc)
     if outcome is None or outcome["rc"] != 0:
+        _stop(pid, proc)
         _remove(partial, log_path)
         reason = (outcome or {}).get("error") or "the quantizer stopped without a word"
         raise UsageError(f"{src}: llama.cpp could not quantize it to {qtype.name}: {reason}")
-    _remove(log_path)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(partial, 0o666 & ~umask)  # mkstemp made it private; the output is an ordinary file
-    os.replace(partial, out)
-    result_table = read_tensor_table(out)
+    try:
+        # The output is read and moved into place while the child's process is still being torn down.
+        result_table = read_tensor_table(partial)
+        _remove(log_path)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(partial, 0o666 & ~umask)  # mkstemp made it private; the output is an ordinary file
+        os.replace(partial, out)
+    except BaseException as exc:
+        _stop(pid, proc)
+        _remove(partial, log_path)
+        if isinstance(exc, KeyboardInterrupt):
+            raise Interrupted("interrupted; no output was written") from None
+        raise
+    _reap(pid, proc)
     return QuantizeResult(
         source=src, output=out, type=qtype.name, source_bytes=table.file_size, output_bytes=result_table.file_size,
         source_bpw=table.bits_per_weight, output_bpw=result_table.bits_per_weight, fallback_tensors=fallback,
-        seconds=time.perf_counter() - started, tensor_types=dict(result_table.type_counts().most_common()))
+        seconds=time.perf_counter() - started, tensor_types=dict(result_table.type_counts().most_common()),
+        quantizer_seconds=outcome.get("seconds"))
 
 
-def _stop(pid: int, proc: subprocess.Popen[str] | None) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
+def _reap(pid: int, proc: subprocess.Popen[str] | None) -> None:
     if proc is not None:
         proc.wait()
         return
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, 0)
+
+
+def _stop(pid: int, proc: subprocess.Popen[str] | None) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    _reap(pid, proc)
 
 
 def _remove(*paths: Path) -> None:

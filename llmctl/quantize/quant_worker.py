@@ -2,7 +2,8 @@
 
 It writes JSON lines: `{"tensor": i, "of": n, "name": ...}` for each tensor llama.cpp logs,
 `{"fallback": n}` when llama.cpp says tensors needed another type, and last
-`{"rc": code, "error": line}`. llama.cpp's own log goes to the job's log file, never to the
+`{"rc": code, "error": line, "seconds": s}` (s: how long the llama.cpp call itself took).
+llama.cpp's own log goes to the job's log file, never to the
 terminal. Running the call in a child lets the parent kill it at once on Ctrl-C (a C call cannot
 be interrupted from Python) and remove the half-written file; forking the process that has
 llama_cpp loaded already makes the child cost milliseconds, not an interpreter start. Where a
@@ -166,11 +167,13 @@ def run(job: dict[str, Any], events: TextIO) -> int:
             array[i].size = int(values.size)
         keep.append(array)  # the last entry stays zeroed: llama.cpp stops at a NULL name
         params.imatrix = ctypes.cast(array, ctypes.POINTER(llama_cpp.llama_model_imatrix_data))
+    started = time.perf_counter()
     rc = llama_cpp.llama_model_quantize(job["source"].encode(), job["output"].encode(), ctypes.byref(params))
+    seconds = time.perf_counter() - started
     if state["pending"]:
         on_line(state["pending"])
     log.close()
-    _emit({"rc": int(rc), "error": state["error"]})
+    _emit({"rc": int(rc), "error": state["error"], "seconds": seconds})
     return 0
 
 
