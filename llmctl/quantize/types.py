@@ -103,9 +103,18 @@ def available_types() -> list[QuantType]:
     return [t for t in _TABLE if t.ftype in offered]
 
 
+#: Float types every llama.cpp with GGUF offers: naming only these needs no llama_cpp import
+#: (an HF -> GGUF conversion to them runs llama.cpp's converter alone).
+_FLOAT_NAMES = frozenset({"f32", "f16", "bf16"})
+
+
 def parse_types(spec: str) -> list[QuantType]:
     """`q8_0,q4_k_m` -> the types, in order; an unknown name is a UsageError listing the valid ones."""
-    known = {t.name: t for t in available_types()}
+    names = {raw.strip().lower() for raw in spec.split(",") if raw.strip()}
+    if names and names <= _FLOAT_NAMES:
+        known = {t.name: t for t in _TABLE if t.name in _FLOAT_NAMES}
+    else:
+        known = {t.name: t for t in available_types()}
     chosen: list[QuantType] = []
     for raw in spec.split(","):
         name = raw.strip().lower()

@@ -268,3 +268,14 @@ def test_progress_reports_first_and_last_tensor_in_order(tiny256: Path, tmp_path
     assert events[0][0] == 1 and events[-1][:2] == (count, count)
     assert [e[0] for e in events] == sorted({e[0] for e in events})
     assert {e[2] for e in events} <= {t.name for t in gguf.GGUFReader(tiny256).tensors}
+
+
+def test_float_types_parse_without_llama_cpp_and_agree_with_it() -> None:
+    """f32/f16/bf16 are known without importing llama_cpp (a conversion to them never needs it),
+    and they are the very types llama-cpp-python offers."""
+    code = ("import sys; from llmctl.quantize.types import parse_types; "
+            "print([t.name for t in parse_types('f16, bf16,f32')], 'llama_cpp' in sys.modules)")
+    done = subprocess.run([PYTHON, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.split("]")[1].strip() == "False"
+    offered = {t.name: t for t in available_types()}
+    assert parse_types("f16,bf16,f32") == [offered["f16"], offered["bf16"], offered["f32"]]
