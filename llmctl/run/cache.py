@@ -2,15 +2,19 @@
 
 A completion is deterministic when its temperature is 0 or it carries a seed; embeddings always
 are. The key is a SHA-256 of the provider, endpoint (the command), model, every setting of the
-request and the input text. The database is `$XDG_DATA_HOME/llmctl/cache.db`, kept under
-`[cache] max_mb` (default 512) by dropping the least recently used entries.
+request and the input text; for a local model (a file or folder) also the size and modification
+time of its files, so a model re-written at the same path is a different model to the cache.
+The database is `$XDG_DATA_HOME/llmctl/cache.db`, kept under `[cache] max_mb` (default 512) by
+dropping the least recently used entries.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +26,25 @@ from llmctl.providers.base import ModelRef
 from llmctl.run.store import open_store
 
 DEFAULT_MAX_MB = 512
+
+
+def model_fingerprint(model: str) -> str | None:
+    """Size and modification time of a local model's file, or of every file directly in its folder
+    (where HF keeps config, weights and tokenizer); None for a name that is no local path (an API
+    model, a hub id)."""
+    try:
+        found = os.stat(model)
+    except (OSError, ValueError):
+        return None
+    if not stat.S_ISDIR(found.st_mode):
+        return f"{found.st_size}:{found.st_mtime_ns}:{found.st_ino}"
+    parts = []
+    with os.scandir(model) as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            if entry.is_file():
+                info = entry.stat()
+                parts.append(f"{entry.name}:{info.st_size}:{info.st_mtime_ns}:{info.st_ino}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 #: how many stores between two size checks
 TRIM_EVERY = 200
 
@@ -73,10 +96,13 @@ class ResponseCache:
         self._warn(f"the response cache {self.path} is unusable ({exc}); answers are not cached")
 
     @staticmethod
-    def key(job: Any, ref: ModelRef, text: str) -> str:
+    def key(job: Any, ref: ModelRef, text: str, files: str | None = None) -> str:
+        """`files`: the model's fingerprint taken when it was loaded (a run takes it once); without
+        it the files are looked at now."""
         endpoint = ref.settings.get("base_url") or ref.provider
         blob = json.dumps({"provider": ref.provider, "endpoint": endpoint, "command": job.command,
-                           "model": ref.model, "settings": job.settings(), "input": text},
+                           "model": ref.model, "files": files or model_fingerprint(ref.model),
+                           "settings": job.settings(), "input": text},
                           sort_keys=True, ensure_ascii=False, default=str)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 

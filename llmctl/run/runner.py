@@ -17,6 +17,7 @@ from llmctl.core.usage import Usage
 from llmctl.providers.base import ModelRef, Provider
 from llmctl.providers.registry import get_provider, resolve_model
 from llmctl.run.budget import Budget
+from llmctl.run.cache import model_fingerprint
 from llmctl.run.jobs import DeltaSink, Job, Outcome
 from llmctl.run.records import Totals, as_llmctl_error, error_fields, price, tokens_per_second
 
@@ -32,6 +33,8 @@ class Target:
     provider: Provider
     #: what the model is loaded for; the job's own capability unless its check said otherwise
     capability: str | None = None
+    #: a local model's files (sizes, times) as they were when it was loaded: part of its cache keys
+    files: str | None = None
 
 
 def open_targets(names: Sequence[str], capability: str | Job, options: dict[str, Any],
@@ -143,6 +146,7 @@ def _load_all(targets: Sequence[Target], capability: str, controls: Controls) ->
 
     def load(target: Target) -> None:
         ref, provider = target.ref, target.provider
+        target.files = model_fingerprint(ref.model)
         started = time.perf_counter()
         try:
             if controls.on_load is not None:
@@ -229,7 +233,7 @@ def _send_chunk(job: Job, target: Target, chunk: list[tuple[int, InputItem]], co
         if item.problem is not None:
             done[index] = _failed(job, item, ref, InputError(item.problem), None, controls)
             continue
-        key = cache.key(job, ref, item.text) if cache is not None else None
+        key = cache.key(job, ref, item.text, files=target.files) if cache is not None else None
         stored = cache.get(key) if key is not None else None
         if stored is not None:
             done[index] = _from_cache(item, ref, stored)

