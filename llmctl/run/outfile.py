@@ -65,6 +65,11 @@ class OutputFile:
             if theirs.get(key) != ours.get(key):
                 raise UsageError(f"{self.path} was written with {key}={json.dumps(theirs.get(key))}, not "
                                  f"{json.dumps(ours.get(key))}; cannot resume it")
+        then, now = found.get("model_files", {}), want.get("model_files", {})
+        for label in sorted(set(then) & set(now)):
+            if then[label] != now[label]:
+                raise UsageError(f"{self.path}: the files of model {label} have changed since this file was "
+                                 "begun; resuming would mix two models' answers (write to a new file)")
 
     def _read_done(self, retry_failed: bool) -> tuple[set[tuple[str, str]], int]:
         """What is already in the file; a torn last line (a kill mid-write) is cut off."""

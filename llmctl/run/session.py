@@ -16,7 +16,7 @@ from llmctl.core.inputs import InputItem
 from llmctl.core.usage import format_money
 from llmctl.providers.base import ModelRef
 from llmctl.run.budget import Budget
-from llmctl.run.cache import ResponseCache, cache_enabled
+from llmctl.run.cache import ResponseCache, cache_enabled, model_fingerprint
 from llmctl.run.estimate import ModelEstimate, estimate_run
 from llmctl.run.jobs import DeltaSink, Job
 from llmctl.run.outfile import OutputFile
@@ -82,7 +82,11 @@ class Session:
         return estimate_run(self.job, self.targets, items, self.options)[0]
 
     def description(self) -> dict[str, Any]:
-        return {"command": self.job.command, "models": self.labels, "settings": self.job.settings()}
+        """What makes two runs the same, for -o's sidecar and --resume: command, models, settings,
+        and the files of each local model (a model re-written since would mix two models' answers)."""
+        files = {t.ref.label: found for t in self.targets if (found := model_fingerprint(t.ref.model))}
+        return {"command": self.job.command, "models": self.labels, "settings": self.job.settings(),
+                "model_files": files}
 
     def _budget(self, items: Sequence[InputItem], skip: set[tuple[str, int]], log: UsageLog | None,
                 max_cost: Decimal | None, warn: Callable[[str], None]) -> Budget | None:

