@@ -94,3 +94,30 @@ def test_cli_bad_files_exit_2_with_one_line(command: str, tmp_path: Path, trunca
         assert result.exit_code == 2, (command, path, result.output)
         assert result.stderr == line
         assert result.stdout == ""
+
+
+def test_vocabularies_alike_at_the_start_are_each_read_in_full(tmp_path: Path) -> None:
+    """A string array read before is recognised by its bytes: one that starts the same and has the
+    same length but differs further on must still be parsed, and what follows it read right."""
+    gguf = pytest.importorskip("gguf")
+    import numpy as np
+
+    def write(path: Path, last_token: str) -> None:
+        writer = gguf.GGUFWriter(str(path), "llama")
+        writer.add_token_list([f"tok{i}" for i in range(4999)] + [last_token])
+        writer.add_uint32("after.vocab", len(last_token))
+        writer.add_tensor("w", np.zeros((4, 32), dtype=np.float32))
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+
+    short, long = tmp_path / "short.gguf", tmp_path / "long.gguf"
+    last = "a much longer last token than the other file has"
+    write(short, "x")
+    write(long, last)
+    for path, size in ((short, 1), (long, len(last)), (short, 1), (long, len(last))):
+        header = read_gguf_header(path)
+        assert header.metadata["tokenizer.ggml.tokens"].length == 5000
+        assert header.metadata["after.vocab"] == size
+        assert header.tensors == [("w", (32, 4), 0)]

@@ -38,6 +38,11 @@ class _Truncated(Exception):
     pass
 
 
+#: string arrays (vocabularies, merges) read before, by (length, first bytes): their whole bytes
+_STRING_ARRAYS: dict[tuple[int, bytes], bytes] = {}
+_HEAD, _REMEMBER_FROM, _REMEMBER_AT_MOST = 64, 4096, 8
+
+
 @dataclass
 class ArrayInfo:
     """An array value, kept as its element type and length (token lists are long)."""
@@ -121,7 +126,15 @@ class _Reader:
         return raw.decode("utf-8", errors="replace")
 
     def _skip_strings(self, count: int) -> None:
-        # Vocabularies hold ~10^5 strings: a tight loop keeps the tokenizer path fast.
+        # Vocabularies hold ~10^5 strings: a tight loop keeps the tokenizer path fast, and an array
+        # byte-identical to one read before (a quantized file keeps its source's vocabulary) is
+        # recognised by one comparison: the same bytes cannot parse differently.
+        start = self.pos
+        head = bytes(self.buf[start:start + _HEAD])
+        known = _STRING_ARRAYS.get((count, head))
+        if known is not None and self.buf[start:start + len(known)] == known:
+            self.pos = start + len(known)
+            return
         unpack, buf, size, pos = _U64.unpack_from, self.buf, self.size, self.pos
         for _ in range(count):
             if pos + 8 > size:
@@ -130,6 +143,10 @@ class _Reader:
         if pos > size:
             raise _Truncated
         self.pos = pos
+        if count >= _REMEMBER_FROM:
+            if len(_STRING_ARRAYS) >= _REMEMBER_AT_MOST:
+                _STRING_ARRAYS.pop(next(iter(_STRING_ARRAYS)))
+            _STRING_ARRAYS[(count, head)] = bytes(buf[start:pos])
 
     def value(self, vtype: int) -> Any:
         if vtype in _SCALARS:
