@@ -6,8 +6,8 @@ It writes JSON lines: `{"tensor": i, "of": n, "name": ...}` for each tensor llam
 llama.cpp's own log goes to the job's log file, never to the terminal. Running the call in a
 child lets the parent kill it at once on Ctrl-C (a C call cannot be interrupted from Python) and
 remove the half-written file; forking the process that has llama_cpp loaded already makes the
-child cost milliseconds, not an interpreter start. Where a
-fork is not safe (see `fork_is_safe`) a fresh interpreter runs the job from stdin instead.
+child cost milliseconds, not an interpreter start. Where a fork is not safe (see `fork_is_safe`)
+a fresh interpreter runs the job from stdin instead.
 """
 
 from __future__ import annotations
