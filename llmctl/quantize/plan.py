@@ -59,6 +59,8 @@ def resolve_source(name: str) -> Path:
         raise UsageError(f"{name}: is a {ref.provider} model; quantize needs a local GGUF file or HF folder")
     resolved = expand_local_path(ref.model)
     if not resolved.exists():
+        if resolved == path or str(resolved) == name:
+            raise UsageError(f"{name}: no such file or folder")
         raise UsageError(f"{name}: {resolved} does not exist")
     return resolved
 

@@ -279,3 +279,11 @@ def test_float_types_parse_without_llama_cpp_and_agree_with_it() -> None:
     assert done.stdout.split("]")[1].strip() == "False"
     offered = {t.name: t for t in available_types()}
     assert parse_types("f16,bf16,f32") == [offered["f16"], offered["bf16"], offered["f32"]]
+
+
+def test_missing_source_is_one_plain_line(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.gguf"
+    result = runner.invoke(app, ["quantize", str(missing), "-t", "q4_0", "-o", str(tmp_path / "out.gguf")])
+    assert result.exit_code == 2
+    assert result.stderr == f"llmctl: error: {missing}: no such file or folder\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["xdg-config"]
