@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from llmctl.cli.common import guarded, make_output
-from llmctl.cli.options import FormatOpt, JsonOpt, QuietOpt
+from llmctl.cli.options import AllowPickleOpt, FormatOpt, JsonOpt, QuietOpt
 from llmctl.core.errors import UsageError
 from llmctl.core.output import Output
 
@@ -86,6 +86,7 @@ def quantize_command(
     leave_output_tensor: Annotated[bool, typer.Option(
         "--leave-output-tensor", help="Keep output.weight unquantized (larger, better).")] = False,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing outputs.")] = False,
+    allow_pickle: AllowPickleOpt = False,
     eval_text: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--eval-text", help="Measure perplexity, top-1 agreement and speed before/after on this text file.",
         show_default=False)] = None,
@@ -118,6 +119,8 @@ def quantize_command(
             raise UsageError("--to hf needs --method int8, nf4 or int8-bnb")
         if type_ or eval_text or imatrix:
             raise UsageError("--type, --imatrix and --eval-text are for GGUF outputs; --to hf takes --method")
+        if allow_pickle:
+            raise UsageError("--allow-pickle is for converting to GGUF; --to hf quantizes safetensors folders")
         with out.spinner(f"quantizing {source} ({method})"):
             result = quantize_hf(HFJob(source=source, method=method, output=output, force=force,
                                        double_quant=double_quant, compute_dtype=compute_dtype))
@@ -144,7 +147,8 @@ def quantize_command(
 
     job = GGUFJob(source=source, types=parse_types(type_), output=output, threads=threads,
                   allow_requantize=allow_requantize, imatrix=imatrix, leave_output_tensor=leave_output_tensor,
-                  force=force, eval_text=eval_text, eval_context=eval_ctx, eval_stride=eval_stride)
+                  force=force, eval_text=eval_text, eval_context=eval_ctx, eval_stride=eval_stride,
+                  allow_pickle=allow_pickle)
     report = run_gguf_job(job, on_progress=_progress_factory(out), on_stage=out.info)
     with_eval = report.source_eval is not None
     for row in report.rows:

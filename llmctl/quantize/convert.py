@@ -51,6 +51,23 @@ def hf_architecture(folder: Path) -> str:
     return names[0]
 
 
+def weight_files(folder: Path) -> list[Path]:
+    """The files llama.cpp's converter reads: `model*.safetensors`, else `pytorch_model*.bin`
+    (loaded by torch with `weights_only=True`, so a pickle cannot run code)."""
+    found = sorted(p for p in folder.glob("model*.safetensors") if p.is_file())
+    return found or sorted(p for p in folder.glob("pytorch_model*.bin") if p.is_file())
+
+
+def check_weights(folder: Path, *, allow_pickle: bool) -> None:
+    """Refuse a folder with nothing to convert, or only pickle weights without --allow-pickle."""
+    weights = weight_files(folder)
+    if not weights:
+        raise UsageError(f"{folder}: no weights to convert (model*.safetensors or pytorch_model*.bin)")
+    if weights[0].suffix == ".bin" and not allow_pickle:
+        raise UsageError(f"{folder}: only pickle weights (pytorch_model.bin), which can run code when loaded; "
+                         "pass --allow-pickle if you trust this folder")
+
+
 def _converter_available() -> None:
     import importlib.util
 
@@ -59,15 +76,15 @@ def _converter_available() -> None:
 
 
 def convert_hf_to_gguf(folder: str | Path, output: str | Path, outtype: str = "f16", *,
-                       on_tensor: Callable[[int, str], None] | None = None) -> ConvertResult:
+                       on_tensor: Callable[[int, str], None] | None = None,
+                       allow_pickle: bool = False) -> ConvertResult:
     """Convert the HF folder to one GGUF file; UsageError for an unsupported or broken model."""
     src, out = Path(folder), Path(output)
     if outtype not in CONVERTER_TYPES:
         raise UsageError(f"the converter writes {', '.join(CONVERTER_TYPES)}, not {outtype}")
     architecture = hf_architecture(src)
     _converter_available()
-    if not any(src.glob("*.safetensors")):
-        raise UsageError(f"{src}: no safetensors weights; llmctl converts safetensors folders only")
+    check_weights(src, allow_pickle=allow_pickle)
     handle, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent)
     os.close(handle)
     partial = Path(name)

@@ -33,6 +33,8 @@ class GGUFJob:
     eval_context: int = DEFAULT_CONTEXT
     eval_stride: int | None = None
     to: str = "gguf"
+    #: an HF folder with only pytorch_model.bin may be converted
+    allow_pickle: bool = False
 
 
 @dataclass
@@ -124,13 +126,15 @@ def _run_from_hf(job: GGUFJob, source: Path, targets: list[Path], text: str | No
         if (quantized or text is not None) and not (direct and direct[0][0].name == "f16"):
             stage(f"converting {source} to an f16 GGUF")
             gguf_source = scratch / f"{source.name}.f16.gguf"
-            convert_hf_to_gguf(source, gguf_source, "f16", on_tensor=_tensor_counter(on_progress, "convert"))
+            convert_hf_to_gguf(source, gguf_source, "f16", on_tensor=_tensor_counter(on_progress, "convert"),
+                               allow_pickle=job.allow_pickle)
         rows: dict[str, ReportRow] = {}
         report: JobReport | None = None
         for qtype, target in direct:
             stage(f"converting {source} to {qtype.name}")
             converted = convert_hf_to_gguf(source, target, qtype.name,
-                                           on_tensor=_tensor_counter(on_progress, qtype.name))
+                                           on_tensor=_tensor_counter(on_progress, qtype.name),
+                                           allow_pickle=job.allow_pickle)
             table = read_tensor_table(target)
             report = report or _hf_report(source, table)
             if qtype.name == "f16" and gguf_source is None and (quantized or text is not None):
@@ -193,4 +197,7 @@ def _quantize_all(job: GGUFJob, gguf_source: Path, table: TensorTable, pairs: li
 
 
 def _folder_bytes(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.iterdir() if p.is_file() and p.suffix == ".safetensors")
+    """The weights' size: safetensors files, else PyTorch `pytorch_model*.bin` files (what the converter reads)."""
+    from llmctl.quantize.convert import weight_files
+
+    return sum(p.stat().st_size for p in weight_files(folder))

@@ -159,3 +159,48 @@ def test_architecture_whose_converter_module_cannot_load_is_named(tmp_path: Path
     assert "DeepseekV3ForCausalLM cannot be converted" in message
     assert "conversion/deepseek.py" in message and missing in message
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".dsv3")]
+
+
+def test_pytorch_bin_folder_converts_like_its_safetensors_twin(smollm2_hf_dir: Path, tmp_path: Path) -> None:
+    """An older folder with only `pytorch_model.bin` converts too, to the very tensors its
+    safetensors twin gives (the converter loads .bin with torch's weights_only)."""
+    import shutil
+
+    import gguf
+    import numpy as np
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=49152, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                         tie_word_embeddings=True)
+    model = LlamaForCausalLM(config)
+    records = {}
+    for name, safe in (("twin-st", True), ("twin-bin", False)):
+        folder = tmp_path / name
+        model.save_pretrained(folder)
+        if not safe:  # the layout of an older checkpoint: the same tensors pickled by torch
+            (folder / "model.safetensors").unlink()
+            state = {k: v for k, v in model.state_dict().items() if k != "lm_head.weight"}  # tied, as saved above
+            torch.save(state, folder / "pytorch_model.bin")
+        for extra in ("tokenizer.json", "tokenizer_config.json"):
+            shutil.copy(smollm2_hf_dir / extra, folder / extra)
+        weights = sorted(p.name for p in folder.iterdir() if p.suffix in (".bin", ".safetensors"))
+        assert weights == (["model.safetensors"] if safe else ["pytorch_model.bin"])
+        out = tmp_path / f"{name}.gguf"
+        args = ["quantize", str(folder), "--to", "gguf", "-t", "f16", "-o", str(out), "--json"]
+        if not safe:  # pickle weights only with the same opt-in as every other HF command
+            refused = runner.invoke(app, args)
+            assert refused.exit_code == 2 and not out.exists()
+            assert "only pickle weights (pytorch_model.bin)" in refused.stderr and "--allow-pickle" in refused.stderr
+            args.append("--allow-pickle")
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        records[name] = json.loads(result.stdout)
+        assert records[name]["source_bytes"] == (folder / weights[0]).stat().st_size
+    st = {t.name: (t.tensor_type, np.asarray(t.data)) for t in gguf.GGUFReader(tmp_path / "twin-st.gguf").tensors}
+    pt = {t.name: (t.tensor_type, np.asarray(t.data)) for t in gguf.GGUFReader(tmp_path / "twin-bin.gguf").tensors}
+    assert st.keys() == pt.keys() and "token_embd.weight" in st
+    for name, (kind, data) in st.items():
+        assert pt[name][0] == kind and np.array_equal(pt[name][1], data), name
