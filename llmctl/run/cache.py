@@ -26,27 +26,32 @@ from llmctl.providers.base import ModelRef
 from llmctl.run.store import open_store
 
 DEFAULT_MAX_MB = 512
+#: model kinds whose models are files on this machine (their files are part of a cache key)
+LOCAL_KINDS = frozenset({"gguf", "hf"})
+#: how many stores between two size checks
+TRIM_EVERY = 200
 
 
-def model_fingerprint(model: str) -> str | None:
+def model_fingerprint(ref: ModelRef) -> str | None:
     """Size and modification time of a local model's file, or of every file directly in its folder
-    (where HF keeps config, weights and tokenizer); None for a name that is no local path (an API
-    model, a hub id)."""
+    (where HF keeps config, weights and tokenizer); None for an API model or a name that is no
+    local path (a hub id)."""
+    if ref.kind not in LOCAL_KINDS:
+        return None
     try:
-        found = os.stat(model)
+        found = os.stat(ref.model)
     except (OSError, ValueError):
         return None
     if not stat.S_ISDIR(found.st_mode):
         return f"{found.st_size}:{found.st_mtime_ns}:{found.st_ino}"
     parts = []
-    with os.scandir(model) as entries:
+    with os.scandir(ref.model) as entries:
         for entry in sorted(entries, key=lambda e: e.name):
             if entry.is_file():
                 info = entry.stat()
                 parts.append(f"{entry.name}:{info.st_size}:{info.st_mtime_ns}:{info.st_ino}")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
-#: how many stores between two size checks
-TRIM_EVERY = 200
+
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -101,7 +106,7 @@ class ResponseCache:
         it the files are looked at now."""
         endpoint = ref.settings.get("base_url") or ref.provider
         blob = json.dumps({"provider": ref.provider, "endpoint": endpoint, "command": job.command,
-                           "model": ref.model, "files": files or model_fingerprint(ref.model),
+                           "model": ref.model, "files": files or model_fingerprint(ref),
                            "settings": job.settings(), "input": text},
                           sort_keys=True, ensure_ascii=False, default=str)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()

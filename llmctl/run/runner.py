@@ -146,7 +146,7 @@ def _load_all(targets: Sequence[Target], capability: str, controls: Controls) ->
 
     def load(target: Target) -> None:
         ref, provider = target.ref, target.provider
-        target.files = model_fingerprint(ref.model)
+        target.files = model_fingerprint(ref)
         started = time.perf_counter()
         try:
             if controls.on_load is not None:

@@ -84,7 +84,7 @@ class Session:
     def description(self) -> dict[str, Any]:
         """What makes two runs the same, for -o's sidecar and --resume: command, models, settings,
         and the files of each local model (a model re-written since would mix two models' answers)."""
-        files = {t.ref.label: found for t in self.targets if (found := model_fingerprint(t.ref.model))}
+        files = {t.ref.label: found for t in self.targets if (found := model_fingerprint(t.ref))}
         return {"command": self.job.command, "models": self.labels, "settings": self.job.settings(),
                 "model_files": files}
 
