@@ -72,6 +72,8 @@ class Controls:
     on_load: Callable[[ModelRef], Any] | None = None
     #: the exceptions behind failed records, for a caller that re-raises a single failure as it was
     failures: list[BaseException] = field(default_factory=list)
+    #: cached answers looked up before the models were loaded, by (model label, input index)
+    prefetched: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -108,7 +110,11 @@ def run_job(job: Job, targets: Sequence[Target], items: Sequence[InputItem], con
 
     # Every model is loaded before any record is written: llama.cpp points the process's stdout
     # and stderr at /dev/null while it loads a model, which would swallow records written then.
-    load_errors = _load_all(targets, job.capability, controls)
+    # A local model whose every answer is already in the cache is not loaded at all.
+    for target in targets:
+        target.files = model_fingerprint(target.ref)
+    answered = _prefetch(job, targets, items, controls)
+    load_errors = _load_all([t for t in targets if t.ref.label not in answered], job.capability, controls)
 
     def timed(target: Target) -> None:
         began = time.perf_counter()
@@ -124,6 +130,8 @@ def run_job(job: Job, targets: Sequence[Target], items: Sequence[InputItem], con
 
 def _each(targets: Sequence[Target], fn: Callable[[Target], Any], controls: Controls) -> None:
     """`fn` on every model: in this thread for one, at once in threads for several."""
+    if not targets:
+        return
     if len(targets) == 1:
         fn(targets[0])
         return
@@ -146,7 +154,6 @@ def _load_all(targets: Sequence[Target], capability: str, controls: Controls) ->
 
     def load(target: Target) -> None:
         ref, provider = target.ref, target.provider
-        target.files = model_fingerprint(ref)
         started = time.perf_counter()
         try:
             if controls.on_load is not None:
@@ -162,6 +169,34 @@ def _load_all(targets: Sequence[Target], capability: str, controls: Controls) ->
 
     _each(targets, load, controls)
     return errors
+
+
+#: a run of at most this many inputs per model is looked up in the cache before its model loads
+PREFETCH_AT_MOST = 1000
+
+
+def _prefetch(job: Job, targets: Sequence[Target], items: Sequence[InputItem], controls: Controls) -> set[str]:
+    """Look up each local model's inputs in the cache before loading it; returns the labels of the
+    models whose every answer was found (those need no loading). What was found is kept in
+    `controls.prefetched`, so the run uses exactly these answers: no eviction can come between."""
+    cache = controls.cache if job.cacheable() else None
+    answered: set[str] = set()
+    if cache is None:
+        return answered
+    for target in targets:
+        label = target.ref.label
+        pending = [(i, item) for i, item in enumerate(items)
+                   if (label, i) not in controls.skip and item.problem is None]
+        if not target.provider.local or not pending or len(pending) > PREFETCH_AT_MOST:
+            continue
+        for index, item in pending:
+            stored = cache.get(cache.key(job, target.ref, item.text, files=target.files))
+            if stored is None:
+                break
+            controls.prefetched[(label, index)] = stored
+        else:
+            answered.add(label)
+    return answered
 
 
 def _base(item: InputItem, ref: ModelRef) -> dict[str, Any]:
@@ -234,7 +269,9 @@ def _send_chunk(job: Job, target: Target, chunk: list[tuple[int, InputItem]], co
             done[index] = _failed(job, item, ref, InputError(item.problem), None, controls)
             continue
         key = cache.key(job, ref, item.text, files=target.files) if cache is not None else None
-        stored = cache.get(key) if key is not None else None
+        stored = controls.prefetched.pop((ref.label, index), None)
+        if stored is None and key is not None:
+            stored = cache.get(key)
         if stored is not None:
             done[index] = _from_cache(item, ref, stored)
             calls.append(((job.command, ref, None, None, 0.0), {"cache_hit": True}))

