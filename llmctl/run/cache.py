@@ -102,7 +102,7 @@ class ResponseCache:
 
     @staticmethod
     def key(job: Any, ref: ModelRef, text: str, files: str | None = None) -> str:
-        """`files`: the model's fingerprint taken when it was loaded (a run takes it once); without
+        """`files`: the model's fingerprint as its run found it (a run takes it once); without
         it the files are looked at now."""
         endpoint = ref.settings.get("base_url") or ref.provider
         blob = json.dumps({"provider": ref.provider, "endpoint": endpoint, "command": job.command,

@@ -33,7 +33,7 @@ class Target:
     provider: Provider
     #: what the model is loaded for; the job's own capability unless its check said otherwise
     capability: str | None = None
-    #: a local model's files (sizes, times) as they were when it was loaded: part of its cache keys
+    #: a local model's files (sizes, times) as they were when the run started: part of its cache keys
     files: str | None = None
 
 
