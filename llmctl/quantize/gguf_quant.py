@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 from llmctl.core.errors import Interrupted, UsageError
 from llmctl.quantize.tensors import TensorTable, read_tensor_table
@@ -157,11 +158,7 @@ def quantize_gguf(source: str | Path, output: str | Path, qtype: QuantType, *, t
                     outcome = event
                     break  # llama.cpp has returned and closed the file; the child only exits from here
     except BaseException as exc:
-        _stop(pid, proc)  # first: a child still running could create the file again
-        _remove(partial, log_path)
-        if isinstance(exc, KeyboardInterrupt):
-            raise Interrupted("interrupted; no output was written") from None
-        raise
+        _abandon(exc, pid, proc, partial, log_path)
     if outcome is None or outcome["rc"] != 0:
         _stop(pid, proc)
         _remove(partial, log_path)
@@ -176,17 +173,23 @@ def quantize_gguf(source: str | Path, output: str | Path, qtype: QuantType, *, t
         os.chmod(partial, 0o666 & ~umask)  # mkstemp made it private; the output is an ordinary file
         os.replace(partial, out)
     except BaseException as exc:
-        _stop(pid, proc)
-        _remove(partial, log_path)
-        if isinstance(exc, KeyboardInterrupt):
-            raise Interrupted("interrupted; no output was written") from None
-        raise
+        _abandon(exc, pid, proc, partial, log_path)
     _reap(pid, proc)
     return QuantizeResult(
         source=src, output=out, type=qtype.name, source_bytes=table.file_size, output_bytes=result_table.file_size,
         source_bpw=table.bits_per_weight, output_bpw=result_table.bits_per_weight, fallback_tensors=fallback,
         seconds=time.perf_counter() - started, tensor_types=dict(result_table.type_counts().most_common()),
         quantizer_seconds=outcome.get("seconds"))
+
+
+def _abandon(exc: BaseException, pid: int, proc: subprocess.Popen[str] | None, *files: Path) -> NoReturn:
+    """End the child first (a child still running could create the file again), remove what it
+    wrote, then raise: Ctrl-C as Interrupted (exit 130), anything else as it was."""
+    _stop(pid, proc)
+    _remove(*files)
+    if isinstance(exc, KeyboardInterrupt):
+        raise Interrupted("interrupted; no output was written") from None
+    raise exc
 
 
 def _reap(pid: int, proc: subprocess.Popen[str] | None) -> None:
