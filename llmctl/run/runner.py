@@ -241,13 +241,14 @@ def _run_model(job: Job, target: Target, items: Sequence[InputItem], controls: C
             return
         assert result is not None
         records, calls = result
-        for index, item, record in records:
-            deliver(item, index, record)
-        # Logged by the thread that wrote the records, right after them: a kill leaves the
-        # output file and the usage log agreeing on what was done.
+        # Logged before the records are written, by the thread that writes them: the log is what
+        # budgets count, so a kill between the two must leave a logged call whose record is lost
+        # (`--resume` sends it again, and both calls were paid), never a record whose call is unlogged.
         if controls.log is not None:
             for args, kwargs in calls:
                 controls.log.record_call(*args, **kwargs)
+        for index, item, record in records:
+            deliver(item, index, record)
 
     run_batch(chunks, work, concurrency=workers, on_result=on_result, ordered=controls.ordered,
               should_stop=(lambda: budget.stopped is not None) if budget is not None else None)

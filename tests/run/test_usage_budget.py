@@ -128,3 +128,25 @@ def test_daily_budget_is_checked_against_the_log(scripted_backend) -> None:
     assert result.exit_code == 6
     assert result.stderr == "llmctl: error: [budget] daily_usd of $8 is spent ($8 logged); nothing was sent\n"
     assert ScriptedProvider.calls == []
+
+
+def test_a_call_is_logged_before_its_record_reaches_the_file(scripted_backend, tmp_path: Path, data_dir: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # Budgets count the log: a kill between the two writes must never leave an unlogged answer.
+    from llmctl.run.outfile import OutputFile
+
+    scripted_backend("[usage]\nlog_text = true\n")
+    seen: list[tuple[str, list[str]]] = []
+    write = OutputFile.write
+
+    def checked(self, item, index, record):  # type: ignore[no-untyped-def]
+        seen.append((item.text, [r["text"] for r in _rows(data_dir)]))
+        write(self, item, index, record)
+
+    monkeypatch.setattr(OutputFile, "write", checked)
+    prompts = _prompts(tmp_path, ["a b", "c", "d e f", "g"])
+    result = run("complete", "-m", "scripted:chat", "--jsonl", str(prompts), "-o", str(tmp_path / "out.jsonl"),
+                 "--concurrency", "2")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(text for text, _ in seen) == ["a b", "c", "d e f", "g"]
+    assert all(text in logged for text, logged in seen)
