@@ -110,7 +110,20 @@ def measure_conversion(hf_dir: Path, out: Path) -> dict[str, float]:
     again.unlink()
     f16_bytes = read_tensor_table(out).tensor_bytes
     return {"seconds": seconds, "f16": f16_bytes, "tree_rss": rss, "tree_anon": anon,
-            "converter_maxrss": int(child.stdout.split()[-1]) * 1024}
+            "converter_maxrss": int(child.stdout.split()[-1]) * 1024,
+            "vocab_only_maxrss": vocab_only_rss(hf_dir, out.with_name(out.stem + "-vocab.gguf"))}
+
+
+def vocab_only_rss(hf_dir: Path, out: Path) -> int:
+    """Peak RSS of the converter writing only the header and the vocabulary (`--vocab-only`): what
+    it costs before it reads a single weight, however the tensors were then handled."""
+    code = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, "
+            "stderr=subprocess.DEVNULL); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    child = subprocess.run([sys.executable, "-c", code, sys.executable, "-m", "convert_hf_to_gguf", str(hf_dir),
+                            "--outfile", str(out), "--outtype", "f16", "--vocab-only"],
+                           capture_output=True, text=True, check=True)
+    out.unlink()
+    return int(child.stdout.split()[-1]) * 1024
 
 
 def import_floor_rss() -> int:
@@ -165,12 +178,15 @@ def build_larger_llama(dest: Path, tokenizer_from: Path, hidden: int = 1024, lay
 
 def report_conversion(label: str, figures: dict[str, float], floor: int) -> None:
     f16, mib = figures["f16"], 2**20
+    vocab = figures["vocab_only_maxrss"]
     print(f"\nHF -> GGUF f16, {label}: {figures['seconds']:.1f} s; f16 model {f16 / mib:.0f} MiB\n"
           f"  llmctl + converter, peak RSS {figures['tree_rss'] / mib:.0f} MiB: {figures['tree_rss'] / f16:.2f}x "
           f"(target <= 1.5x); peak anonymous memory {figures['tree_anon'] / mib:.0f} MiB: "
           f"{figures['tree_anon'] / f16:.2f}x\n"
           f"  the converter alone, exact peak RSS {figures['converter_maxrss'] / mib:.0f} MiB: "
-          f"{figures['converter_maxrss'] / f16:.2f}x, of which {floor / mib:.0f} MiB is importing it (torch)")
+          f"{figures['converter_maxrss'] / f16:.2f}x, of which {floor / mib:.0f} MiB is importing it (torch)\n"
+          f"  the converter writing the header and vocabulary only (--vocab-only, no weight read): "
+          f"{vocab / mib:.0f} MiB, {vocab / f16:.2f}x")
 
 
 def baseline_pass(llm: object, tokens: list[int], context: int) -> float:
