@@ -1,14 +1,16 @@
 """`-o FILE`: one record a line, appended and flushed as each finishes, and `--resume` over it.
 
 Beside the file, `FILE.run.json` says which command, models and settings wrote it, so a resume
-refuses a file from another run. An input is known by its `id` field, else by its input line
-(written as `line` in records without an `id`).
+refuses a file from another run, and names the run (`run`), which the usage log's rows carry.
+An input is known by its `id` field, else by its input line (written as `line` in records
+without an `id`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -43,6 +45,16 @@ class OutputFile:
         self.description = description
         self._fh: IO[str] | None = None
         self._resume = False
+        #: the run's name in the usage log: new for a fresh file, the sidecar's on a resume (None for
+        #: a file begun before runs were named)
+        self.run_id: str | None = uuid.uuid4().hex
+        #: on a resume, the (model label, input key) pairs the file holds
+        self.done: set[tuple[str, str]] = set()
+
+    @property
+    def resuming(self) -> bool:
+        """Whether `plan` found a file to finish (appended to, not started afresh)."""
+        return self._resume
 
     # ------------------------------------------------------------------ resume
     def _check_description(self) -> None:
@@ -53,6 +65,8 @@ class OutputFile:
             found = json.loads(self.sidecar.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise UsageError(f"{self.sidecar}: cannot read the run description: {exc}") from None
+        run = found.get("run")
+        self.run_id = run if isinstance(run, str) else None
         want = self.description
         if found.get("command") != want["command"]:
             raise UsageError(f"{self.path} was written by `llmctl {found.get('command')}`, not "
@@ -121,6 +135,7 @@ class OutputFile:
         if self._resume:
             self._check_description()
             done, _ = self._read_done(retry_failed)
+            self.done = done
             for index, item in enumerate(items):
                 key = input_key(item, index)
                 for model in self.description["models"]:
@@ -140,7 +155,8 @@ class OutputFile:
     def _write_sidecar(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.sidecar.write_text(json.dumps(self.description, sort_keys=True) + "\n", encoding="utf-8")
+            self.sidecar.write_text(json.dumps({**self.description, "run": self.run_id}, sort_keys=True) + "\n",
+                                    encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"-o {self.path}: cannot write: {exc.strerror}") from None
 

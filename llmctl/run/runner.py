@@ -19,6 +19,7 @@ from llmctl.providers.registry import get_provider, resolve_model
 from llmctl.run.budget import Budget
 from llmctl.run.cache import model_fingerprint
 from llmctl.run.jobs import DeltaSink, Job, Outcome
+from llmctl.run.outfile import input_key
 from llmctl.run.records import Totals, as_llmctl_error, error_fields, price, tokens_per_second
 
 #: Called once per finished record, from one thread at a time.
@@ -275,12 +276,18 @@ def _send_chunk(job: Job, target: Target, chunk: list[tuple[int, InputItem]], co
             stored = cache.get(key)
         if stored is not None:
             done[index] = _from_cache(item, ref, stored)
-            calls.append(((job.command, ref, None, None, 0.0), {"cache_hit": True}))
+            calls.append(((job.command, ref, None, None, 0.0),
+                          {"cache_hit": True, "records": [(ref.label, input_key(item, index))]}))
             continue
         to_send.append((index, item, key))
     if to_send:
         done.update(_call(job, target, to_send, controls, calls))
     return [(index, item, done[index]) for index, item in chunk if index in done], calls
+
+
+def _keys(ref: ModelRef, batch: list[tuple[int, InputItem, str | None]]) -> list[tuple[str, str]]:
+    """The records one call answers, as the usage log names them: (model label, input key)."""
+    return [(ref.label, input_key(item, index)) for index, item, _ in batch]
 
 
 def _from_cache(item: InputItem, ref: ModelRef, stored: dict[str, Any]) -> dict[str, Any]:
@@ -323,7 +330,8 @@ def _call(job: Job, target: Target, batch: list[tuple[int, InputItem, str | None
         paid = price(ref, provider, used) if used is not None else None
         if budget is not None:
             budget.settle(reserved, paid.total if paid is not None and paid.total is not None else Decimal(0))
-        calls.append(((job.command, ref, used, paid, latency), {"error_type": type(exc).__name__}))
+        calls.append(((job.command, ref, used, paid, latency),
+                      {"error_type": type(exc).__name__, "records": _keys(ref, batch)}))
         extra = job.failed_fields(exc)
         if not isinstance(exc, LlmctlError):
             exc = as_llmctl_error(exc)
@@ -361,7 +369,7 @@ def _call(job: Job, target: Target, batch: list[tuple[int, InputItem, str | None
         for outcome in outcomes[1:]:
             usage = usage + outcome.usage
         calls.append(((job.command, ref, usage, price(ref, provider, usage), latency),
-                      {"text": texts[0] if len(texts) == 1 else None}))
+                      {"text": texts[0] if len(texts) == 1 else None, "records": _keys(ref, batch)}))
     return records
 
 

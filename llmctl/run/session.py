@@ -130,6 +130,14 @@ class Session:
         skip = output.plan(items, resume=options.resume or options.retry_failed,
                            retry_failed=options.retry_failed) if output else set()
         log = UsageLog(warn=options.warn) if logging_enabled() else None
+        if log is not None and output is not None:
+            log.run = output.run_id
+            if output.run_id is not None and output.resuming:
+                lost = log.mark_lost(output.run_id, output.done)
+                if lost:
+                    options.warn(f"{lost} answered call{'s' if lost > 1 else ''} of this run never reached "
+                                 f"{output.path} (killed in between): sent again; the usage log keeps what "
+                                 "was paid for them")
         cache = None
         if options.use_cache and self.job.cacheable() and cache_enabled():
             cache = ResponseCache(warn=options.warn)

@@ -8,6 +8,7 @@ input text too. A locked or broken database costs a warning, never the command's
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import sqlite3
 import threading
@@ -37,11 +38,18 @@ CREATE TABLE IF NOT EXISTS calls (
     currency      TEXT,
     latency_ms    REAL,
     cache_hit     INTEGER NOT NULL DEFAULT 0,
-    error_type    TEXT,              -- NULL on success
-    text          TEXT               -- only with [usage] log_text = true
+    error_type    TEXT,              -- NULL on success; LostRecord: answered, but killed before its
+                                     -- record reached the -o file (found by --resume, which sends it again)
+    text          TEXT,              -- only with [usage] log_text = true
+    run           TEXT,              -- the -o file's run (its FILE.run.json names it); NULL without -o
+    records       TEXT               -- with run: the records the call answered, JSON [[model, input], ...]
 );
 CREATE INDEX IF NOT EXISTS calls_at ON calls (at);
 """
+
+#: Columns added since the first release, with their declarations: added to an older database on open.
+ADDED_COLUMNS = {"run": "TEXT", "records": "TEXT"}
+LOST_RECORD = "LostRecord"
 
 GROUPS = {"day": "substr(at, 1, 10)", "provider": "provider", "model": "provider || ':' || model",
           "command": "command"}
@@ -74,10 +82,18 @@ class UsageLog:
         self._db: sqlite3.Connection | None = None
         self.broken = False
         self.rows = 0
+        #: the -o file's run id: rows then say which of its records they answered
+        self.run: str | None = None
 
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
-            self._db = open_store(self.path, SCHEMA)
+            db = open_store(self.path, SCHEMA)
+            have = {row[1] for row in db.execute("PRAGMA table_info(calls)")}
+            for name, declaration in ADDED_COLUMNS.items():
+                if name not in have:
+                    db.execute(f"ALTER TABLE calls ADD COLUMN {name} {declaration}")
+            db.execute("CREATE INDEX IF NOT EXISTS calls_run ON calls (run) WHERE run IS NOT NULL")
+            self._db = db
         return self._db
 
     def _failed(self, exc: Exception) -> None:
@@ -86,7 +102,7 @@ class UsageLog:
 
     def record_call(self, command: str, ref: ModelRef, usage: Usage | None, cost: Cost | None,
                     latency_ms: float | None, *, cache_hit: bool = False, error_type: str | None = None,
-                    text: str | None = None) -> None:
+                    text: str | None = None, records: list[tuple[str, str]] | None = None) -> None:
         if self.broken:
             return
         total = cost.total if cost is not None else Decimal(0) if cache_hit or error_type else None
@@ -96,16 +112,37 @@ class UsageLog:
                usage.input_tokens if usage else 0, usage.output_tokens if usage else 0,
                usage.cached_input_tokens if usage else 0, None if total is None else str(total),
                cost.currency if cost is not None else "USD", latency_ms, int(cache_hit), error_type,
-               text if self.keep_text else None)
+               text if self.keep_text else None, self.run,
+               json.dumps(records, separators=(",", ":")) if self.run is not None and records else None)
         with self._lock:
             try:
                 self._connect().execute(
                     "INSERT INTO calls (at, command, provider, model, input_tokens, output_tokens, cached_tokens,"
-                    " cost, currency, latency_ms, cache_hit, error_type, text) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    row)
+                    " cost, currency, latency_ms, cache_hit, error_type, text, run, records)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", row)
                 self.rows += 1
             except (sqlite3.Error, OSError) as exc:
                 self._failed(exc)
+
+    def mark_lost(self, run: str, done: set[tuple[str, str]]) -> int:
+        """On `--resume`: the run's answered calls none of whose records reached the file (a kill came
+        between logging a call and writing its records) become `LostRecord` rows. Their cost stays,
+        as it was paid; the resume sends them again, so the log's answered calls match the file."""
+        if self.broken:
+            return 0
+        with self._lock:
+            try:
+                db = self._connect()
+                rows = db.execute("SELECT id, records FROM calls WHERE run = ? AND error_type IS NULL"
+                                  " AND records IS NOT NULL", (run,)).fetchall()
+                lost = [row_id for row_id, records in rows
+                        if not any(tuple(pair) in done for pair in json.loads(records))]
+                db.executemany("UPDATE calls SET error_type = ? WHERE id = ?",
+                               [(LOST_RECORD, row_id) for row_id in lost])
+            except (sqlite3.Error, OSError, ValueError) as exc:
+                self._failed(exc)
+                return 0
+        return len(lost)
 
     def spent_since(self, since: str) -> Decimal:
         """Money spent from `since` (an ISO date or time, UTC) on: what budgets are checked against."""

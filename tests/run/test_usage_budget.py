@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,50 @@ def test_a_call_is_logged_before_its_record_reaches_the_file(scripted_backend, t
     assert result.exit_code == 0, result.stderr
     assert sorted(text for text, _ in seen) == ["a b", "c", "d e f", "g"]
     assert all(text in logged for text, logged in seen)
+
+
+def test_resume_marks_a_call_whose_record_was_lost(scripted_backend, tmp_path: Path, data_dir: Path) -> None:
+    scripted_backend("[usage]\nlog_text = true\n")
+    prompts = _prompts(tmp_path, ["a b", "c", "d e f"])
+    out = tmp_path / "out.jsonl"
+    assert run("complete", "-m", "scripted:chat", "--jsonl", str(prompts), "-o", str(out)).exit_code == 0
+    # As if killed after the call for "c" was logged but before its record was written.
+    lines = [line for line in out.read_text().splitlines() if json.loads(line)["id"] != 1]
+    out.write_text("".join(line + "\n" for line in lines))
+    result = run("complete", "-m", "scripted:chat", "--jsonl", str(prompts), "-o", str(out), "--resume")
+    assert result.exit_code == 0, result.stderr
+    assert "1 answered call of this run never reached" in result.stderr
+    rows = _rows(data_dir)
+    assert sorted((r["text"], r["error_type"] or "") for r in rows) == [
+        ("a b", ""), ("c", ""), ("c", "LostRecord"), ("d e f", "")]
+    run_id = json.loads((tmp_path / "out.jsonl.run.json").read_text())["run"]
+    assert {r["run"] for r in rows} == {run_id}
+    assert json.loads(rows[-1]["records"]) == [["scripted:chat", "id:1"]]
+    # The lost call was paid: it stays in the spend, and answered calls equal the file's records.
+    assert sum(r["error_type"] is None for r in rows) == len(out.read_text().splitlines()) == 3
+    first, again = (r for r in rows if r["text"] == "c")
+    assert first["error_type"] == "LostRecord" and first["cost"] == again["cost"] != "0"
+    spent = json.loads(run("usage", "--by", "command", "--json").stdout)
+    assert spent["calls"] == 4 and spent["errors"] == 1
+    assert spent["cost"] == float(sum(Decimal(r["cost"]) for r in rows))
+    # A second resume of a complete file finds nothing lost.
+    again = run("complete", "-m", "scripted:chat", "--jsonl", str(prompts), "-o", str(out), "--resume")
+    assert again.exit_code == 0 and "never reached" not in again.stderr
+    assert len(_rows(data_dir)) == 4
+
+
+def test_an_older_usage_log_gains_the_new_columns(tmp_path: Path, data_dir: Path) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(data_dir / "usage.db")
+    db.executescript("""CREATE TABLE calls (id INTEGER PRIMARY KEY, at TEXT NOT NULL, command TEXT NOT NULL,
+        provider TEXT NOT NULL, model TEXT NOT NULL, input_tokens INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0, cached_tokens INTEGER NOT NULL DEFAULT 0, cost TEXT,
+        currency TEXT, latency_ms REAL, cache_hit INTEGER NOT NULL DEFAULT 0, error_type TEXT, text TEXT);
+        INSERT INTO calls (at, command, provider, model, cost) VALUES ('2026-01-01T00:00:00Z', 'complete',
+        'openai', 'gpt-4o-mini', '0.5');""")
+    db.close()
+    out = tmp_path / "o.jsonl"
+    result = run("complete", "-m", "scripted:chat", "--jsonl", str(_prompts(tmp_path, ["x y"])), "-o", str(out))
+    assert result.exit_code == 0, result.stderr
+    rows = _rows(data_dir)
+    assert len(rows) == 2 and rows[0]["run"] is None and rows[1]["run"] is not None
