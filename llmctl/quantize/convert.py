@@ -1,8 +1,9 @@
 """HF folder -> GGUF with llama.cpp's own converter (the `convert-hf-to-gguf` package), in a child process.
 
-The converter runs as `python -m convert_hf_to_gguf`, writing to a hidden temporary file beside
-the target that is renamed into place only when it exits cleanly; its log is kept for the error
-message and turned into a tensor count for progress. Ctrl-C kills it and removes the file.
+The converter runs as `python -m convert_hf_to_gguf`, writing a new file in a hidden folder
+beside the target (`staging`) that is renamed into place only when it exits cleanly; its log is
+kept for the error message and turned into a tensor count for progress. Ctrl-C kills it and
+removes the folder.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from llmctl.core.errors import Interrupted, MissingDependencyError, UsageError
+from llmctl.quantize.staging import Staging
 
 #: What the converter itself writes (`--outtype`); other types are quantized from its f16 output.
 CONVERTER_TYPES = ("f32", "f16", "bf16", "q8_0")
@@ -85,10 +86,8 @@ def convert_hf_to_gguf(folder: str | Path, output: str | Path, outtype: str = "f
     architecture = hf_architecture(src)
     _converter_available()
     check_weights(src, allow_pickle=allow_pickle)
-    handle, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent)
-    os.close(handle)
-    partial = Path(name)
-    log_path = partial.with_suffix(".log")
+    staging = Staging(out)
+    partial, log_path = staging.file, staging.log
     started = time.perf_counter()
     cmd = [sys.executable, "-m", "convert_hf_to_gguf", str(src), "--outfile", str(partial), "--outtype", outtype]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
@@ -108,19 +107,19 @@ def convert_hf_to_gguf(folder: str | Path, output: str | Path, outtype: str = "f
         except KeyboardInterrupt:
             proc.kill()
             proc.wait()
-            _remove(partial, log_path)
+            staging.discard()
             raise Interrupted("interrupted; no output was written") from None
         except BaseException:
             proc.kill()
             proc.wait()
-            _remove(partial, log_path)
+            staging.discard()
             raise
         finally:
             if proc.stdout is not None:
                 proc.stdout.close()
     if proc.returncode != 0:
         text = log_path.read_text(encoding="utf-8", errors="replace")
-        _remove(partial, log_path)
+        staging.discard()
         if re.search(r"Model \S+ is not supported", text):
             raise UsageError(f"{src}: architecture {architecture} is not supported by llama.cpp's converter "
                              f"({SUPPORTED_LIST_HINT})")
@@ -131,11 +130,7 @@ def convert_hf_to_gguf(folder: str | Path, output: str | Path, outtype: str = "f
                              f"convert-hf-to-gguf: its conversion/{module}.py needs gguf's {missing}, which the "
                              "gguf copy bundled with it lacks (its converter code is newer than that copy)")
         raise UsageError(f"{src}: llama.cpp's converter failed: {_last_error(text)}")
-    _remove(log_path)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(partial, 0o666 & ~umask)
-    os.replace(partial, out)
+    staging.commit()
     return ConvertResult(src, out, outtype, architecture, out.stat().st_size, time.perf_counter() - started,
                          usage.ru_maxrss * 1024)
 
@@ -162,11 +157,3 @@ def _last_error(log: str) -> str:
         if "Error" in line or "error" in line:
             return line[:300]
     return lines[-1][:300] if lines else "no output"
-
-
-def _remove(*paths: Path) -> None:
-    for path in paths:
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            pass

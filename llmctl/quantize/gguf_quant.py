@@ -1,8 +1,8 @@
 """GGUF -> GGUF through llama.cpp's own quantizer, checked before, watched during, measured after.
 
-The quantizer runs in a child process (`quant_worker`), writing to a hidden temporary file beside
-the target that is renamed into place only when llama.cpp says it succeeded; Ctrl-C kills the
-child and removes that file, so a target is either whole or absent.
+The quantizer runs in a child process (`quant_worker`), writing a new file in a hidden folder
+beside the target (`staging`) that is renamed into place only when llama.cpp says it succeeded;
+Ctrl-C kills the child and removes that folder, so a target is either whole or absent.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from llmctl.core.errors import Interrupted, UsageError
+from llmctl.quantize.staging import Staging
 from llmctl.quantize.tensors import TensorTable, read_tensor_table
 from llmctl.quantize.types import FLOAT_TYPES, QuantType, bits_of
 
@@ -110,12 +110,6 @@ def check_source(table: TensorTable, qtype: QuantType, *, allow_requantize: bool
         raise UsageError(f"{imatrix}: no such importance matrix file")
 
 
-def _temp_beside(output: Path) -> Path:
-    handle, name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".partial", dir=output.parent)
-    os.close(handle)
-    return Path(name)
-
-
 def quantize_gguf(source: str | Path, output: str | Path, qtype: QuantType, *, threads: int | None = None,
                   allow_requantize: bool = False, imatrix: str | Path | None = None,
                   leave_output_tensor: bool = False, force: bool = False,
@@ -131,20 +125,24 @@ def quantize_gguf(source: str | Path, output: str | Path, qtype: QuantType, *, t
         raise UsageError("--threads must be at least 1")
 
     started = time.perf_counter()
-    partial = _temp_beside(out)
-    log_path = partial.with_suffix(".log")
-    job = {"source": str(src), "output": str(partial), "ftype": qtype.ftype, "threads": threads or default_threads(),
-           "allow_requantize": allow_requantize, "leave_output_tensor": leave_output_tensor,
-           "imatrix": str(imatrix_path) if imatrix_path else None, "log": str(log_path)}
+    staging = Staging(out)
+    job = {"source": str(src), "output": str(staging.file), "ftype": qtype.ftype,
+           "threads": threads or default_threads(), "allow_requantize": allow_requantize,
+           "leave_output_tensor": leave_output_tensor, "imatrix": str(imatrix_path) if imatrix_path else None,
+           "log": str(staging.log)}
     fallback, outcome = 0, None
     from llmctl.quantize import quant_worker
 
-    if quant_worker.fork_is_safe():
-        pid, read_fd = quant_worker.fork_worker(job)
-        stream, proc = os.fdopen(read_fd, encoding="utf-8"), None
-    else:
-        proc = quant_worker.spawn_worker(job)
-        pid, stream = proc.pid, proc.stdout
+    try:
+        if quant_worker.fork_is_safe():
+            pid, read_fd = quant_worker.fork_worker(job)
+            stream, proc = os.fdopen(read_fd, encoding="utf-8"), None
+        else:
+            proc = quant_worker.spawn_worker(job)
+            pid, stream = proc.pid, proc.stdout
+    except BaseException:
+        staging.discard()
+        raise
     assert stream is not None
     try:
         with stream:
@@ -158,22 +156,18 @@ def quantize_gguf(source: str | Path, output: str | Path, qtype: QuantType, *, t
                     outcome = event
                     break  # llama.cpp has returned and closed the file; the child only exits from here
     except BaseException as exc:
-        _abandon(exc, pid, proc, partial, log_path)
+        _abandon(exc, pid, proc, staging)
     if outcome is None or outcome["rc"] != 0:
         _stop(pid, proc)
-        _remove(partial, log_path)
+        staging.discard()
         reason = (outcome or {}).get("error") or "the quantizer stopped without a word"
         raise UsageError(f"{src}: llama.cpp could not quantize it to {qtype.name}: {reason}")
     try:
         # The output is read and moved into place while the child's process is still being torn down.
-        result_table = read_tensor_table(partial)
-        _remove(log_path)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(partial, 0o666 & ~umask)  # mkstemp made it private; the output is an ordinary file
-        os.replace(partial, out)
+        result_table = read_tensor_table(staging.file)
+        staging.commit()
     except BaseException as exc:
-        _abandon(exc, pid, proc, partial, log_path)
+        _abandon(exc, pid, proc, staging)
     _reap(pid, proc)
     return QuantizeResult(
         source=src, output=out, type=qtype.name, source_bytes=table.file_size, output_bytes=result_table.file_size,
@@ -182,11 +176,11 @@ def quantize_gguf(source: str | Path, output: str | Path, qtype: QuantType, *, t
         quantizer_seconds=outcome.get("seconds"))
 
 
-def _abandon(exc: BaseException, pid: int, proc: subprocess.Popen[str] | None, *files: Path) -> NoReturn:
+def _abandon(exc: BaseException, pid: int, proc: subprocess.Popen[str] | None, staging: Staging) -> NoReturn:
     """End the child first (a child still running could create the file again), remove what it
     wrote, then raise: Ctrl-C as Interrupted (exit 130), anything else as it was."""
     _stop(pid, proc)
-    _remove(*files)
+    staging.discard()
     if isinstance(exc, KeyboardInterrupt):
         raise Interrupted("interrupted; no output was written") from None
     raise exc
@@ -204,11 +198,3 @@ def _stop(pid: int, proc: subprocess.Popen[str] | None) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
     _reap(pid, proc)
-
-
-def _remove(*paths: Path) -> None:
-    for path in paths:
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            pass

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import struct
 import subprocess
 from pathlib import Path
@@ -20,6 +21,7 @@ from llmctl.cli.app import app
 from llmctl.core.errors import UsageError
 from llmctl.quantize.gguf_quant import quantize_gguf
 from llmctl.quantize.imatrix import load_imatrix
+from llmctl.quantize.staging import Staging
 from llmctl.quantize.types import GGML_TYPES, available_types, parse_types
 
 from .conftest import PYTHON, ROOT, SMOLLM2
@@ -81,6 +83,24 @@ def test_quantize_cli_writes_file_and_record(tiny256: Path, tmp_path: Path) -> N
     assert record["bits_per_weight"] == pytest.approx(sum(int(t.n_bytes) for t in tensors) * 8
                                                       / sum(int(t.n_elements) for t in tensors), abs=1e-3)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask  # an ordinary file, not a private temporary
+
+
+def test_staging_hands_the_tool_a_new_file_and_cleans_up(tmp_path: Path) -> None:
+    target = tmp_path / "m.gguf"
+    staging = Staging(target)
+    assert staging.folder.parent == tmp_path and staging.folder.name.startswith(".m.gguf.")
+    assert not staging.file.exists()  # the tool creates it: a truncated file would be flushed on close
+    staging.file.write_bytes(b"GGUF")
+    staging.log.write_text("log")
+    staging.commit()
+    assert target.read_bytes() == b"GGUF" and sorted(p.name for p in tmp_path.iterdir() if p.is_file() or p.name.startswith(".")) == ["m.gguf"]
+    again = Staging(target)
+    again.file.write_bytes(b"half")
+    again.discard()
+    assert target.read_bytes() == b"GGUF" and sorted(p.name for p in tmp_path.iterdir() if p.is_file() or p.name.startswith(".")) == ["m.gguf"]
 
 
 def test_fallback_tensors_are_counted(tiny64: Path, tmp_path: Path) -> None:
