@@ -16,13 +16,18 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from llmctl.core.errors import UsageError
+
 
 class Staging:
     """A private folder beside `target` holding the output being written and the tool's log."""
 
     def __init__(self, target: Path) -> None:
         self.target = target
-        self.folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+        try:
+            self.folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+        except OSError as exc:
+            raise UsageError(f"{target.parent}: cannot write the output there ({exc.strerror})") from None
         #: where the tool writes (not created here: the tool creates it)
         self.file = self.folder / target.name
         self.log = self.folder / "log.txt"

@@ -96,11 +96,26 @@ def test_staging_hands_the_tool_a_new_file_and_cleans_up(tmp_path: Path) -> None
     staging.file.write_bytes(b"GGUF")
     staging.log.write_text("log")
     staging.commit()
-    assert target.read_bytes() == b"GGUF" and sorted(p.name for p in tmp_path.iterdir() if p.is_file() or p.name.startswith(".")) == ["m.gguf"]
+
+    def left() -> list[str]:  # (the test's own xdg-config folder aside)
+        return sorted(p.name for p in tmp_path.iterdir() if p.is_file() or p.name.startswith("."))
+
+    assert target.read_bytes() == b"GGUF" and left() == ["m.gguf"]
     again = Staging(target)
     again.file.write_bytes(b"half")
     again.discard()
-    assert target.read_bytes() == b"GGUF" and sorted(p.name for p in tmp_path.iterdir() if p.is_file() or p.name.startswith(".")) == ["m.gguf"]
+    assert target.read_bytes() == b"GGUF" and left() == ["m.gguf"]
+
+
+def test_a_folder_it_cannot_write_in_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    def refused(**_: object) -> str:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", refused)
+    with pytest.raises(UsageError, match=r"cannot write the output there \(Permission denied\)"):
+        Staging(tmp_path / "m.gguf")
 
 
 def test_fallback_tensors_are_counted(tiny64: Path, tmp_path: Path) -> None:
