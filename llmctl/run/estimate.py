@@ -32,6 +32,10 @@ class ModelEstimate:
     price_as_of: str | None
     input_cost: Decimal
     max_cost: Decimal
+    #: what retries could add (a structured answer that fails validation is asked for once more):
+    #: counted in `max_cost`
+    retry_input_tokens: int = 0
+    retry_output_tokens: int = 0
 
     def to_json(self) -> dict[str, Any]:
         mean = (lambda v: float(v / self.records)) if self.records else (lambda v: 0.0)
@@ -46,6 +50,9 @@ class ModelEstimate:
                      "price_as_of": self.price_as_of, **({"local": True} if self.local else {})},
             "per_record": {"input_tokens": round(self.input_tokens / self.records, 1) if self.records else 0,
                            "cost_min": mean(self.input_cost), "cost_max": mean(self.max_cost)},
+            **({"retries_at_most": {"input_tokens": self.retry_input_tokens,
+                                    "output_tokens": self.retry_output_tokens}}
+               if self.retry_input_tokens or self.retry_output_tokens else {}),
         }
 
     def line(self) -> str:
@@ -60,9 +67,11 @@ class ModelEstimate:
             if self.records > 1:
                 parts.append(f"per record {format_money(self.input_cost / self.records, self.currency)}")
         else:
+            retries = (f"; with a retry of each structured answer: up to +{self.retry_input_tokens:,} in, +"
+                       f"{self.retry_output_tokens:,} out" if self.retry_input_tokens else "")
             parts.append(f"{format_money(self.input_cost, self.currency)} to "
                          f"{format_money(self.max_cost, self.currency)} "
-                         f"(up to {self.max_output_tokens:,} output tokens)")
+                         f"(up to {self.max_output_tokens:,} output tokens{retries})")
             if self.records > 1:
                 parts.append(f"per record {format_money(self.input_cost / self.records, self.currency)} to "
                              f"{format_money(self.max_cost / self.records, self.currency)}")
@@ -93,7 +102,7 @@ def estimate_run(job: Job, targets: Sequence[Target], items: Sequence[InputItem]
         if need_price and not probe.local and probe.input is None:
             raise UsageError(f"no price is known for {ref.label}; cannot estimate its cost "
                              "(add one under [prices] in the config)")
-        tokens_in = tokens_out = largest = count = 0
+        tokens_in = tokens_out = largest = count = retry_in = retry_out = 0
         cost_in = cost_max = Decimal(0)
         for index, item in enumerate(items):
             if item.problem is not None:
@@ -103,15 +112,21 @@ def estimate_run(job: Job, targets: Sequence[Target], items: Sequence[InputItem]
                 raise UsageError(f"no output price is known for {ref.label}; cannot estimate its cost "
                                  "(add one under [prices] in the config)")
             low = price(ref, provider, Usage(guess.input_tokens, 0)).total or Decimal(0)
-            high = price(ref, provider, Usage(guess.input_tokens, guess.max_output_tokens)).total or Decimal(0)
+            # The worst case (and what a budget reserves) includes a retry of every answer that may be
+            # asked for again: a request is never sent that could cross a limit.
+            high = price(ref, provider, Usage(guess.input_tokens + guess.retry_input_tokens,
+                                              guess.max_output_tokens + guess.retry_output_tokens)).total \
+                or Decimal(0)
             worst[(ref.label, index)] = high
             tokens_in += guess.input_tokens
             tokens_out += guess.max_output_tokens
+            retry_in += guess.retry_input_tokens
+            retry_out += guess.retry_output_tokens
             largest = max(largest, guess.largest_call if guess.largest_call is not None else guess.input_tokens)
             cost_in += low
             cost_max += high
             count += 1
         window = ref.context_window or getattr(tokenizer, "context_window", None)
         estimates.append(ModelEstimate(ref.label, count, tokens_in, tokens_out, largest, window, probe.local,
-                                       probe.currency, probe.price_as_of, cost_in, cost_max))
+                                       probe.currency, probe.price_as_of, cost_in, cost_max, retry_in, retry_out))
     return estimates, worst

@@ -35,6 +35,10 @@ class Estimate:
     max_output_tokens: int
     #: the largest single call's input, where one input takes several calls (what must fit the window)
     largest_call: int | None = None
+    #: what retrying every answer that may be sent again (a structured answer that fails validation
+    #: is asked for once more) could add: in the worst case, never in the expected one
+    retry_input_tokens: int = 0
+    retry_output_tokens: int = 0
 
 
 class Job(ABC):

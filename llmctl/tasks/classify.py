@@ -225,26 +225,28 @@ def classify_many(provider: Provider, ref: ModelRef, texts: list[str], spec: Cla
     return [classify(provider, ref, text, spec) for text in texts]
 
 
-def planned_requests(provider: Provider, ref: ModelRef, text: str, spec: ClassifySpec) -> list[CompletionRequest]:
-    """The requests `classify` sends for `text` when every answer validates (what --estimate counts);
-    none on an HF head, which reads the text alone."""
+def planned_requests(provider: Provider, ref: ModelRef, text: str, spec: ClassifySpec
+                     ) -> list[tuple[CompletionRequest, bool]]:
+    """The requests `classify` sends for `text` when every answer validates (what --estimate counts),
+    each with whether it is a structured answer (sent once more if it fails validation); none on an
+    HF head, which reads the text alone."""
     method = check(provider, ref, spec)
     labels = list(spec.labels or [])
     if method in ("head", "nli"):
         return []
     if method == "generate":
         template, model, prompt = _generate_request(provider, ref, text, spec, labels)
-        return [structured_request(provider, ref, template, prompt, model)]
+        return [(structured_request(provider, ref, template, prompt, model), True)]
     one_token = dataclasses.replace(spec.template, max_tokens=1, temperature=0.0, json_schema=None, stream=False)
     if spec.multi_label:
-        requests = [dataclasses.replace(one_token, prompt=(
+        requests = [(dataclasses.replace(one_token, prompt=(
             f"{_instructions(spec, labels, True)}\n\nText: {text}\n"
-            f"Does the label \"{label}\" apply to this text? Answer yes or no.")) for label in labels]
+            f"Does the label \"{label}\" apply to this text? Answer yes or no.")), False) for label in labels]
     else:
-        requests = [dataclasses.replace(one_token, prompt=_prompt(text, spec, labels, label_only=True))]
+        requests = [(dataclasses.replace(one_token, prompt=_prompt(text, spec, labels, label_only=True)), False)]
     if spec.explain:
         shown = labels[0]
         prompt = (f"{_instructions(spec, labels, True)}\n\nText: {text}\n\nThe answer is: {shown}. "
                   "Say in one short sentence why.")
-        requests.append(structured_request(provider, ref, spec.template, prompt, _Reason))
+        requests.append((structured_request(provider, ref, spec.template, prompt, _Reason), True))
     return requests

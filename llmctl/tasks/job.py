@@ -13,6 +13,7 @@ from llmctl.tasks.classify import check as check_classify
 from llmctl.tasks.ner import NerSpec, ner
 from llmctl.tasks.ner import planned_requests as ner_requests
 from llmctl.tasks.result import TaskResult
+from llmctl.tasks.structured import PROBLEM_TOKENS_AT_MOST, retry_request
 from llmctl.tasks.summarize import SummarySpec, planned_calls, summarize
 
 #: texts a classification head reads in one padded batch
@@ -44,17 +45,26 @@ def _output_ceiling(ref: ModelRef, tokenizer: Tokenizer, inputs: int) -> int:
 
 
 def _count_requests(ref: ModelRef, provider: Provider, tokenizer: Tokenizer,
-                    calls: Sequence[tuple[CompletionRequest, int]]) -> Estimate:
+                    calls: Sequence[tuple[CompletionRequest, int]], retried: Sequence[bool] = ()) -> Estimate:
+    """Input and output bounds of `calls` ((request, tokens carried in from earlier answers)); a call
+    flagged in `retried` may be sent a second time, which counts in the retry bounds: its prompt
+    and answer as history, the validation problem, and another answer."""
     from llmctl.run.chat_tokens import chat_input_tokens
 
-    tokens_in = tokens_out = largest = 0
-    for request, carried in calls:
+    tokens_in = tokens_out = largest = retry_in = retry_out = 0
+    for number, (request, carried) in enumerate(calls):
         inputs = chat_input_tokens(ref, provider, tokenizer, request) + carried
         tokens_in += inputs
         largest = max(largest, inputs)
-        tokens_out += request.max_tokens if request.max_tokens is not None else \
-            _output_ceiling(ref, tokenizer, inputs)
-    return Estimate(tokens_in, tokens_out, largest if len(calls) > 1 else None)
+        answer = request.max_tokens if request.max_tokens is not None else _output_ceiling(ref, tokenizer, inputs)
+        tokens_out += answer
+        if number < len(retried) and retried[number]:
+            again = retry_request(request, "", "")
+            again_in = chat_input_tokens(ref, provider, tokenizer, again) + carried + answer + PROBLEM_TOKENS_AT_MOST
+            retry_in += again_in
+            retry_out += request.max_tokens if request.max_tokens is not None else \
+                _output_ceiling(ref, tokenizer, again_in)
+    return Estimate(tokens_in, tokens_out, largest if len(calls) > 1 else None, retry_in, retry_out)
 
 
 class TaskJob(Job):
@@ -118,9 +128,10 @@ class ClassifyJob(TaskJob):
         return [_outcome(r) for r in classify_many(provider, ref, list(texts), self.spec)]
 
     def estimate(self, ref: ModelRef, provider: Provider, tokenizer: Tokenizer, text: str) -> Estimate:
-        requests = planned_requests(provider, ref, text, self.spec)
-        if requests:
-            return _count_requests(ref, provider, tokenizer, [(r, 0) for r in requests])
+        planned = planned_requests(provider, ref, text, self.spec)
+        if planned:
+            return _count_requests(ref, provider, tokenizer, [(r, 0) for r, _ in planned],
+                                   [structured for _, structured in planned])
         if check_classify(provider, ref, self.spec) == "nli":
             from llmctl.tasks.classify import NLI_HYPOTHESIS
 
@@ -181,7 +192,7 @@ class NerJob(TaskJob):
         requests = ner_requests(provider, ref, text, self.spec, tokenizer.count)
         if not requests:
             return Estimate(tokenizer.count(text), 0)
-        return _count_requests(ref, provider, tokenizer, [(r, 0) for r in requests])
+        return _count_requests(ref, provider, tokenizer, [(r, 0) for r in requests], [True] * len(requests))
 
 
 __all__ = ["ClassifyJob", "NerJob", "SummarizeJob", "TaskJob"]

@@ -62,14 +62,22 @@ def json_text(text: str) -> str:
     return text[start:end + 1]
 
 
+#: a validation problem is cut to this many UTF-8 bytes in the retry prompt, which bounds its tokens
+PROBLEM_BYTES = 200
+#: the most tokens the problem can take there: a token is at least one byte (4 more for merges at its edges)
+PROBLEM_TOKENS_AT_MOST = PROBLEM_BYTES + 4
+
+
 def _problem(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "answer"
-        return f"{where}: {first.get('msg', 'invalid')}"
-    if isinstance(exc, json.JSONDecodeError):
-        return f"not valid JSON ({exc.msg} at character {exc.pos})"
-    return " ".join(str(exc).split())[:200]
+        text = f"{where}: {first.get('msg', 'invalid')}"
+    elif isinstance(exc, json.JSONDecodeError):
+        text = f"not valid JSON ({exc.msg} at character {exc.pos})"
+    else:
+        text = str(exc)
+    return " ".join(text.split()).encode()[:PROBLEM_BYTES].decode(errors="ignore")
 
 
 def structured_request(provider: Provider, ref: ModelRef, template: CompletionRequest, prompt: str,
@@ -82,6 +90,15 @@ def structured_request(provider: Provider, ref: ModelRef, template: CompletionRe
             f"{json.dumps(schema)}")
     return dataclasses.replace(template, prompt=text, json_schema=schema if native else None, stream=False,
                                logprobs=None)
+
+
+def retry_request(request: CompletionRequest, answer_text: str, problem: str) -> CompletionRequest:
+    """The second request: the first exchange as history, then the validation problem."""
+    history = [*request.history, {"role": "user", "content": request.prompt},
+               {"role": "assistant", "content": answer_text}]
+    return dataclasses.replace(request, history=history,
+                               prompt=f"That answer is not valid: {problem}. Answer again with only "
+                                      "the corrected JSON object.")
 
 
 def ask_structured(provider: Provider, ref: ModelRef, template: CompletionRequest, prompt: str,
@@ -107,9 +124,5 @@ def ask_structured(provider: Provider, ref: ModelRef, template: CompletionReques
             return answer.model_validate_json(json_text(completion.text)), usage, calls
         except (ValidationError, ValueError) as exc:
             problem = _problem(exc)
-        history = [*request.history, {"role": "user", "content": request.prompt},
-                   {"role": "assistant", "content": completion.text}]
-        request = dataclasses.replace(request, history=history,
-                                      prompt=f"That answer is not valid: {problem}. Answer again with only "
-                                             "the corrected JSON object.")
+        request = retry_request(request, completion.text, problem)
     raise InvalidAnswerError(f"{ref.label}: the answer did not validate after one retry: {problem}", usage, calls)

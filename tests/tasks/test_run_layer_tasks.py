@@ -79,7 +79,58 @@ def test_estimate_counts_the_prompt_the_task_builds_with_tiktoken(recorder, wire
     # The answer is bounded in the request itself, and the estimate's output range with it.
     assert row["max_output_tokens"] == body["max_completion_tokens"] == 64
     assert row["cost"]["min"] == pytest.approx(framed * 0.15e-6)
-    assert row["cost"]["max"] == pytest.approx(framed * 0.15e-6 + 64 * 0.60e-6)
+    # The worst case also holds a retry (an answer that fails validation is asked for once more).
+    retry = row["retries_at_most"]
+    assert retry["output_tokens"] == 64
+    assert row["cost"]["max"] == pytest.approx((framed + retry["input_tokens"]) * 0.15e-6 + (64 + 64) * 0.60e-6)
+
+
+def test_the_estimate_bounds_a_real_retry(recorder, wire_cli) -> None:
+    """An answer that fails validation is sent again with the exchange and the problem: what that
+    second request really carries (tiktoken on the wire body) stays within the estimate's retry bound."""
+    from llmctl.providers.openai.vocab import tiktoken_encoding
+
+    LONGEST_WRONG = "ok " * 63 + "ok"  # noqa: N806
+
+    def bad_then_good(request: httpx2.Request) -> httpx2.Response:
+        reply = fixture_json("openai_structured.json")
+        wrong = len(recorder.requests) == 1
+        # 64 tokens of an answer that is not the JSON asked for: the longest the request allows.
+        reply["choices"][0]["message"]["content"] = LONGEST_WRONG if wrong else json.dumps({"label": "neg"})
+        return httpx2.Response(200, json=reply)
+
+    recorder.answer_with(bad_then_good)
+    estimate = wire_cli("classify", "--estimate", "--json", "--labels", "pos,neg", "-m", "openai:gpt-4o-mini",
+                        "Very bad movie")
+    [row] = _records(estimate.stdout)
+    sent = wire_cli("classify", "--json", "--no-cache", "--labels", "pos,neg", "-m", "openai:gpt-4o-mini",
+                    "Very bad movie")
+    assert sent.exit_code == 0, sent.stderr
+    assert _records(sent.stdout)[0]["label"] == "neg" and len(recorder.requests) == 2
+    body = json.loads(recorder.requests[1].content)
+    encoding = tiktoken_encoding("o200k_base")
+    framed = 3 + sum(3 + len(encoding.encode(m["role"])) + len(encoding.encode(m["content"]))
+                     for m in body["messages"])
+    assert len(encoding.encode(LONGEST_WRONG)) == 64
+    assert body["messages"][-2]["content"] == LONGEST_WRONG and "not valid" in body["messages"][-1]["content"]
+    bound = row["retries_at_most"]["input_tokens"]
+    assert framed <= bound <= framed + 204  # never under; over only by the room kept for the problem text
+    assert row["retries_at_most"]["output_tokens"] == body["max_completion_tokens"] == 64
+
+
+def test_max_cost_leaves_room_for_a_retry(recorder, wire_cli) -> None:
+    """A limit that one attempt fits but an attempt and its retry do not: nothing is sent."""
+    recorder.answer_with(_answer_by_text)
+    estimate = wire_cli("classify", "--estimate", "--json", "--labels", "pos,neg", "-m", "openai:gpt-4o-mini",
+                        "Very bad movie")
+    [row] = _records(estimate.stdout)
+    one_attempt = row["input_tokens"] * 0.15e-6 + row["max_output_tokens"] * 0.60e-6
+    assert row["cost"]["max"] > one_attempt * 1.5
+    limit = f"{(one_attempt + row['cost']['max']) / 2:.10f}"
+    result = wire_cli("classify", "--labels", "pos,neg", "-m", "openai:gpt-4o-mini", "--max-cost", limit,
+                      "Very bad movie")
+    assert result.exit_code == 6, result.stderr
+    assert recorder.requests == [] and "could cost up to" in result.stderr
 
 
 def test_max_cost_refuses_before_sending(recorder, wire_cli, tmp_path: Path) -> None:
