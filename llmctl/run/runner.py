@@ -277,7 +277,7 @@ def _send_chunk(job: Job, target: Target, chunk: list[tuple[int, InputItem]], co
         if stored is not None:
             done[index] = _from_cache(item, ref, stored)
             calls.append(((job.command, ref, None, None, 0.0),
-                          {"cache_hit": True, "records": [(ref.label, input_key(item, index))]}))
+                          {"cache_hit": True, "records": _keys(ref, [(index, item, None)], controls)}))
             continue
         to_send.append((index, item, key))
     if to_send:
@@ -285,8 +285,12 @@ def _send_chunk(job: Job, target: Target, chunk: list[tuple[int, InputItem]], co
     return [(index, item, done[index]) for index, item in chunk if index in done], calls
 
 
-def _keys(ref: ModelRef, batch: list[tuple[int, InputItem, str | None]]) -> list[tuple[str, str]]:
-    """The records one call answers, as the usage log names them: (model label, input key)."""
+def _keys(ref: ModelRef, batch: list[tuple[int, InputItem, str | None]], controls: Controls
+          ) -> list[tuple[str, str]] | None:
+    """The records one call answers, as the usage log names them (model label, input key); only
+    a run with -o keeps them, so nothing is computed otherwise."""
+    if controls.log is None or controls.log.run is None:
+        return None
     return [(ref.label, input_key(item, index)) for index, item, _ in batch]
 
 
@@ -331,7 +335,7 @@ def _call(job: Job, target: Target, batch: list[tuple[int, InputItem, str | None
         if budget is not None:
             budget.settle(reserved, paid.total if paid is not None and paid.total is not None else Decimal(0))
         calls.append(((job.command, ref, used, paid, latency),
-                      {"error_type": type(exc).__name__, "records": _keys(ref, batch)}))
+                      {"error_type": type(exc).__name__, "records": _keys(ref, batch, controls)}))
         extra = job.failed_fields(exc)
         if not isinstance(exc, LlmctlError):
             exc = as_llmctl_error(exc)
@@ -369,7 +373,7 @@ def _call(job: Job, target: Target, batch: list[tuple[int, InputItem, str | None
         for outcome in outcomes[1:]:
             usage = usage + outcome.usage
         calls.append(((job.command, ref, usage, price(ref, provider, usage), latency),
-                      {"text": texts[0] if len(texts) == 1 else None, "records": _keys(ref, batch)}))
+                      {"text": texts[0] if len(texts) == 1 else None, "records": _keys(ref, batch, controls)}))
     return records
 
 
