@@ -71,8 +71,8 @@ MaxWaitOpt = Annotated[
                  "ends with exit 4 and the time to come back.", show_default=False),
 ]
 RetryTimeoutsOpt = Annotated[
-    bool, typer.Option("--retry-timeouts", help="Send a generation again after it timed out on the server "
-                       "(it may be billed twice).")
+    bool, typer.Option("--retry-timeouts", help="Send a request the server accepted again after it timed "
+                       "out or was dropped: a generation, embeddings (it may be billed twice); never a batch creation.")
 ]
 NCtxOpt = Annotated[
     Optional[int],  # noqa: UP045

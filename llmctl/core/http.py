@@ -3,10 +3,13 @@
 Both SDKs (openai, mistralai) are handed a client built here with their own retries turned off,
 so a request is retried by exactly one policy. A retry happens only where the first try cannot
 have been billed: the connection was never made (connect errors and timeouts), or the server
-answered 429, 408, 409 or 5xx before any output. A generation (a completions endpoint) whose
-request was accepted and then timed out or was dropped is not sent again, since the provider may
-be writing (and billing) it still; `retry_timeouts` allows it. A `Retry-After` longer than
-`max_wait` is not shortened: the 429 comes back to the caller, which says when to come back.
+answered 429, 408, 409 or 5xx before any output. A POST the server may have accepted (a read
+timeout, a connection dropped after the body was sent) is sent again only where sending it twice
+does no harm (GET, PUT, DELETE, a batch cancel); any other (a generation, embeddings, a file
+upload) is sent again only with `retry_timeouts`, since the provider may be billing it still.
+Creating a batch is never sent twice, not even on a 5xx: the caller looks the batch up instead.
+A `Retry-After` longer than `max_wait` is not shortened: the 429 comes back to the caller, which
+says when to come back.
 Every request passes a key guard: the only credential header that leaves is the one the provider
 chose to send (an SDK that reads a key from the environment by itself gets nothing through).
 The `transport=` argument is the test seam: an `httpx2.MockTransport` or any other transport.
@@ -45,6 +48,12 @@ _KEYLIKE = re.compile(r"\b(?:sk|key)-[A-Za-z0-9_\-*.]{6,}|(?i:bearer)\s+\S+|\b[A
 _NOT_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout, httpx2.UnsupportedProtocol)
 #: Endpoint names whose requests make a model write text (billed per output token).
 _GENERATION_PATHS = re.compile(r"/(?:chat/completions|completions|responses|fim/completions|agents/completions)/?$")
+#: Methods that mean the same however often they arrive (RFC 9110, 9.2.2).
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+#: POSTs that do no more the second time: cancelling a batch that is already being cancelled.
+_IDEMPOTENT_POSTS = re.compile(r"/(?:batches|batch/jobs)/[^/]+/cancel/?$")
+#: Creating a batch (OpenAI, Mistral): a second request is a second batch, billed again.
+_BATCH_CREATE = re.compile(r"/(?:batches|batch/jobs)/?$")
 
 TraceSink = Callable[[str], None]
 
@@ -80,6 +89,17 @@ def is_generation(request: httpx2.Request) -> bool:
     return request.method == "POST" and bool(_GENERATION_PATHS.search(request.url.path))
 
 
+def is_idempotent(request: httpx2.Request) -> bool:
+    """Whether sending this request twice has the effect of sending it once."""
+    return request.method in _IDEMPOTENT_METHODS or (
+        request.method == "POST" and bool(_IDEMPOTENT_POSTS.search(request.url.path)))
+
+
+def is_batch_create(request: httpx2.Request) -> bool:
+    """Whether this request creates a provider batch (never sent twice)."""
+    return request.method == "POST" and bool(_BATCH_CREATE.search(request.url.path))
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How often and how long to wait. Attempt n (from 0) waits base * 2**n, jittered, capped."""
@@ -89,7 +109,7 @@ class RetryPolicy:
     backoff_cap: float = 20.0
     #: The longest Retry-After honoured; a longer one ends the retries.
     max_wait: float = DEFAULT_MAX_WAIT
-    #: Send a generation again after it was accepted and then timed out (it may be paid twice).
+    #: Send a POST again after it was accepted and then timed out or dropped (it may be paid twice).
     retry_timeouts: bool = False
 
     def backoff(self, attempt: int) -> float:
@@ -191,9 +211,13 @@ class RetryingTransport(httpx2.BaseTransport):
             return True, "not sent"
         if isinstance(exc, (httpx2.WriteError, httpx2.WriteTimeout)):
             return True, "the request was not fully sent"
-        if is_generation(request) and not self._policy.retry_timeouts:
-            return False, "the request was accepted and may be billed; not sent again (--retry-timeouts sends it)"
-        return True, "the request was accepted; retrying is allowed for this endpoint"
+        if is_idempotent(request):
+            return True, "the request was accepted; sending it again does no harm"
+        if is_batch_create(request):
+            return False, "the batch may have been created; a batch is never created twice"
+        if self._policy.retry_timeouts:
+            return True, "the request was accepted and may be billed; sent again as --retry-timeouts asks"
+        return False, "the request was accepted and may be billed; not sent again (--retry-timeouts sends it)"
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         policy = self._policy
@@ -226,7 +250,10 @@ class RetryingTransport(httpx2.BaseTransport):
             elapsed = (time.perf_counter() - started) * 1000
             status = response.status_code
             response.extensions[ATTEMPTS] = attempt + 1
-            if status in RETRY_STATUSES and attempt < policy.max_retries:
+            # A 5xx (or 408, 409) to a batch creation may come after the batch was made; only a 429
+            # says for certain that nothing was.
+            if status in RETRY_STATUSES and attempt < policy.max_retries and (
+                    status == 429 or not is_batch_create(request)):
                 asked = retry_after_seconds(response.headers)
                 if asked is not None and asked > policy.max_wait:
                     # Waiting less than asked would only be refused again; the caller says when to return.

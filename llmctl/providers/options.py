@@ -77,8 +77,8 @@ class HostedOptions(BackendOptions):
     max_retries: int = Field(3, ge=0, description="Retries on 429, 5xx and connection errors.")
     max_wait: float = Field(60.0, ge=0, description="Longest Retry-After to wait, in seconds; a longer one ends "
                                                      "with exit 4 and the time to come back.")
-    retry_timeouts: bool = Field(False, description="Send a generation again after it timed out on the server "
-                                                    "(it may be billed twice).")
+    retry_timeouts: bool = Field(False, description="Send a request the server accepted again after it "
+                                                    "timed out or was dropped (it may be billed twice).")
     concurrency: int = Field(4, ge=1, description="Requests in flight at once for batches.")
     key_env: str | None = Field(None, min_length=1)
     profile: str | None = None

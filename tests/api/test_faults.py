@@ -79,21 +79,51 @@ def test_retry_timeouts_sends_a_hung_completion_again(faults: FaultServer) -> No
 
 
 @pytest.mark.parametrize("kind", ["openai", "mistral"])
-def test_a_hang_on_embeddings_is_retried(faults: FaultServer, kind: str) -> None:
+def test_a_hang_on_embeddings_is_sent_once(faults: FaultServer, kind: str) -> None:
+    # Embeddings are billed per input token: once accepted, a second request may be paid twice.
     faults.script("hang", "embed")
-    ref, provider = _open(faults, f"{kind}:local", timeout=0.3, max_retries=1)
+    ref, provider = _open(faults, f"{kind}:local", timeout=0.3, max_retries=3)
+    with pytest.raises(NetworkError) as err:
+        provider.embed(ref, EmbeddingRequest(["a", "b"]))
+    assert err.value.one_line() == (
+        f"{kind}:local: the request timed out after 0.3 s (ReadTimeout) after the server accepted it; it was not "
+        "sent again, since the provider may already bill it (raise --timeout, or pass --retry-timeouts to send "
+        "it again)")
+    assert [s.path for s in faults.seen] == ["/v1/embeddings"]
+
+
+def test_retry_timeouts_sends_hung_embeddings_again(faults: FaultServer) -> None:
+    faults.script("hang", "embed")
+    ref, provider = _open(faults, timeout=0.3, max_retries=1, retry_timeouts=True)
     result = provider.embed(ref, EmbeddingRequest(["a", "b"]))
     assert result.vectors == [[0.0, 1.0], [1.0, 1.0]]
     assert [s.path for s in faults.seen] == ["/v1/embeddings", "/v1/embeddings"]
 
 
-def test_a_hang_on_embeddings_every_time_names_the_attempts(faults: FaultServer) -> None:
+def test_hung_embeddings_every_time_with_retry_timeouts_names_the_attempts(faults: FaultServer) -> None:
     faults.script("hang")
-    ref, provider = _open(faults, timeout=0.3, max_retries=1)
+    ref, provider = _open(faults, timeout=0.3, max_retries=1, retry_timeouts=True)
     with pytest.raises(NetworkError) as err:
         provider.embed(ref, EmbeddingRequest(["a"]))
     assert err.value.one_line() == ("openai:local: the request timed out after 0.3 s (ReadTimeout) after 2 "
                                     "attempt(s) (raise --timeout or retry later)")
+    assert len(faults.seen) == 2
+
+
+def test_cli_embed_hang_is_sent_once_unless_asked(faults: FaultServer) -> None:
+    faults.script("hang", "embed")
+    args = ["embed", "--base-url", faults.base_url, "-m", "openai:local", "--timeout", "0.3", "--json", "hi"]
+    result = _cli(*args)
+    assert result.exit_code == 4
+    assert json.loads(result.stdout)["error"]["message"] == (
+        "openai:local: the request timed out after 0.3 s (ReadTimeout) after the server accepted it; it was not "
+        "sent again, since the provider may already bill it (raise --timeout, or pass --retry-timeouts to send "
+        "it again)")
+    assert len(faults.seen) == 1
+    faults.script("hang", "embed")
+    again = _cli(*args, "--retry-timeouts")
+    assert again.exit_code == 0, again.stderr
+    assert json.loads(again.stdout)["dimensions"] == 2
     assert len(faults.seen) == 2
 
 

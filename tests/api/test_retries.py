@@ -126,3 +126,59 @@ def test_timeouts_are_the_sdks_connect_short_read_long() -> None:
     assert (ours.connect, ours.read, ours.write, ours.pool) == (sdk.connect, sdk.read, sdk.write, sdk.pool)
     assert (CONNECT_TIMEOUT, DEFAULT_TIMEOUT) == (5.0, 600.0)
     assert make_timeout(30).connect == 5.0 and make_timeout(2).connect == 2.0
+
+
+@pytest.mark.parametrize(("method", "path", "retry_timeouts", "sent"), [
+    ("POST", "/v1/embeddings", False, 1),  # billed per input token
+    ("POST", "/v1/files", False, 1),  # a second upload is a second file
+    ("POST", "/v1/batches", False, 1),  # a second batch is billed again
+    ("POST", "/v1/batch/jobs", True, 1),  # ... even when the user allows re-sending
+    ("POST", "/v1/embeddings", True, 2),
+    ("POST", "/v1/files", True, 2),
+    ("GET", "/v1/batches/batch_1", False, 2),  # reading twice does no harm
+    ("POST", "/v1/batches/batch_1/cancel", False, 2),  # nor does cancelling twice
+])
+def test_what_a_read_timeout_sends_again(method: str, path: str, retry_timeouts: bool, sent: int) -> None:
+    import httpx2
+
+    from llmctl.core.http import make_client
+
+    calls: list[str] = []
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        calls.append(request.url.path)
+        if len(calls) == 1:
+            raise httpx2.ReadTimeout("timed out", request=request)
+        return httpx2.Response(200, json={"id": "x"})
+
+    client = make_client(transport=httpx2.MockTransport(answer), backoff_base=0.001, retry_timeouts=retry_timeouts)
+    try:
+        if sent == 1:
+            with pytest.raises(httpx2.ReadTimeout):
+                client.request(method, f"http://127.0.0.1:9{path}")
+        else:
+            assert client.request(method, f"http://127.0.0.1:9{path}").status_code == 200
+    finally:
+        client.close()
+    assert calls == [path] * sent
+
+
+@pytest.mark.parametrize(("status", "sent"), [(500, 1), (503, 1), (408, 1), (429, 2)])
+def test_a_batch_creation_is_sent_again_only_after_a_429(status: int, sent: int) -> None:
+    import httpx2
+
+    from llmctl.core.http import make_client
+
+    calls: list[str] = []
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        calls.append(request.url.path)
+        return httpx2.Response(status if len(calls) == 1 else 200, json={"id": "batch_1"})
+
+    client = make_client(transport=httpx2.MockTransport(answer), backoff_base=0.001)
+    try:
+        response = client.post("http://127.0.0.1:9/v1/batches", json={})
+    finally:
+        client.close()
+    assert len(calls) == sent
+    assert response.status_code == (status if sent == 1 else 200)
