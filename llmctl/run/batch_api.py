@@ -3,11 +3,16 @@
 A submitted batch is remembered in `$XDG_DATA_HOME/llmctl/batches/ID.json` (the model, the
 command and the carried input fields of each request), so `llmctl batch fetch ID` can turn the
 provider's output file into records of the same shape as a live run, priced at batch rates.
+A batch is created once: where the creation fails without a clear answer (a timeout, a dropped
+connection, a 5xx), the provider's batch list is searched for the uploaded input file instead of
+creating a second batch, which would be billed again.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,6 +35,8 @@ STATUS = {
     "TIMEOUT_EXCEEDED": "expired", "CANCELLATION_REQUESTED": "cancelling", "CANCELLED": "cancelled",
 }
 DONE = frozenset({"completed", "failed", "expired", "cancelled"})
+#: What a batch id may look like to become a file name: OpenAI's `batch_...`, Mistral's UUIDs.
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,127}")
 
 
 def batches_dir() -> Path:
@@ -73,13 +80,19 @@ class BatchClient:
     def close(self) -> None:
         self.http.close()
 
+    def _redact(self, text: str) -> str:
+        from llmctl.core.http import redact
+
+        return redact(text, self.provider.secrets())  # type: ignore[attr-defined]
+
     def _send(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
             response = self.http.request(method, f"{self.base}{path}", **kwargs)
         except Exception as exc:
-            raise ProviderError(f"{self.ref.label} batch API: {type(exc).__name__}: {exc}") from None
+            raise ProviderError(f"{self.ref.label} batch API: {type(exc).__name__}: "
+                                f"{self._redact(str(exc))}") from None
         if response.status_code >= 400:
-            detail = " ".join(response.text.split())[:300]
+            detail = self._redact(" ".join(response.text.split()))[:300]
             if response.status_code in (401, 403):
                 from llmctl.core.errors import AuthError
 
@@ -119,7 +132,37 @@ class BatchClient:
         else:
             create = {"input_files": [uploaded["id"]], "endpoint": endpoint, "model": self.ref.model,
                       "metadata": {"llmctl_command": job.command}}
-        return self._info(self._json("POST", self._paths()[0], json=create))
+        try:
+            created = self._json("POST", self._paths()[0], json=create)
+        except ProviderError as exc:
+            if exc.status is not None and exc.status < 500 and exc.status not in (408, 409):
+                raise  # refused: no batch was made
+            return self._created_before(uploaded["id"], exc)
+        return self._info(created)
+
+    def _created_before(self, file_id: str, failure: ProviderError) -> BatchInfo:
+        """The batch an unanswered creation made, found by its input file; never a second one."""
+        try:
+            found = self.find_by_input_file(file_id)
+        except ProviderError as exc:
+            raise ProviderError(f"{failure.message}; the batch may exist, and looking it up failed too "
+                                f"({exc.message})", hint=f"look for input file {file_id} in the provider's "
+                                "batch list before submitting again") from exc
+        if found is None:
+            raise ProviderError(f"{failure.message}; no batch for input file {file_id} was created, "
+                                "so nothing is billed", hint="submit again") from failure
+        return found
+
+    def find_by_input_file(self, file_id: str) -> BatchInfo | None:
+        """The newest batch made from this uploaded file, from the provider's list (newest first)."""
+        params = {"limit": 100} if self.kind == "openai" else {"page_size": 100}
+        for raw in self._json("GET", self._paths()[0], params=params).get("data") or []:
+            if not isinstance(raw, dict):
+                continue
+            inputs = [raw.get("input_file_id")] if self.kind == "openai" else list(raw.get("input_files") or [])
+            if file_id in inputs:
+                return self._info(raw)
+        return None
 
     def status(self, batch_id: str) -> BatchInfo:
         return self._info(self._json("GET", self._paths()[1].format(id=batch_id)))
@@ -145,6 +188,12 @@ class BatchClient:
         return lines
 
     def _info(self, raw: dict[str, Any]) -> BatchInfo:
+        batch_id = raw.get("id")
+        if not isinstance(batch_id, str) or not _SAFE_ID.fullmatch(batch_id):
+            # The id becomes a file name and a URL path: `../x` or `a/b` would reach elsewhere.
+            shown = self._redact(repr(batch_id)[:80])
+            raise ProviderError(f"{self.ref.label} batch API answered with batch id {shown}, which is not a "
+                                "plain name (letters, digits, - and _); it is not used")
         status = str(raw.get("status", ""))
         if self.kind == "openai":
             counts = raw.get("request_counts") or {}
@@ -190,19 +239,37 @@ def request_body(ref: ModelRef, provider: Provider, job: Job, text: str) -> dict
 
 
 # ---------------------------------------------------------------------- the local registry
+def _entry_path(batch_id: str) -> Path:
+    """The registry file of a batch; an id that is not a plain name (`/`, `..`, ...) has none."""
+    if not _SAFE_ID.fullmatch(batch_id):
+        raise UsageError(f"batch id {batch_id[:80]!r} is not a plain name (letters, digits, - and _); "
+                         "it is not kept")
+    return batches_dir() / f"{batch_id}.json"
+
+
+def _write_entry(path: Path, entry: dict[str, Any]) -> None:
+    """Write whole or not at all: a crash mid-write leaves the old entry, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        partial.write_text(json.dumps(entry, ensure_ascii=False, default=str), encoding="utf-8")
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 def remember(info: BatchInfo, name: str, ref: ModelRef, job: Job, items: Sequence[InputItem]) -> None:
-    folder = batches_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    path = _entry_path(info.id)
     entry = {"id": info.id, "model": name, "label": ref.label, "base_url": ref.settings.get("base_url"),
              "command": job.command,
              "settings": job.settings(), "submitted": time.time(), "status": info.status, "logged": False,
              "inputs": [item.fields for item in items]}
-    (folder / f"{info.id}.json").write_text(json.dumps(entry, ensure_ascii=False, default=str), encoding="utf-8")
+    _write_entry(path, entry)
 
 
 def recall(batch_id: str) -> dict[str, Any]:
     path = batches_dir() / f"{batch_id}.json"
-    if "/" in batch_id or not path.is_file():
+    if not _SAFE_ID.fullmatch(batch_id) or not path.is_file():
         raise UsageError(f"no batch {batch_id!r} was submitted from here (see `llmctl batch list`)")
     found: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return found
@@ -211,7 +278,7 @@ def recall(batch_id: str) -> dict[str, Any]:
 def update(batch_id: str, **changes: Any) -> None:
     entry = recall(batch_id)
     entry.update(changes)
-    (batches_dir() / f"{batch_id}.json").write_text(json.dumps(entry, ensure_ascii=False), encoding="utf-8")
+    _write_entry(_entry_path(batch_id), entry)
 
 
 def known_batches() -> list[dict[str, Any]]:
@@ -223,23 +290,27 @@ def known_batches() -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------------- results as records
-def _error_of(line: dict[str, Any]) -> dict[str, str] | None:
+def _error_of(line: dict[str, Any], secrets: Sequence[str]) -> dict[str, str] | None:
+    """A failed line's error, its message with every key (and anything shaped like one) redacted."""
+    from llmctl.core.http import redact
+
     response = line.get("response") or {}
     if line.get("error"):
         error = line["error"]
         message = error.get("message") if isinstance(error, dict) else str(error)
-        return {"type": "ProviderError", "message": str(message)}
+        return {"type": "ProviderError", "message": redact(str(message), secrets)}
     status = response.get("status_code", 200)
     if status >= 400:
         body = response.get("body") or {}
         error = body.get("error") if isinstance(body, dict) else None
         message = error.get("message") if isinstance(error, dict) else json.dumps(body)[:300]
         return {"type": "RateLimitError" if status == 429 else "ProviderError",
-                "message": f"HTTP {status}: {message}"}
+                "message": redact(f"HTTP {status}: {message}", secrets)}
     return None
 
 
-def records_of(entry: dict[str, Any], ref: ModelRef, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def records_of(entry: dict[str, Any], ref: ModelRef, lines: list[dict[str, Any]],
+               secrets: Sequence[str] = ()) -> list[dict[str, Any]]:
     """The provider's output and error lines as llmctl records, in input order, at batch prices."""
     prices = PriceTable(get_config())
     table = priced_as(ref.provider, ref.settings)
@@ -256,7 +327,7 @@ def records_of(entry: dict[str, Any], ref: ModelRef, lines: list[dict[str, Any]]
             continue
         fields = entry["inputs"][index] if index < len(entry["inputs"]) else {}
         record: dict[str, Any] = {**fields, "model": entry["label"]}
-        error = _error_of(line)
+        error = _error_of(line, secrets)
         body = ((line.get("response") or {}).get("body")) or {}
         if error is None:
             try:
@@ -323,7 +394,7 @@ def fetch_records(client: BatchClient, entry: dict[str, Any], info: BatchInfo,
         raise UsageError(f"batch {info.id} is {info.status} ({info.completed}/{info.total} done); "
                          "fetch it when it has finished")
     lines = client.file_lines(info.output_file) + client.file_lines(info.error_file)
-    records = records_of(entry, client.ref, lines)
+    records = records_of(entry, client.ref, lines, client.provider.secrets())  # type: ignore[attr-defined]
     log_records(entry, client.ref, records, warn)
     update(info.id, status=info.status)
     return records

@@ -3,7 +3,11 @@
 Bodies follow the shapes the providers document (file objects, batch objects with request counts,
 output lines `{"id", "custom_id", "response": {"status_code", "request_id", "body"}, "error"}`).
 A batch moves one status further each time it is read: queued, running, done. A request whose
-user message contains FAIL lands in the error file with a 400.
+user message contains FAIL lands in the error file with a 400 (its message names the key the
+server was sent, as a careless server might). Faults on cue: `drop_uploads`/`drop_creates` close
+the connection without an answer after doing the work, `create_status` answers a creation with
+that status after making the batch, `next_id` is the id the next batch gets, `refuse` answers
+every POST with a 400 that echoes the Authorization header.
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import json
+import socket
 import threading
 import uuid
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -42,6 +48,13 @@ class BatchServer:
         self.batches: dict[str, dict[str, Any]] = {}
         self.uploads: list[dict[str, Any]] = []
         self.created: list[dict[str, Any]] = []
+        #: Every request as (method, path without the query), in arrival order.
+        self.requests: list[tuple[str, str]] = []
+        self.drop_uploads = 0
+        self.drop_creates = 0
+        self.create_status: int | None = None
+        self.next_id: str | None = None
+        self.refuse = False
         self.lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.httpd.daemon_threads = True
@@ -83,7 +96,8 @@ class BatchServer:
             entry = {"id": f"batch_req_{uuid.uuid4().hex[:12]}", "custom_id": line["custom_id"]}
             if "FAIL" in text:
                 entry.update(response={"status_code": 400, "request_id": "req_x", "body": {"error": {
-                    "message": "Invalid request: the content was rejected", "type": "invalid_request_error",
+                    "message": f"Invalid request: the content was rejected; the key was {batch.get('_key')}",
+                    "type": "invalid_request_error",
                     "param": None, "code": None}}}, error=None)
                 err.append(entry)
             else:
@@ -119,6 +133,8 @@ class BatchServer:
             self.created.append({"kind": kind, **body})
             input_id = body["input_file_id"] if kind == "openai" else body["input_files"][0]
             batch_id = f"batch_{uuid.uuid4().hex[:20]}" if kind == "openai" else str(uuid.uuid4())
+            if self.next_id is not None:
+                batch_id, self.next_id = self.next_id, None
             batch = {"id": batch_id, "_kind": kind, "_input": input_id, "_step": 0, "endpoint": body["endpoint"],
                      "model": body.get("model"), "metadata": body.get("metadata") or {},
                      "_steps": OPENAI_STEPS if kind == "openai" else MISTRAL_STEPS,
@@ -169,19 +185,47 @@ def _handler(server: BatchServer) -> type[BaseHTTPRequestHandler]:
         def _body(self) -> bytes:
             return self.rfile.read(int(self.headers.get("Content-Length", "0")))
 
+        def _path(self) -> str:
+            path = urllib.parse.urlsplit(self.path).path.removeprefix("/v1")
+            with server.lock:
+                server.requests.append((self.command, path))
+            return path
+
+        def _drop(self) -> None:
+            """The work is done, the answer never comes: the client cannot tell whether it was."""
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+
         def do_POST(self) -> None:  # noqa: N802
             raw = self._body()
-            path = self.path.removeprefix("/v1")
-            if path == "/files":
+            path = self._path()
+            if server.refuse:
+                self._send(400, {"error": {"message": f"Bad request from {self.headers.get('Authorization')}",
+                                           "type": "invalid_request_error"}})
+            elif path == "/files":
                 message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
                     f"Content-Type: {self.headers['Content-Type']}\r\n\r\n".encode() + raw)
                 parts = {part.get_param("name", header="content-disposition"): part for part in message.iter_parts()}
                 content = parts["file"].get_payload(decode=True)
                 name = parts["file"].get_filename()
                 purpose = parts["purpose"].get_payload(decode=True).decode()
-                self._send(200, server.upload(purpose, name, content))
+                uploaded = server.upload(purpose, name, content)
+                if server.drop_uploads:
+                    server.drop_uploads -= 1
+                    self._drop()
+                else:
+                    self._send(200, uploaded)
             elif path in ("/batches", "/batch/jobs"):
-                self._send(200, server.create("openai" if path == "/batches" else "mistral", json.loads(raw)))
+                created = server.create("openai" if path == "/batches" else "mistral", json.loads(raw))
+                server.batches[created["id"]]["_key"] = self.headers.get("Authorization")
+                if server.drop_creates:
+                    server.drop_creates -= 1
+                    self._drop()
+                elif server.create_status is not None:
+                    self._send(server.create_status, {"error": {"message": "The server had an error",
+                                                                "type": "server_error"}})
+                else:
+                    self._send(200, created)
             elif path.endswith("/cancel"):
                 found = server.cancel(path.split("/")[-2])
                 self._send(200, found) if found else self._missing()
@@ -189,7 +233,7 @@ def _handler(server: BatchServer) -> type[BaseHTTPRequestHandler]:
                 self._missing()
 
         def do_GET(self) -> None:  # noqa: N802
-            path = self.path.removeprefix("/v1")
+            path = self._path()
             if path.startswith("/files/") and path.endswith("/content"):
                 content = server.files.get(path.split("/")[2])
                 self._send(200, None, content) if content is not None else self._missing()

@@ -144,3 +144,117 @@ def test_batch_api_refuses_local_models_and_unknown_ids(tmp_path: Path) -> None:
     assert missing.exit_code == 2
     assert missing.stderr == ("llmctl: error: no batch 'batch_nope' was submitted from here "
                               "(see `llmctl batch list`)\n")
+
+
+# ------------------------------------------------------------------ never billed twice, never written elsewhere
+@pytest.mark.parametrize("kind", ["openai", "mistral"])
+@pytest.mark.parametrize("fault", ["drop", "500"])
+def test_an_unanswered_batch_creation_finds_its_batch_instead_of_making_another(
+        server: BatchServer, tmp_path: Path, scripted_backend, kind: str, fault: str) -> None:
+    scripted_backend(f'[profiles.batches]\nkind = "{kind}"\nbase_url = "{server.base_url}"\n')
+    if fault == "drop":
+        server.drop_creates = 1
+    else:
+        server.create_status = 500
+    result = run("complete", "--batch-api", "--poll-interval", "0.01", "-m", "batches:m",
+                 "--jsonl", str(_prompts(tmp_path, ["frogs sing", "at night"])))
+    assert result.exit_code == 0, result.stderr
+    assert len(server.created) == 1  # one batch, billed once
+    collection = "/batches" if kind == "openai" else "/batch/jobs"
+    assert server.requests[:3] == [("POST", "/files"), ("POST", collection), ("GET", collection)]
+    assert [json.loads(line)["text"] for line in result.stdout.splitlines()] == ["FROGS SING", "AT NIGHT"]
+    batch_id = next(iter(server.batches))
+    assert f"batch {batch_id} submitted" in result.stderr
+
+
+def test_a_creation_that_made_nothing_says_so(server: BatchServer, tmp_path: Path, scripted_backend,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    scripted_backend(f'[profiles.batches]\nkind = "openai"\nbase_url = "{server.base_url}"\n')
+    server.drop_creates = 1
+    real_create = server.create
+
+    def forget(kind: str, body: dict) -> dict:  # type: ignore[type-arg]
+        made = real_create(kind, body)
+        server.batches[made["id"]]["_input"] = "file-other"  # the list will not show it for our file
+        return made
+
+    monkeypatch.setattr(server, "create", forget)
+    result = run("complete", "--batch-api", "--poll-interval", "0.01", "-m", "batches:m", "hi")
+    assert result.exit_code == 4
+    file_id = next(iter(server.files))
+    assert result.stderr.endswith(f"; no batch for input file {file_id} was created, so nothing is billed "
+                                  "(submit again)\n")
+    assert result.stderr.startswith("llmctl: error: batches:m batch API: RemoteProtocolError: ")
+    assert server.requests == [("POST", "/files"), ("POST", "/batches"), ("GET", "/batches")]
+
+
+def test_an_unanswered_upload_is_not_sent_again(server: BatchServer, tmp_path: Path, scripted_backend) -> None:
+    scripted_backend(f'[profiles.batches]\nkind = "openai"\nbase_url = "{server.base_url}"\n')
+    server.drop_uploads = 1
+    result = run("complete", "--batch-api", "--poll-interval", "0.01", "-m", "batches:m", "hi")
+    assert result.exit_code == 4
+    assert result.stderr.startswith("llmctl: error: batches:m batch API: RemoteProtocolError: ")
+    assert len(server.uploads) == 1 and server.created == []
+
+
+@pytest.mark.parametrize("bad_id", ["../../escaped", "a/b", "..", ""])
+def test_a_batch_id_that_is_not_a_plain_name_is_not_used(server: BatchServer, tmp_path: Path, data_dir: Path,
+                                                         bad_id: str) -> None:
+    server.next_id = bad_id
+    result = run("complete", "--batch-api", "--poll-interval", "0.01", "-m", "openai:gpt-4o-mini",
+                 "--base-url", server.base_url, "hi")
+    assert result.exit_code == 4
+    assert result.stderr == (f"llmctl: error: openai:gpt-4o-mini batch API answered with batch id {bad_id!r}, "
+                             "which is not a plain name (letters, digits, - and _); it is not used\n")
+    assert sorted(p.name for p in tmp_path.rglob("*.json")) == []  # nothing written, inside or out
+    assert ("GET", f"/batches/{bad_id}") not in server.requests
+
+
+def test_recall_refuses_ids_with_path_characters(tmp_path: Path, data_dir: Path) -> None:
+    outside = data_dir / "secret.json"
+    outside.parent.mkdir(parents=True, exist_ok=True)
+    outside.write_text(json.dumps({"id": "x", "model": "openai:gpt-4o-mini"}))
+    result = run("batch", "status", "../secret")
+    assert result.exit_code == 2
+    assert result.stderr == "llmctl: error: no batch '../secret' was submitted from here (see `llmctl batch list`)\n"
+
+
+def test_a_failed_registry_write_keeps_the_old_entry(server: BatchServer, tmp_path: Path, data_dir: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from llmctl.run import batch_api
+
+    result = run("complete", "--batch-api", "--poll-interval", "0.01", "-m", "openai:gpt-4o-mini",
+                 "--base-url", server.base_url, "hi")
+    assert result.exit_code == 0, result.stderr
+    batch_id = next(iter(server.batches))
+    path = data_dir / "batches" / f"{batch_id}.json"
+    before = path.read_bytes()
+    real_write = Path.write_text
+
+    def disk_full(self: Path, data: str, *args: object, **kwargs: object) -> int:
+        real_write(self, data[: len(data) // 2], *args, **kwargs)  # type: ignore[arg-type]
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patched, pytest.raises(OSError):
+        patched.setattr(Path, "write_text", disk_full)
+        batch_api.update(batch_id, status="expired")
+    assert path.read_bytes() == before
+    assert batch_api.recall(batch_id)["status"] == "completed"
+
+
+def test_batch_errors_never_show_a_key(server: BatchServer, tmp_path: Path, scripted_backend,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    key = "sk-batch-0123456789abcdefXYZ"
+    monkeypatch.setenv("BATCH_KEY", key)
+    scripted_backend(f'[profiles.batches]\nkind = "openai"\nbase_url = "{server.base_url}"\nkey_env = "BATCH_KEY"\n')
+    prompts = _prompts(tmp_path, ["frogs sing", "please FAIL this"])
+    result = run("complete", "--batch-api", "--poll-interval", "0.01", "-m", "batches:m", "--jsonl", str(prompts))
+    assert result.exit_code == 4
+    failed = json.loads(result.stdout.splitlines()[1])["error"]["message"]
+    assert failed == "HTTP 400: Invalid request: the content was rejected; the key was [redacted]"
+    assert key not in result.stdout + result.stderr
+    server.refuse = True
+    refused = run("complete", "--batch-api", "--poll-interval", "0.01", "-m", "batches:m", "hi")
+    assert refused.exit_code == 4
+    assert refused.stderr.startswith("llmctl: error: batches:m batch API: HTTP 400: ")
+    assert "Bad request from [redacted]" in refused.stderr and key not in refused.stderr
