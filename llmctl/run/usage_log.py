@@ -205,7 +205,8 @@ def summarize(by: str = "day", since: str | None = None, until: str | None = Non
     if not target.is_file():
         return []
     try:
-        db = sqlite3.connect(f"file:{target}?mode=ro", uri=True, timeout=0.5)
+        # As a URI, `?`, `#` and `%` in the path would start a query, a fragment, an escape: quoted.
+        db = sqlite3.connect(f"{target.resolve().as_uri()}?mode=ro", uri=True, timeout=0.5)
         try:
             rows = db.execute(
                 f"SELECT {GROUPS[by]} AS k, error_type, cache_hit, input_tokens, output_tokens, cost "  # noqa: S608

@@ -70,6 +70,18 @@ def test_usage_command_groups_and_filters(tmp_path: Path, data_dir: Path) -> Non
     assert bad.exit_code == 2 and bad.stderr == "llmctl: error: --since takes a date as YYYY-MM-DD, not 'yesterday'\n"
 
 
+@pytest.mark.parametrize("folder", ["data?mode=rw", "data#1", "data%3F", "50% off"])
+def test_usage_reads_a_log_whose_path_has_uri_characters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          folder: str) -> None:
+    # `?`, `#` and `%` mean something in the file: URI sqlite is opened with (read-only).
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / folder))
+    assert run("complete", "-m", "scripted:chat", "a b").exit_code == 0
+    assert (tmp_path / folder / "llmctl" / "usage.db").is_file()
+    result = run("usage", "--by", "model", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert [(r["model"], r["calls"]) for r in map(json.loads, result.stdout.splitlines())] == [("scripted:chat", 1)]
+
+
 @pytest.mark.parametrize("damage", ["locked", "corrupt"])
 def test_a_locked_or_corrupt_log_warns_and_keeps_the_result(data_dir: Path, damage: str) -> None:
     data_dir.mkdir(parents=True)
