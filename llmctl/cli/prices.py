@@ -65,15 +65,29 @@ def prices_update_command(
     source: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--from", help="A URL or file in LiteLLM's model_prices_and_context_window.json format "
         "(default: LiteLLM's own list).", show_default=False)] = None,
+    from_package: Annotated[bool, typer.Option(
+        "--from-package", help="Take the list a litellm release carries: from the WHEEL given "
+        "(pip download litellm --no-deps), else from the installed litellm package; dated as the release is.")
+    ] = False,
+    wheel: Annotated[Optional[str], typer.Argument(  # noqa: UP045
+        metavar="[WHEEL]", help="A litellm wheel file, with --from-package.", show_default=False)] = None,
     json_mode: JsonOpt = False,
 ) -> None:
     """Fetch current prices into the user data folder; your own [prices] entries stay as they are."""
     from llmctl.core.config import get_config
-    from llmctl.core.price_list import DEFAULT_URL, fetched_path, update
+    from llmctl.core.errors import UsageError
+    from llmctl.core.price_list import DEFAULT_URL, fetched_path, update, update_from_package
 
     out = make_output(ctx, json_mode=json_mode)
+    if wheel is not None and not from_package:
+        raise UsageError(f"a wheel ({wheel}) is read with --from-package; a list file is --from FILE")
+    if source is not None and from_package:
+        raise UsageError("--from and --from-package both name a list; give one")
     config = get_config()
-    fresh, found = update(source or DEFAULT_URL, config.user_prices)
+    if from_package:
+        fresh, found = update_from_package(wheel, config.user_prices)
+    else:
+        fresh, found = update(source or DEFAULT_URL, config.user_prices)
     for change in found:
         if out.json_mode:
             out.record(change.to_json())

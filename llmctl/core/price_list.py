@@ -3,6 +3,8 @@
 `update(source)` fetches the list (a URL or a file), checks every entry llmctl would use, and only
 then replaces the stored list in the user data folder, with where it came from and when. Anything
 wrong (offline, not JSON, an entry without its rates) leaves the stored prices as they were.
+`update_from_package(wheel)` takes the copy a `litellm` release carries, from a wheel or from the
+installed package, dated as that release shows it (the newest date in its model names).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +23,10 @@ from typing import Any
 from llmctl.core.errors import ConfigError, InputError, LlmctlError, NetworkError, ProviderError
 
 DEFAULT_URL = "https://raw.githubusercontent.com/BerriAI/litellm/main/model_prices_and_context_window.json"
+#: Where a litellm release (wheel or installed package) keeps its own copy of the list.
+PACKAGE_MEMBER = "litellm/model_prices_and_context_window_backup.json"
+#: A date in a model name (`gpt-5.5-2026-04-23`): the list carries no date of its own.
+_NAME_DATE = re.compile(r"(?<!\d)(20\d\d)-(\d\d)-(\d\d)(?!\d)")
 #: LiteLLM's provider names for the APIs llmctl prices, and the prefix its keys carry for each.
 PROVIDERS = {"openai": ("openai", ""), "text-completion-openai": ("openai", ""), "mistral": ("mistral", "mistral/")}
 #: Modes billed per token that llmctl calls; images, audio and realtime are priced otherwise.
@@ -205,6 +212,64 @@ def shipped_prices() -> dict[str, Any]:
     return prices if isinstance(prices, dict) else {}
 
 
+def newest_name_date(names: Iterable[str]) -> dt.date | None:
+    """The newest real date in model names: as near as the list comes to saying when it was made.
+
+    Only names count: other fields carry dates to come (`deprecation_date`).
+    """
+    found = None
+    for match in (m for name in names for m in _NAME_DATE.finditer(name)):
+        try:
+            day = dt.date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+        except ValueError:
+            continue
+        found = day if found is None or day > found else found
+    return found
+
+
+def read_package(wheel: str | None) -> tuple[str, str]:
+    """The list a litellm release carries, and its provenance: from a wheel file, else the installed package."""
+    import zipfile
+
+    name = PACKAGE_MEMBER.rsplit("/", 1)[1]
+    if wheel is None:
+        import importlib.metadata
+
+        try:
+            dist = importlib.metadata.distribution("litellm")
+        except importlib.metadata.PackageNotFoundError as exc:
+            raise InputError("--from-package: no litellm package is installed; give the path of a litellm "
+                             "wheel (pip download litellm --no-deps); the prices are unchanged") from exc
+        member = Path(str(dist.locate_file(PACKAGE_MEMBER)))
+        try:
+            return member.read_text(encoding="utf-8"), f"litellm {dist.version} ({name})"
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"--from-package: the installed litellm {dist.version} has no readable {PACKAGE_MEMBER} "
+                             f"({type(exc).__name__}); the prices are unchanged") from exc
+    try:
+        with zipfile.ZipFile(Path(wheel).expanduser()) as archive:
+            text = archive.read(PACKAGE_MEMBER).decode("utf-8")
+            meta = next((n for n in archive.namelist() if n.endswith(".dist-info/METADATA")), None)
+            version = _metadata_version(archive.read(meta).decode("utf-8", "replace")) if meta else None
+    except FileNotFoundError as exc:
+        raise InputError(f"{wheel}: no such file; the prices are unchanged") from exc
+    except KeyError as exc:
+        raise InputError(f"{wheel}: the wheel has no {PACKAGE_MEMBER}; the prices are unchanged") from exc
+    except (OSError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
+        raise InputError(f"{wheel}: not a readable wheel ({type(exc).__name__}); the prices are unchanged") from exc
+    if version is None:
+        raise InputError(f"{wheel}: the wheel names no version in its METADATA; the prices are unchanged")
+    return text, f"litellm {version} ({name})"
+
+
+def _metadata_version(metadata: str) -> str | None:
+    """`Version:` of a wheel's METADATA (email headers, as importlib.metadata reads them)."""
+    import email.parser
+
+    version = email.parser.HeaderParser().parsestr(metadata).get("Version")
+    return str(version).strip() or None if version else None
+
+
 def update(source: str, user: dict[str, Any], *, shipped: dict[str, Any] | None = None,
            today: dt.date | None = None, path: Path | None = None) -> tuple[PriceList, list[Change]]:
     """Fetch, check and store a list; the changes are those of the prices in effect, before and after.
@@ -212,9 +277,25 @@ def update(source: str, user: dict[str, Any], *, shipped: dict[str, Any] | None 
     A fetched entry stands over the shipped one of the same name; what the list does not name keeps
     its shipped price, so only the entries the list brings (or stops bringing) can change.
     """
-    path = path or fetched_path()
     text, bad = fetch(source)
-    fresh = parse(text, source, today or dt.date.today(), bad)
+    return _store(parse(text, source, today or dt.date.today(), bad), user, shipped, path)
+
+
+def update_from_package(wheel: str | None, user: dict[str, Any], *, shipped: dict[str, Any] | None = None,
+                        path: Path | None = None) -> tuple[PriceList, list[Change]]:
+    """As `update`, with the list a litellm release carries; its entries are dated as the release is."""
+    text, source = read_package(wheel)
+    try:
+        names = json.loads(text)
+    except ValueError:
+        names = {}  # parse() names the fault
+    as_of = newest_name_date(names if isinstance(names, dict) else {}) or dt.date.today()
+    return _store(parse(text, source, as_of, InputError), user, shipped, path)
+
+
+def _store(fresh: PriceList, user: dict[str, Any], shipped: dict[str, Any] | None,
+           path: Path | None) -> tuple[PriceList, list[Change]]:
+    path = path or fetched_path()
     previous = load_fetched(path)
     shipped = shipped_prices() if shipped is None else shipped
 

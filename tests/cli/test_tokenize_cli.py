@@ -199,9 +199,9 @@ def test_prices_json_and_stale_warning() -> None:
     records = [json.loads(line) for line in result.stdout.splitlines()]
     names = {r["model"] for r in records}
     for required in ["openai:gpt-4o-2024-08-06", "openai:gpt-4o-mini-2024-07-18", "openai:gpt-4.1-2025-04-14",
-                     "openai:text-embedding-3-small", "mistral:mistral-embed", "mistral:codestral-2501"]:
+                     "openai:text-embedding-3-small", "mistral:mistral-embed", "mistral:codestral-2508"]:
         assert required in names
-    assert all(r["as_of"] and r["source"].startswith("https://") for r in records)
+    assert all(r["as_of"] and r["source"].startswith("litellm ") for r in records)
     if any(r["stale"] for r in records):
         assert "prices are older than 180 days" in result.stderr
 
