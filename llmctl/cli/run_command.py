@@ -27,7 +27,7 @@ def model_names(models: Sequence[str] | None, models_file: str | None, purpose: 
 
 
 def run_options(out: Output, *, concurrency: int, max_cost: str | None, output: str | None, resume: bool,
-                retry_failed: bool, ordered: bool | None, no_cache: bool) -> RunOptions:
+                retry_failed: bool, ordered: bool | None, no_cache: bool, dedupe: bool = False) -> RunOptions:
     if concurrency < 1:
         raise UsageError(f"--concurrency must be at least 1, not {concurrency}")
 
@@ -46,7 +46,7 @@ def run_options(out: Output, *, concurrency: int, max_cost: str | None, output: 
             showing.release()
 
     return RunOptions(concurrency=concurrency, max_cost=parse_max_cost(max_cost), output=output, resume=resume,
-                      retry_failed=retry_failed, ordered=ordered, use_cache=not no_cache, warn=out.warn,
+                      retry_failed=retry_failed, dedupe=dedupe, ordered=ordered, use_cache=not no_cache, warn=out.warn,
                       on_load=loading)
 
 
