@@ -74,9 +74,11 @@ class BatchClient:
         self.http.close()
 
     def _send(self, method: str, path: str, **kwargs: Any) -> Any:
+        import httpx2
+
         try:
             response = self.http.request(method, f"{self.base}{path}", **kwargs)
-        except Exception as exc:
+        except httpx2.HTTPError as exc:  # the network's failures; anything else is a bug, not the provider's
             raise ProviderError(f"{self.ref.label} batch API: {type(exc).__name__}: {exc}") from None
         if response.status_code >= 400:
             detail = " ".join(response.text.split())[:300]
