@@ -87,8 +87,8 @@ def _named(exc: BaseException) -> str:
 
 
 def cause_lines(exc: BaseException) -> list[str]:
-    """One line per link of what led to `exc`, nearest first, keys redacted."""
-    return [_redacted(f"caused by: {_named(link)}") for link in cause_chain(exc)]
+    """One line per link of what led to `exc`, earliest first (as a traceback reads), keys redacted."""
+    return [_redacted(f"cause: {_named(link)}") for link in reversed(cause_chain(exc))]
 
 
 def traceback_text(exc: BaseException) -> str:
@@ -131,10 +131,11 @@ def guarded(fn: F) -> F:
             detail = _wants_detail(args, kwargs)
             if detail and os.environ.get("LLMCTL_DEBUG"):
                 sys.stderr.write(traceback_text(exc))
-            report_error(exc.one_line())
             if detail:
+                # What led to the error first, so that its own line stays the last one.
                 for line in cause_lines(exc):
                     sys.stderr.write(f"llmctl: {line}\n")
+            report_error(exc.one_line())
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             report_error("interrupted")

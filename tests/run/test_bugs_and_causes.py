@@ -95,8 +95,9 @@ def test_a_real_500_stays_a_provider_failure_and_v_shows_its_cause(fault_server:
     assert result.stderr == line
     result = run(*args, "-v")
     assert result.exit_code == 4
-    after = result.stderr.split(line, 1)[1]
-    assert after.startswith("llmctl: caused by: openai.InternalServerError: Error code: 500 - ")
+    lines = result.stderr.splitlines(keepends=True)
+    assert lines[-1] == line  # the error's own line stays the last
+    assert lines[-2].startswith("llmctl: cause: openai.InternalServerError: Error code: 500 - ")
 
 
 def test_v_walks_the_whole_chain_of_a_refused_connection() -> None:
@@ -106,9 +107,13 @@ def test_v_walks_the_whole_chain_of_a_refused_connection() -> None:
     result = run("complete", "-m", "openai:local", "--base-url", f"http://127.0.0.1:{port}/v1", "--max-retries", "0",
                  "-v", "hi")
     assert result.exit_code == 4
-    causes = [line for line in result.stderr.splitlines() if line.startswith("llmctl: caused by: ")]
-    assert causes[0] == "llmctl: caused by: openai.APIConnectionError: Connection error."
-    assert causes[1].startswith("llmctl: caused by: httpx2.ConnectError: ")
+    lines = result.stderr.splitlines()
+    assert lines[-1].startswith(f"llmctl: error: openai:local: cannot reach 127.0.0.1:{port} (ConnectError: ")
+    # Earliest first: the socket's refusal, each wrapper in turn, then the error itself.
+    causes = [line for line in lines if line.startswith("llmctl: cause: ")]
+    assert causes[0] == "llmctl: cause: ConnectionRefusedError: [Errno 111] Connection refused"
+    assert causes[-2].startswith("llmctl: cause: httpx2.ConnectError: ")
+    assert causes[-1] == "llmctl: cause: openai.APIConnectionError: Connection error."
 
 
 def test_a_cause_never_shows_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -124,9 +129,36 @@ def test_a_cause_never_shows_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ScriptedProvider, "complete", complete)
     result = run("complete", "-m", "scripted:chat", "-v", "hi")
     assert result.exit_code == 4
-    assert result.stderr == ("llmctl: error: scripted:chat: connection reset\n"
-                             "llmctl: caused by: ConnectionResetError: the proxy dropped a request with token "
-                             "[redacted]\n")
+    assert result.stderr == ("llmctl: cause: ConnectionResetError: the proxy dropped a request with token "
+                             "[redacted]\n"
+                             "llmctl: error: scripted:chat: connection reset\n")
     monkeypatch.setenv("LLMCTL_DEBUG", "1")
     result = run("complete", "-m", "scripted:chat", "hi")
     assert "ConnectionResetError" in result.stderr and "s3cr3t-value-42" not in result.stderr
+
+
+def test_v_shows_what_led_to_a_failed_record_in_a_batch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    original = ScriptedProvider.complete
+
+    def complete(self: ScriptedProvider, ref: ModelRef, request: CompletionRequest,
+                 on_text: Callable[[str], None] | None = None) -> Completion:
+        if "RESET" in request.prompt:
+            try:
+                raise ConnectionResetError(104, "Connection reset by peer")
+            except ConnectionResetError:
+                raise NetworkError("scripted:chat: connection reset") from None
+        return original(self, ref, request, on_text)
+
+    monkeypatch.setattr(ScriptedProvider, "complete", complete)
+    prompts = tmp_path / "in.jsonl"
+    prompts.write_text("".join(json.dumps({"id": f"r{i}", "text": text}) + "\n"
+                               for i, text in enumerate(["one", "RESET", "three", "RESET again"])))
+    result = run("complete", "-m", "scripted:chat", "--jsonl", str(prompts), "-v")
+    assert result.exit_code == 4
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["error"]["message"] if r["error"] else None for r in records] == [
+        None, "scripted:chat: connection reset", None, "scripted:chat: connection reset"]
+    # Once for the two records that failed alike, before the summary.
+    assert result.stderr.count("· cause: ConnectionResetError: [Errno 104] Connection reset by peer\n"
+                               "· which led to a record's error: scripted:chat: connection reset\n") == 1
+    assert "cause:" not in run("complete", "-m", "scripted:chat", "--jsonl", str(prompts)).stderr
