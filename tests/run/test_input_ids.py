@@ -105,3 +105,25 @@ def test_every_jsonl_command_refuses_repeated_ids_and_takes_dedupe(tmp_path: Pat
     result = run(*command, "--jsonl", str(prompts), "--dedupe", "--json")
     assert "--dedupe: dropped 2 records" in result.stderr
     assert sorted(json.loads(line)["id"] for line in result.stdout.splitlines()) == ["a", "b", "c"]
+
+
+def test_a_provider_batch_with_repeated_ids_is_not_uploaded(tmp_path: Path, scripted_backend) -> None:
+    from batch_server import BatchServer
+
+    server = BatchServer()
+    try:
+        scripted_backend(f'[profiles.batches]\nkind = "openai"\nbase_url = "{server.base_url}"\n')
+        prompts = _jsonl(tmp_path / "in.jsonl", ROWS)
+        args = ["complete", "--batch-api", "--poll-interval", "0.01", "-m", "batches:gpt-4o-mini",
+                "--jsonl", str(prompts)]
+        result = run(*args)
+        assert result.exit_code == 2
+        assert result.stderr == _refusal(prompts)
+        assert server.uploads == [] and server.created == []
+        result = run(*args, "--dedupe")
+        assert result.exit_code == 0, result.stderr
+        sent = [json.loads(line) for line in server.uploads[0]["content"].decode().splitlines()]
+        assert [line["body"]["messages"][-1]["content"] for line in sent] == ["one", "two", "four"]
+        assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == ["a", "b", "c"]
+    finally:
+        server.close()
