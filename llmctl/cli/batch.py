@@ -57,9 +57,10 @@ def _finish(out: Output, label: str, records: Sequence[dict[str, object]]) -> No
 
 
 def run_with_batch_api(out: Output, session: object, items: Sequence[InputItem], *, output: str | None,
-                       poll_interval: float) -> None:
+                       poll_interval: float, dedupe: bool = False) -> None:
     """Submit every input as one provider batch, wait for it, and write its records like a live run."""
     from llmctl.run.batch_api import BatchClient, fetch_records, recall, remember
+    from llmctl.run.outfile import drop_repeated_ids
     from llmctl.run.session import Session
 
     assert isinstance(session, Session)
@@ -67,6 +68,8 @@ def run_with_batch_api(out: Output, session: object, items: Sequence[InputItem],
         raise UsageError("--batch-api sends one model's batch; give one -m")
     if poll_interval <= 0:
         raise UsageError(f"--poll-interval must be more than 0, not {poll_interval}")
+    dropped = drop_repeated_ids(items, dedupe=dedupe, warn=out.warn)
+    items = [item for index, item in enumerate(items) if index not in dropped]
     bad = next((i for i in items if i.problem is not None), None)
     if bad is not None:
         raise UsageError(f"{bad.problem} (a provider batch is sent whole: fix the input first)")

@@ -6,13 +6,14 @@ import functools
 import os
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import typer
 
-from llmctl.core.errors import LlmctlError, UsageError
+from llmctl.core.errors import LlmctlError, UsageError, cause_chain
 from llmctl.core.output import Output
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -51,6 +52,63 @@ def report_error(message: str) -> None:
     sys.stderr.flush()
 
 
+#: what a bug's one line ends with
+BUG_HINT = "run with -v or set LLMCTL_DEBUG=1 for the traceback"
+
+
+def _wants_detail(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """-v (the command's own or the global one) or LLMCTL_DEBUG: show causes and tracebacks."""
+    if os.environ.get("LLMCTL_DEBUG") or kwargs.get("verbose") is True:
+        return True
+    # Typer hands over its bundled Click's Context, which typer.Context is a subclass of: duck-typed.
+    ctx = next((arg for arg in (kwargs.get("ctx"), *args) if hasattr(arg, "find_root")), None)
+    state = ctx.find_root().obj if ctx is not None else None
+    return isinstance(state, GlobalState) and state.verbose
+
+
+def _redacted(text: str) -> str:
+    """`text` without any key this process holds in its environment, nor anything shaped like one."""
+    from llmctl.core.http import redact
+
+    names = ("KEY", "TOKEN", "SECRET", "PASSWORD")
+    secrets = [value for name, value in os.environ.items()
+               if any(part in name.upper() for part in names) and len(value.strip()) >= 6]
+    return redact(text, sorted(secrets, key=len, reverse=True))
+
+
+def _named(exc: BaseException) -> str:
+    """`TypeError: ...`, `NetworkError: ...`, `openai.APIConnectionError: ...` (another package's class
+    under that package's name)."""
+    kind = type(exc)
+    package = kind.__module__.split(".")[0]
+    name = kind.__qualname__ if package in ("builtins", "llmctl") else f"{package}.{kind.__qualname__}"
+    text = " ".join(str(exc).split())[:500]
+    return f"{name}: {text}" if text else name
+
+
+def cause_lines(exc: BaseException) -> list[str]:
+    """One line per link of what led to `exc`, earliest first (as a traceback reads), keys redacted."""
+    return [_redacted(f"cause: {_named(link)}") for link in reversed(cause_chain(exc))]
+
+
+def traceback_text(exc: BaseException) -> str:
+    """The traceback of `exc` and of every cause, earliest first, even those hidden by `from None`."""
+    parts: list[str] = []
+    for link in reversed([exc, *cause_chain(exc)]):
+        if parts:
+            parts.append("\nwhich led to:\n\n")
+        parts.extend(traceback.format_exception(link, chain=False))
+    return _redacted("".join(parts))
+
+
+def report_bug(exc: BaseException, *, detail: bool) -> None:
+    """A bug in llmctl: its traceback when asked for, then one line (exit 1 is the caller's)."""
+    if detail:
+        sys.stderr.write(traceback_text(exc))
+    line = _redacted(f"this is a bug in llmctl: {_named(exc)[:300]}")
+    report_error(line if detail else f"{line} ({BUG_HINT})")
+
+
 def _silence_stdout() -> None:
     # The reader went away (`| head`); point stdout at /dev/null so the exit flush is quiet.
     try:
@@ -70,6 +128,13 @@ def guarded(fn: F) -> F:
         except typer.Exit:
             raise
         except LlmctlError as exc:
+            detail = _wants_detail(args, kwargs)
+            if detail and os.environ.get("LLMCTL_DEBUG"):
+                sys.stderr.write(traceback_text(exc))
+            if detail:
+                # What led to the error first, so that its own line stays the last one.
+                for line in cause_lines(exc):
+                    sys.stderr.write(f"llmctl: {line}\n")
             report_error(exc.one_line())
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
@@ -79,10 +144,7 @@ def guarded(fn: F) -> F:
             _silence_stdout()
             raise typer.Exit(0) from None
         except Exception as exc:
-            if os.environ.get("LLMCTL_DEBUG"):
-                raise
-            report_error(f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:300]} "
-                         "(set LLMCTL_DEBUG=1 for the traceback)")
+            report_bug(exc, detail=_wants_detail(args, kwargs))
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]

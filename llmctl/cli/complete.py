@@ -31,6 +31,7 @@ from llmctl.cli.options import (
 )
 from llmctl.cli.run_options import (
     BatchApiOpt,
+    DedupeOpt,
     EstimateOpt,
     MaxCostOpt,
     ModelsFileOpt,
@@ -90,6 +91,7 @@ def complete_command(
     estimate: EstimateOpt = False,
     output: OutputFileOpt = None,
     resume: ResumeOpt = False,
+    dedupe: DedupeOpt = False,
     retry_failed: RetryFailedOpt = False,
     ordered: OrderedOpt = None,
     max_cost: MaxCostOpt = None,
@@ -126,7 +128,8 @@ def complete_command(
     if each and not file:
         raise UsageError("--each sends one request per -f file; give files with -f")
     settings = run_options(out, concurrency=concurrency or 4, max_cost=max_cost, output=output, resume=resume,
-                           retry_failed=retry_failed, ordered=ordered, no_cache=no_cache)
+                           retry_failed=retry_failed, ordered=ordered, no_cache=no_cache,
+                           dedupe=dedupe)
     options = dict(timeout=timeout, max_retries=max_retries, max_wait=max_wait,
                    retry_timeouts=retry_timeouts, concurrency=concurrency, n_ctx=n_ctx, threads=threads,
                    n_gpu_layers=n_gpu_layers, device=device, allow_pickle=allow_pickle,
@@ -143,7 +146,7 @@ def complete_command(
     elif batch_api:
         from llmctl.cli.batch import run_with_batch_api
 
-        run_with_batch_api(out, session, items, output=output, poll_interval=poll_interval)
+        run_with_batch_api(out, session, items, output=output, poll_interval=poll_interval, dedupe=dedupe)
     elif len(session.targets) > 1 and not output:
         show.compare(out, session, items, settings)
     elif len(items) == 1 and not jsonl and not output:

@@ -31,6 +31,7 @@ from llmctl.cli.options import (
 )
 from llmctl.cli.run_options import (
     BatchApiOpt,
+    DedupeOpt,
     EstimateOpt,
     MaxCostOpt,
     ModelsFileOpt,
@@ -73,6 +74,7 @@ def embed_command(
     estimate: EstimateOpt = False,
     output: OutputFileOpt = None,
     resume: ResumeOpt = False,
+    dedupe: DedupeOpt = False,
     retry_failed: RetryFailedOpt = False,
     ordered: OrderedOpt = None,
     max_cost: MaxCostOpt = None,
@@ -103,7 +105,8 @@ def embed_command(
     if dimensions is not None and dimensions < 1:
         raise UsageError(f"--dimensions must be at least 1, not {dimensions}")
     settings = run_options(out, concurrency=concurrency or 4, max_cost=max_cost, output=output, resume=resume,
-                           retry_failed=retry_failed, ordered=ordered, no_cache=no_cache)
+                           retry_failed=retry_failed, ordered=ordered, no_cache=no_cache,
+                           dedupe=dedupe)
     options = dict(timeout=timeout, max_retries=max_retries, max_wait=max_wait,
                    retry_timeouts=retry_timeouts, concurrency=concurrency, n_ctx=n_ctx, threads=threads,
                    n_gpu_layers=n_gpu_layers, device=device, allow_pickle=allow_pickle,
@@ -117,7 +120,7 @@ def embed_command(
     elif batch_api:
         from llmctl.cli.batch import run_with_batch_api
 
-        run_with_batch_api(out, session, items, output=output, poll_interval=poll_interval)
+        run_with_batch_api(out, session, items, output=output, poll_interval=poll_interval, dedupe=dedupe)
     elif similarity:
         show.similarity(out, session, items, settings)
     else:

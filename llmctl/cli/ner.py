@@ -29,6 +29,7 @@ from llmctl.cli.options import (
     VerboseOpt,
 )
 from llmctl.cli.run_options import (
+    DedupeOpt,
     EstimateOpt,
     MaxCostOpt,
     ModelsFileOpt,
@@ -75,6 +76,7 @@ def ner_command(
     estimate: EstimateOpt = False,
     output: OutputFileOpt = None,
     resume: ResumeOpt = False,
+    dedupe: DedupeOpt = False,
     retry_failed: RetryFailedOpt = False,
     ordered: OrderedOpt = None,
     max_cost: MaxCostOpt = None,
@@ -103,7 +105,8 @@ def ner_command(
     spec = NerSpec(parse_types(types))
     spec.check()
     settings = run_options(out, concurrency=concurrency or 4, max_cost=max_cost, output=output, resume=resume,
-                           retry_failed=retry_failed, ordered=ordered, no_cache=no_cache)
+                           retry_failed=retry_failed, ordered=ordered, no_cache=no_cache,
+                           dedupe=dedupe)
     options = dict(timeout=timeout, max_retries=max_retries, max_wait=max_wait, retry_timeouts=retry_timeouts,
                    concurrency=concurrency, n_ctx=n_ctx, threads=threads,
                    n_gpu_layers=n_gpu_layers, device=device, allow_pickle=allow_pickle,

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from llmctl.cli.run_render import ProgressBar, estimate_output, summary_lines
-from llmctl.core.errors import UsageError
+from llmctl.core.errors import LlmctlError, UsageError
 from llmctl.core.inputs import InputItem
 from llmctl.core.output import Output
 from llmctl.providers.base import ModelRef
@@ -27,7 +27,7 @@ def model_names(models: Sequence[str] | None, models_file: str | None, purpose: 
 
 
 def run_options(out: Output, *, concurrency: int, max_cost: str | None, output: str | None, resume: bool,
-                retry_failed: bool, ordered: bool | None, no_cache: bool) -> RunOptions:
+                retry_failed: bool, ordered: bool | None, no_cache: bool, dedupe: bool = False) -> RunOptions:
     if concurrency < 1:
         raise UsageError(f"--concurrency must be at least 1, not {concurrency}")
 
@@ -46,7 +46,7 @@ def run_options(out: Output, *, concurrency: int, max_cost: str | None, output: 
             showing.release()
 
     return RunOptions(concurrency=concurrency, max_cost=parse_max_cost(max_cost), output=output, resume=resume,
-                      retry_failed=retry_failed, ordered=ordered, use_cache=not no_cache, warn=out.warn,
+                      retry_failed=retry_failed, dedupe=dedupe, ordered=ordered, use_cache=not no_cache, warn=out.warn,
                       on_load=loading)
 
 
@@ -81,7 +81,33 @@ def run_batch_records(out: Output, session: Session, items: Sequence[InputItem],
     return report, kept
 
 
+#: with -v, the causes of at most this many distinct record errors are shown
+CAUSES_SHOWN = 5
+
+
+def show_failure_causes(out: Output, failures: Sequence[BaseException]) -> None:
+    """With -v, what led to each distinct record error (a record keeps only the error's own message)."""
+    from llmctl.cli.common import cause_lines
+
+    seen: set[tuple[str, ...]] = set()
+    for exc in failures:
+        causes = cause_lines(exc)
+        message = exc.one_line() if isinstance(exc, LlmctlError) else str(exc)
+        key = (message, *causes)
+        if not causes or key in seen:
+            continue
+        if len(seen) == CAUSES_SHOWN:
+            out.debug("(more record errors had causes; the first ones are above)")
+            return
+        seen.add(key)
+        for line in causes:
+            out.debug(line)
+        out.debug(f"which led to a record's error: {message}")
+
+
 def finish(out: Output, report: Report) -> None:
     """The closing summary lines, then exit 6 (budget) or 4 (failed records) where due."""
+    if out.verbose:
+        show_failure_causes(out, report.failures)
     summary_lines(out, report)
     report.raise_for_failures()

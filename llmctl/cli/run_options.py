@@ -18,6 +18,8 @@ OutputFileOpt = Annotated[
     typer.Option("--output", "-o", help="Append each finished record to this JSONL file.", show_default=False),
 ]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Skip inputs already in the -o file; send the rest.")]
+DedupeOpt = Annotated[bool, typer.Option(
+    "--dedupe", help="--jsonl records that share an `id`: keep the first of each (default: exit 2 naming them).")]
 RetryFailedOpt = Annotated[bool, typer.Option(
     "--retry-failed", help="With -o: send again only the records whose `error` is set.")]
 OrderedOpt = Annotated[

@@ -12,7 +12,10 @@
     ├── BudgetExceededError          exit 6 (--max-cost)
     └── Interrupted                  exit 130
 
-Lower-level errors are re-raised as ours with `raise OurError(...) from exc`.
+Lower-level errors are re-raised as ours with `raise OurError(...) from exc`. Where a message says
+all a user needs, `from None` keeps the low-level cause out of the one-line error; it is still the
+error's `__context__`, and `cause_chain` walks both links, so `--verbose` and `LLMCTL_DEBUG=1` show it.
+Any other exception reaching the top is a bug in llmctl (exit 1), never a provider's failure.
 """
 
 from __future__ import annotations
@@ -79,3 +82,16 @@ class BudgetExceededError(LlmctlError):
 
 class Interrupted(LlmctlError):
     exit_code = 130
+
+
+def cause_chain(exc: BaseException) -> list[BaseException]:
+    """What led to `exc`, nearest first: each link's `__cause__`, else its `__context__` (which
+    `raise ... from None` hides from Python's traceback but keeps)."""
+    chain: list[BaseException] = []
+    seen = {id(exc)}
+    link = exc.__cause__ or exc.__context__
+    while link is not None and id(link) not in seen:
+        chain.append(link)
+        seen.add(id(link))
+        link = link.__cause__ or link.__context__
+    return chain

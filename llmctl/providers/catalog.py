@@ -150,11 +150,13 @@ def served_models(config: Config, profile: str, options: dict[str, Any] | None =
     credentials = provider.credentials()
     url = provider.base_url.rstrip("/") + "/models"
     # The same key guard as every call: the key goes only to the host it belongs to.
+    import httpx2
+
     with make_client(**client_options(dict(provider.options)), key_header=provider.key_header(credentials),
                      secrets=provider.secrets()) as client:
         try:
             reply = client.get(url)
-        except Exception as exc:  # the transport's errors, after its retries
+        except httpx2.HTTPError as exc:  # the transport's errors, after its retries (anything else is a bug)
             raise provider.transport_error(ref, exc) from None
         try:
             body = reply.json()

@@ -86,9 +86,11 @@ class BatchClient:
         return redact(text, self.provider.secrets())  # type: ignore[attr-defined]
 
     def _send(self, method: str, path: str, **kwargs: Any) -> Any:
+        import httpx2
+
         try:
             response = self.http.request(method, f"{self.base}{path}", **kwargs)
-        except Exception as exc:
+        except httpx2.HTTPError as exc:  # the network's failures; anything else is a bug, not the provider's
             raise ProviderError(f"{self.ref.label} batch API: {type(exc).__name__}: "
                                 f"{self._redact(str(exc))}") from None
         if response.status_code >= 400:

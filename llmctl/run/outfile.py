@@ -3,7 +3,8 @@
 Beside the file, `FILE.run.json` says which command, models and settings wrote it, so a resume
 refuses a file from another run, and names the run (`run`), which the usage log's rows carry.
 An input is known by its `id` field, else by its input line (written as `line` in records
-without an `id`).
+without an `id`), so two inputs with the same `id` would be one input to a resume: `repeated_ids`
+finds them before anything is sent.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -26,6 +27,49 @@ def input_key(item: InputItem, index: int) -> str:
     if "id" in item.fields:
         return "id:" + json.dumps(item.fields["id"], sort_keys=True)
     return f"line:{item.line if item.line is not None else index + 1}"
+
+
+def repeated_ids(items: Sequence[InputItem]) -> list[list[int]]:
+    """The indices of the inputs that share an `id`, one list per such id, ordered by where the
+    first repeat is found (the earliest input whose id came before)."""
+    by_key: dict[str, list[int]] = {}
+    for index, item in enumerate(items):
+        if "id" in item.fields:
+            by_key.setdefault(input_key(item, index), []).append(index)
+    return sorted((found for found in by_key.values() if len(found) > 1), key=lambda found: found[1])
+
+
+def _id_text(item: InputItem) -> str:
+    text = json.dumps(item.fields["id"], ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def _places(items: Sequence[InputItem], indices: Sequence[int]) -> str:
+    lines = [items[i].line for i in indices]
+    named = [str(line) for line in lines] if None not in lines else [str(i + 1) for i in indices]
+    listed = f"{', '.join(named[:-1])} and {named[-1]}" if len(named) > 1 else named[0]
+    word = "line" if None not in lines else "input"
+    return f"{word}{'s' if len(named) > 1 else ''} {listed}"
+
+
+def drop_repeated_ids(items: Sequence[InputItem], *, dedupe: bool, warn: Callable[[str], None]) -> set[int]:
+    """Refuse inputs that share an `id` (exit 2, naming the first repeated id and its lines), or with
+    `dedupe` keep the first input of each id: the indices of the inputs to leave out, said on `warn`."""
+    repeats = repeated_ids(items)
+    if not repeats:
+        return set()
+    first = repeats[0]
+    item = items[first[0]]
+    if not dedupe:
+        others = len(repeats) - 1
+        more = f" ({others} more id{'s repeat' if others > 1 else ' repeats'})" if others else ""
+        raise InputError(f"{item.source}: id {_id_text(item)} is on {_places(items, first)}{more}; each record needs "
+                         "its own id (--dedupe keeps the first of each and drops the rest)")
+    dropped = {index for found in repeats for index in found[1:]}
+    count = len(dropped)
+    warn(f"--dedupe: dropped {count} record{'s' if count > 1 else ''} whose id an earlier record has "
+         f"(the first: id {_id_text(item)} on {_places(items, first[1:])}, kept on {_places(items, first[:1])})")
+    return dropped
 
 
 def _record_key(record: dict[str, Any]) -> str | None:

@@ -29,7 +29,8 @@ def free(cost: Cost) -> Cost:
 
 
 def as_llmctl_error(exc: BaseException) -> LlmctlError:
-    """A provider's failure as one of ours: a body that was not the promised JSON is a provider failure."""
+    """A provider's failure as one of ours: a body that was not the promised JSON is a provider failure.
+    Any other exception is a bug, which the runner raises rather than records (`runner.is_bug`)."""
     if isinstance(exc, LlmctlError):
         return exc
     if isinstance(exc, json.JSONDecodeError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -75,6 +76,9 @@ class Controls:
     failures: list[BaseException] = field(default_factory=list)
     #: cached answers looked up before the models were loaded, by (model label, input index)
     prefetched: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    #: the first bug met (an exception that is not an LlmctlError): nothing new starts, and the run
+    #: raises it once what is in flight is written, never as a provider's failure in a record
+    bug: BaseException | None = None
 
 
 @dataclass
@@ -95,6 +99,21 @@ class Report:
 
 class _Stopped(Exception):
     """The budget has no room for this request: it is not sent and has no record."""
+
+
+class _Bug(Exception):
+    """A bug met while sending a chunk, with the chunk's calls, which the log must still count."""
+
+    def __init__(self, error: BaseException, calls: list[_LogCall]) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.calls = calls
+
+
+def is_bug(exc: BaseException) -> bool:
+    """Whether an exception from a job or a provider is llmctl's own fault: anything but an LlmctlError
+    (providers turn every failure they know of into one) and a body that was not the promised JSON."""
+    return isinstance(exc, Exception) and not isinstance(exc, (LlmctlError, json.JSONDecodeError))
 
 
 def run_job(job: Job, targets: Sequence[Target], items: Sequence[InputItem], controls: Controls,
@@ -125,6 +144,8 @@ def run_job(job: Job, targets: Sequence[Target], items: Sequence[InputItem], con
             totals.by_model[target.ref.label].seconds = time.perf_counter() - began
 
     _each(targets, timed, controls)
+    if controls.bug is not None:
+        raise controls.bug
     stop = controls.budget.stopped if controls.budget is not None else None
     return Report(totals, time.perf_counter() - started, stop, controls.failures)
 
@@ -237,6 +258,16 @@ def _run_model(job: Job, target: Target, items: Sequence[InputItem], controls: C
                 return
             if isinstance(error, KeyboardInterrupt):
                 raise error
+            if isinstance(error, _Bug) or is_bug(error):
+                # Our own fault, not the provider's: no record says "provider error"; the run stops.
+                if isinstance(error, _Bug):
+                    if controls.log is not None:
+                        for args, kwargs in error.calls:
+                            controls.log.record_call(*args, **kwargs)
+                    error = error.error
+                if controls.bug is None:
+                    controls.bug = error
+                return
             for index, item in chunks[position]:
                 deliver(item, index, _failed(job, item, ref, error, None, controls))
             return
@@ -251,8 +282,11 @@ def _run_model(job: Job, target: Target, items: Sequence[InputItem], controls: C
         for index, item, record in records:
             deliver(item, index, record)
 
+    def should_stop() -> bool:
+        return controls.bug is not None or (budget is not None and budget.stopped is not None)
+
     run_batch(chunks, work, concurrency=workers, on_result=on_result, ordered=controls.ordered,
-              should_stop=(lambda: budget.stopped is not None) if budget is not None else None)
+              should_stop=should_stop)
 
 
 _LogCall = tuple[tuple[Any, ...], dict[str, Any]]
@@ -336,6 +370,8 @@ def _call(job: Job, target: Target, batch: list[tuple[int, InputItem, str | None
             budget.settle(reserved, paid.total if paid is not None and paid.total is not None else Decimal(0))
         calls.append(((job.command, ref, used, paid, latency),
                       {"error_type": type(exc).__name__, "records": _keys(ref, batch, controls)}))
+        if is_bug(exc):
+            raise _Bug(exc, calls) from exc
         extra = job.failed_fields(exc)
         if not isinstance(exc, LlmctlError):
             exc = as_llmctl_error(exc)
@@ -377,4 +413,4 @@ def _call(job: Job, target: Target, batch: list[tuple[int, InputItem, str | None
     return records
 
 
-__all__ = ["Controls", "Report", "Target", "open_targets", "run_job"]
+__all__ = ["Controls", "Report", "Target", "is_bug", "open_targets", "run_job"]

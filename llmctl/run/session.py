@@ -19,7 +19,7 @@ from llmctl.run.budget import Budget
 from llmctl.run.cache import ResponseCache, cache_enabled, model_fingerprint
 from llmctl.run.estimate import ModelEstimate, estimate_run
 from llmctl.run.jobs import DeltaSink, Job
-from llmctl.run.outfile import OutputFile
+from llmctl.run.outfile import OutputFile, drop_repeated_ids
 from llmctl.run.runner import Controls, RecordSink, Report, Target, open_targets, run_job
 from llmctl.run.usage_log import UsageLog, logging_enabled
 
@@ -58,6 +58,8 @@ class RunOptions:
     output: str | None = None
     resume: bool = False
     retry_failed: bool = False
+    #: inputs sharing an `id` (how -o and --resume know an input): keep the first of each, not exit 2
+    dedupe: bool = False
     #: records in input order; default: yes, except with -o (completion order makes resume cheap)
     ordered: bool | None = None
     use_cache: bool = True
@@ -126,9 +128,11 @@ class Session:
         if (options.resume or options.retry_failed) and not options.output:
             flag = "--resume" if options.resume else "--retry-failed"
             raise UsageError(f"{flag} needs -o/--output FILE (the file to resume)")
+        dropped = drop_repeated_ids(items, dedupe=options.dedupe, warn=options.warn)
         output = OutputFile(options.output, self.description()) if options.output else None
         skip = output.plan(items, resume=options.resume or options.retry_failed,
                            retry_failed=options.retry_failed) if output else set()
+        skip |= {(label, index) for label in self.labels for index in dropped}
         log = UsageLog(warn=options.warn) if logging_enabled() else None
         if log is not None and output is not None:
             log.run = output.run_id
