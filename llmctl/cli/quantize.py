@@ -70,7 +70,9 @@ def quantize_command(
     type_: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--type", "-t", help="Target type(s), comma-separated: q8_0,q4_k_m (see --list).", show_default=False)] = None,
     output: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--output", "-o", help="Output file (one type) or folder (several types).", show_default=False)] = None,
+        "--output", "-o", help="Output file (one type) or folder (several types). Without it: "
+        "SOURCE.TYPE.gguf in the current folder, SOURCE being the source's file name less .gguf or its folder's "
+        "name (--to hf: the folder SOURCE-METHOD).", show_default=False)] = None,
     to: Annotated[str, typer.Option("--to", help="Output format: gguf, or hf (quantized in transformers).")] = "gguf",
     method: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--method", help="With --to hf: int8 (torchao, CPU), nf4 or int8-bnb (bitsandbytes).",

@@ -1,0 +1,81 @@
+"""An alias's defaults travel into its quantized GGUF; a re-quantization that grows warns; --help names the
+default output.
+
+Outputs are read with the `gguf` package's own reader; the type constants are llama_cpp's and gguf's."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import gguf
+import pytest
+from typer.testing import CliRunner
+
+from llmctl.cli.app import app
+from llmctl.providers.defaults import model_defaults
+from llmctl.providers.gguf import GGUFProvider
+from llmctl.providers.registry import resolve_model
+
+from .conftest import ROOT, SMOLLM2, run_cli
+
+runner = CliRunner()
+
+def _sampling_fields(path: Path) -> dict[str, object]:
+    fields = gguf.GGUFReader(path).fields
+    return {name: fields[name].contents() for name in fields if name.startswith("general.sampling.")}
+
+
+@pytest.mark.slow
+def test_an_alias_quantized_keeps_its_defaults_and_the_bigger_output_warns(tmp_path: Path) -> None:
+    out = tmp_path / "smollm2-q8.gguf"
+    code, stdout, stderr = run_cli("quantize", "smollm2", "-t", "q8_0", "--allow-requantize", "-o", str(out),
+                                   "--threads", "2", "--json")
+    assert code == 0, stderr
+    spec = resolve_model("smollm2").spec  # configs/models.toml: temperature, top_p, repeat_penalty (no top_k)
+    written = _sampling_fields(out)
+    assert set(written) == {"general.sampling.temp", "general.sampling.top_p", "general.sampling.penalty_repeat"}
+    assert written["general.sampling.temp"] == pytest.approx(spec["temperature"])
+    assert written["general.sampling.top_p"] == pytest.approx(spec["top_p"], abs=1e-7)
+    assert written["general.sampling.penalty_repeat"] == pytest.approx(spec["repeat_penalty"], abs=1e-7)
+    assert _sampling_fields(SMOLLM2) == {}  # the source has none: they came from the alias
+    record = json.loads(stdout)
+    assert record["metadata_written"] == {"general.sampling.temp": 0.0, "general.sampling.top_p": 0.9,
+                                          "general.sampling.penalty_repeat": 1.1}
+    assert ("writing smollm2's defaults into the output: general.sampling.temp=0.0, general.sampling.top_p=0.9, "
+            "general.sampling.penalty_repeat=1.1 (max_tokens, system: no GGUF key, not carried)\n") in stderr
+    source_mib, out_mib = SMOLLM2.stat().st_size / 2**20, out.stat().st_size / 2**20
+    assert out_mib > source_mib
+    assert (f"warning: q8_0: the output is larger than its already quantized source ({out_mib:.1f} MiB against "
+            f"{source_mib:.1f} MiB)") in stderr
+
+    # Loaded as a plain file, it answers with the alias's sampling settings (the file's own defaults).
+    provider = GGUFProvider({})
+    defaults = model_defaults(resolve_model(f"gguf:{out}"), provider)
+    assert {k: defaults[k] for k in ("temperature", "top_p", "repeat_penalty")} == \
+        {"temperature": spec["temperature"], "top_p": spec["top_p"], "repeat_penalty": spec["repeat_penalty"]}
+
+
+def test_a_file_source_gets_no_defaults_and_a_smaller_output_no_warning(tiny256: Path, tmp_path: Path) -> None:
+    out = tmp_path / "q4.gguf"
+    result = runner.invoke(app, ["quantize", str(tiny256), "-t", "q4_0", "-o", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    assert _sampling_fields(out) == {}
+    assert "metadata_written" not in json.loads(result.stdout)
+    assert "warning" not in result.stderr
+
+
+def test_help_names_the_default_output() -> None:
+    text = " ".join(runner.invoke(app, ["quantize", "--help"]).stdout.split())
+    assert "Without it: SOURCE.TYPE.gguf in the current folder" in text
+
+
+def test_default_output_is_where_help_says(tiny256: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "llmctl", "quantize", str(tiny256), "-t", "q8_0,q4_0"],
+                          cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in tmp_path.glob("*.gguf")) == ["tiny256-f16.q4_0.gguf", "tiny256-f16.q8_0.gguf"]
