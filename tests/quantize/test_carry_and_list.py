@@ -1,5 +1,5 @@
 """An alias's defaults travel into its quantized GGUF; a re-quantization that grows warns; --help names the
-default output.
+default output; `--list` agrees with llama.cpp and with itself; `--type` completes.
 
 Outputs are read with the `gguf` package's own reader; the type constants are llama_cpp's and gguf's."""
 
@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import gguf
+import llama_cpp
 import pytest
 from typer.testing import CliRunner
 
@@ -19,10 +21,20 @@ from llmctl.cli.app import app
 from llmctl.providers.defaults import model_defaults
 from llmctl.providers.gguf import GGUFProvider
 from llmctl.providers.registry import resolve_model
+from llmctl.quantize.types import available_types
 
 from .conftest import ROOT, SMOLLM2, run_cli
 
 runner = CliRunner()
+
+#: llama.cpp's own bits-per-weight figures (tools/quantize/quantize.cpp, QUANT_OPTIONS), for the types
+#: it states one for; the others it describes by a Llama-3-8B file size.
+LLAMA_CPP_BPW = {
+    "q1_0": 1.125, "q2_0": 2.25, "iq2_xxs": 2.06, "iq2_xs": 2.31, "iq2_s": 2.5, "iq2_m": 2.7, "iq1_s": 1.56,
+    "iq1_m": 1.75, "tq1_0": 1.69, "tq2_0": 2.06, "iq3_xxs": 3.06, "iq3_s": 3.44, "iq3_m": 3.66, "iq3_xs": 3.3,
+    "iq4_nl": 4.50, "iq4_xs": 4.25,
+}
+
 
 def _sampling_fields(path: Path) -> dict[str, object]:
     fields = gguf.GGUFReader(path).fields
@@ -79,3 +91,52 @@ def test_default_output_is_where_help_says(tiny256: Path, tmp_path: Path) -> Non
                           cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in tmp_path.glob("*.gguf")) == ["tiny256-f16.q4_0.gguf", "tiny256-f16.q8_0.gguf"]
+
+
+def _claimed_bits(description: str) -> float | None:
+    """The bits per weight a description spells out, if any: a float width, or values plus per-block scales."""
+    layout = re.search(r"(\d+)-bit (?:values|non-linear levels)(, a 16-bit scale and a 16-bit minimum| and a 16-bit "
+                       r"scale) per (\d+) weights", description)
+    if layout:
+        extra = 32 if "minimum" in layout.group(2) else 16
+        return int(layout.group(1)) + extra / int(layout.group(3))
+    width = re.search(r"(\d+)-bit float|in (\d+) bits", description)
+    if width:
+        return float(width.group(1) or width.group(2))
+    assert not re.search(r"\d+(\.\d+)?[- ]?(bit|bpw)", description), description  # no other figure
+    return None
+
+
+def test_list_bits_per_weight_agree_with_llama_cpp_and_the_descriptions() -> None:
+    result = runner.invoke(app, ["quantize", "--list", "--json"])
+    assert result.exit_code == 0, result.output
+    listed = {r["type"]: r for r in map(json.loads, result.stdout.splitlines())}
+    for qtype in available_types():
+        record = listed[qtype.name]
+        constant = "LLAMA_FTYPE_ALL_F32" if qtype.name == "f32" else f"LLAMA_FTYPE_MOSTLY_{qtype.name.upper()}"
+        assert record["ftype"] == getattr(llama_cpp, constant), qtype.name
+        bpw = record["bits_per_weight"]
+        if qtype.name in LLAMA_CPP_BPW:
+            assert bpw == pytest.approx(LLAMA_CPP_BPW[qtype.name], abs=0.005), qtype.name
+        else:  # the main tensor type's block, by gguf's own table
+            block, nbytes = gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType(qtype.ggml_type)]
+            assert bpw == round(nbytes * 8 / block, 4), qtype.name
+        claimed = _claimed_bits(record["description"])
+        assert claimed is None or claimed == pytest.approx(bpw), (qtype.name, record["description"], bpw)
+
+
+def _completions(words: str) -> list[str]:
+    cword = len(words.split()) - (0 if words.endswith(" ") else 1)
+    env = {**os.environ, "_LLMCTL_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(cword)}
+    done = subprocess.run([sys.executable, "-m", "llmctl"], cwd=ROOT, capture_output=True, text=True, env=env,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+def test_type_completes_quant_types() -> None:
+    assert _completions("llmctl quantize smollm2 --type q4_k") == ["q4_k_m", "q4_k_s"]
+    assert _completions("llmctl quantize smollm2 -t q8_0,q4_") == ["q8_0,q4_k_m", "q8_0,q4_k_s", "q8_0,q4_1",
+                                                                  "q8_0,q4_0"]
+    every = _completions("llmctl quantize smollm2 --type ")
+    assert every == [t.name for t in available_types()]
