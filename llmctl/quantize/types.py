@@ -86,7 +86,7 @@ _TABLE: tuple[QuantType, ...] = (
     QuantType("q3_k_s", 11, 11, "k-quant q3_K for nearly every matrix: noticeable loss"),
     QuantType("iq3_m", 27, 21, "i-quant mix: most matrices iq3_s, some larger", stated_bpw=3.66),
     QuantType("iq3_s", 26, 21, "i-quant iq3_s"),
-    QuantType("iq3_xs", 22, 21, "i-quant mix on iq3_s, smaller on average", needs_imatrix=True, stated_bpw=3.3),
+    QuantType("iq3_xs", 22, 21, "i-quant mix: iq3_s and the smaller iq3_xxs", needs_imatrix=True, stated_bpw=3.3),
     QuantType("iq3_xxs", 23, 18, "i-quant iq3_xxs", needs_imatrix=True),
     QuantType("q2_k", 10, 10, "k-quant mix: most matrices q2_K, some q3_K/q4_K: large loss"),
     QuantType("q2_k_s", 21, 10, "k-quant q2_K for nearly every matrix: large loss", needs_imatrix=True),

@@ -10,10 +10,12 @@ import os
 import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import gguf
 import llama_cpp
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -21,6 +23,7 @@ from llmctl.cli.app import app
 from llmctl.providers.defaults import model_defaults
 from llmctl.providers.gguf import GGUFProvider
 from llmctl.providers.registry import resolve_model
+from llmctl.quantize.gguf_quant import quantize_gguf
 from llmctl.quantize.types import available_types
 
 from .conftest import ROOT, SMOLLM2, run_cli
@@ -123,6 +126,26 @@ def test_list_bits_per_weight_agree_with_llama_cpp_and_the_descriptions() -> Non
             assert bpw == round(nbytes * 8 / block, 4), qtype.name
         claimed = _claimed_bits(record["description"])
         assert claimed is None or claimed == pytest.approx(bpw), (qtype.name, record["description"], bpw)
+
+
+def test_each_i_quant_mix_gives_most_matrices_its_main_type(tiny256: Path, tmp_path: Path) -> None:
+    """The main type the list's figures rest on is the one llama.cpp gives the bulk (iq2_s: iq2_xs)."""
+    matrices = {t.name: int(t.shape[0]) for t in gguf.GGUFReader(tiny256).tensors if len(t.shape) == 2}
+    imatrix = tmp_path / "imatrix.gguf"
+    writer = gguf.GGUFWriter(str(imatrix), "imatrix")
+    writer.add_string("general.type", "imatrix")
+    for name, width in matrices.items():
+        writer.add_tensor(f"{name}.in_sum2", np.linspace(1, 10, width, dtype=np.float32).reshape(1, width))
+        writer.add_tensor(f"{name}.counts", np.array([[5.0]], dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    for qtype in (t for t in available_types() if t.name in ("iq2_s", "iq2_m", "iq3_m")):
+        out = tmp_path / f"{qtype.name}.gguf"
+        quantize_gguf(tiny256, out, qtype, threads=2, imatrix=imatrix)
+        counts = Counter(t.tensor_type for t in gguf.GGUFReader(out).tensors if len(t.shape) == 2)
+        assert counts.most_common(1)[0][0] == qtype.ggml_type, (qtype.name, counts)
 
 
 def _completions(words: str) -> list[str]:
