@@ -17,6 +17,9 @@ from llmctl.quantize.report import ReportRow
 from llmctl.quantize.tensors import TensorTable, read_tensor_table
 from llmctl.quantize.types import QuantType
 
+#: Types an HF folder is converted to directly (llama.cpp's converter); the rest are quantized from f16.
+CONVERTER_TYPES = ("f32", "f16", "bf16")
+
 
 @dataclass
 class GGUFJob:
@@ -106,7 +109,10 @@ def run_gguf_job(job: GGUFJob, *, on_progress: Callable[[str], ProgressFn] | Non
     stage = on_stage or (lambda _msg: None)
     carried = defaults_of(job.source)
     if carried.metadata:
-        stage(carried.line())
+        direct = [t.name for t in job.types if source.is_dir() and t.name in CONVERTER_TYPES]
+        verb = "comes" if len(direct) == 1 else "come"
+        stage(carried.line() + (f"; {', '.join(direct)} {verb} straight from the converter, without them"
+                                 if direct else ""))
     if source.is_dir():
         return _run_from_hf(job, source, targets, text, on_progress, stage, carried)
     table = read_tensor_table(source)
@@ -124,7 +130,7 @@ def _run_from_hf(job: GGUFJob, source: Path, targets: list[Path], text: str | No
     from llmctl.quantize.convert import convert_hf_to_gguf
 
     pairs = list(zip(job.types, targets, strict=True))
-    direct = [(t, p) for t, p in pairs if t.name in ("f32", "f16", "bf16")]
+    direct = [(t, p) for t, p in pairs if t.name in CONVERTER_TYPES]
     quantized = [(t, p) for t, p in pairs if (t, p) not in direct]
     # An f16 output asked for is also the file the other types are quantized from.
     direct.sort(key=lambda pair: pair[0].name != "f16")
