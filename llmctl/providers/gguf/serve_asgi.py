@@ -54,8 +54,11 @@ class RequireKey:
         return scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), self._key)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.allows(scope):
+        if scope["type"] not in ("http", "websocket") or self.allows(scope):
             await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":  # refused before it is accepted (the server answers 403)
+            await send({"type": "websocket.close", "code": 1008})
             return
         given = _header(scope, b"authorization") is not None
         message = ("Invalid API key." if given else "Missing API key.") + \
