@@ -27,3 +27,14 @@ def complete_model_name(incomplete: str) -> list[str]:
     except LlmctlError:
         return []
     return [name for name in names if name.startswith(incomplete)]
+
+
+def complete_quant_types(incomplete: str) -> list[tuple[str, str]]:
+    """`quantize --type`: the GGUF types (with their descriptions), completing the last of a comma list."""
+    from llmctl.quantize.types import quant_types
+
+    done, comma, last = incomplete.rpartition(",")
+    prefix = done + comma
+    chosen = {name.strip().lower() for name in done.split(",")}
+    return [(prefix + t.name, t.description) for t in quant_types()
+            if t.name.startswith(last.strip().lower()) and t.name not in chosen]

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from llmctl.cli.common import guarded, make_output
+from llmctl.cli.completion import complete_quant_types
 from llmctl.cli.options import AllowPickleOpt, FormatOpt, JsonOpt, QuietOpt
 from llmctl.core.errors import UsageError
 from llmctl.core.output import Output
@@ -68,9 +69,12 @@ def quantize_command(
     source: Annotated[Optional[str], typer.Argument(  # noqa: UP045
         help="A GGUF file, an HF model folder, or a local model name (smollm2).", show_default=False)] = None,
     type_: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--type", "-t", help="Target type(s), comma-separated: q8_0,q4_k_m (see --list).", show_default=False)] = None,
+        "--type", "-t", help="Target type(s), comma-separated: q8_0,q4_k_m (see --list).", show_default=False,
+        autocompletion=complete_quant_types)] = None,
     output: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--output", "-o", help="Output file (one type) or folder (several types).", show_default=False)] = None,
+        "--output", "-o", help="Output file (one type) or folder (several types). Without it: "
+        "SOURCE.TYPE.gguf in the current folder, SOURCE being the source's file name less .gguf or its folder's "
+        "name (--to hf: the folder SOURCE-METHOD).", show_default=False)] = None,
     to: Annotated[str, typer.Option("--to", help="Output format: gguf, or hf (quantized in transformers).")] = "gguf",
     method: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--method", help="With --to hf: int8 (torchao, CPU), nf4 or int8-bnb (bitsandbytes).",

@@ -103,23 +103,33 @@ def _one_shot(chat: ChatSession, out: Output, text: str) -> None:
     out.summary(f"{chat.ref.label} · {_turn_line(turn.usage, turn.seconds)}")
 
 
-def _serve(out: Output, ref: ModelRef, provider: Provider, host: str, port: int, embedding: bool) -> None:
+def _serve(out: Output, ref: ModelRef, provider: Provider, host: str, port: int, embedding: bool,
+           api_key: str | None) -> None:
     from llmctl.providers.gguf import GGUFProvider
 
     if not isinstance(provider, GGUFProvider):
         raise UsageError(f"--serve runs GGUF models; {ref.label} is a {ref.kind} model")
-    from llmctl.providers.gguf.serve import LocalServer, ServerStopped, plan_for
+    from llmctl.providers.gguf.serve import LocalServer, ServerStopped, is_loopback, plan_for
+    from llmctl.providers.gguf.serve_asgi import KEY_ENV
 
     plan = plan_for(provider, ref, embedding=embedding)
     try:
-        with LocalServer(plan, host, port, show_log=out.verbose) as server:
+        with LocalServer(plan, host, port, show_log=out.verbose, api_key=api_key) as server:
             with out.spinner(f"starting a server for {ref.label}"):
                 server.wait_ready()
+            if not api_key and not is_loopback(host):
+                out.warn(f"serving on {host} with no API key: anyone who can reach port {port} can use the model; "
+                         f"set {KEY_ENV} (or --api-key) to require one")
             what = "chat and embeddings" if plan.embedding and not provider.header(ref).is_embedding_only \
                 else "embeddings" if plan.embedding else "chat"
             out.info(f"serving {ref.label} at {server.base_url} (OpenAI-compatible {what}; model name "
                      f"{plan.alias!r}); Ctrl-C stops it")
-            out.info(f"try: llmctl complete --base-url {server.base_url} -m openai:{plan.alias} \"Hello\"")
+            if api_key:
+                out.info(f"every request must send the header 'Authorization: Bearer KEY' (KEY: --api-key or "
+                         f"${KEY_ENV}); llmctl sends it for a profile with base_url = \"{server.base_url}\" and "
+                         f"key_env = \"{KEY_ENV}\"")
+            else:
+                out.info(f"try: llmctl complete --base-url {server.base_url} -m openai:{plan.alias} \"Hello\"")
             server.wait()
     except (KeyboardInterrupt, ServerStopped) as stop:
         why = f" ({stop})" if isinstance(stop, ServerStopped) else ""
@@ -167,7 +177,12 @@ def run_local_command(
     embedding: Annotated[bool, typer.Option("--embedding", help="With --serve: answer /v1/embeddings too "
                                             "(always on for embedding models).")] = False,
     port: Annotated[int, typer.Option("--port", help="Port for --serve.")] = 8080,
-    host: Annotated[str, typer.Option("--host", help="Address for --serve.")] = "127.0.0.1",
+    host: Annotated[str, typer.Option("--host", help="Address for --serve (one that is not loopback warns "
+                                      "without --api-key).")] = "127.0.0.1",
+    api_key: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--api-key", envvar="LLMCTL_SERVE_KEY", show_envvar=True, show_default=False, metavar="KEY",
+        help="With --serve: every request must send 'Authorization: Bearer KEY' (else 401). Prefer the "
+             "environment variable: a command line is visible to other local users.")] = None,
     bench: Annotated[bool, typer.Option("--bench", help="Measure prompt and generation speed, "
                                                          "time to first token and peak memory.")] = False,
     n_ctx: Annotated[Optional[int], typer.Option("--n-ctx", help="Context window in tokens.",  # noqa: UP045
@@ -197,6 +212,10 @@ def run_local_command(
         raise UsageError("--serve and --bench cannot be used together")
     if embedding and not serve:
         raise UsageError("--embedding applies to --serve only")
+    if api_key is not None and not api_key.strip():
+        raise UsageError("--api-key is empty; give a key, or leave the option out")
+    if not serve and getattr(ctx.get_parameter_source("api_key"), "name", "") == "COMMANDLINE":
+        raise UsageError("--api-key applies to --serve only")
     if max_tokens is not None and max_tokens < 1:
         raise UsageError(f"--max-tokens must be at least 1, not {max_tokens}")
     from llmctl.providers.registry import get_provider
@@ -205,7 +224,7 @@ def run_local_command(
     options = _options(n_ctx, threads, n_gpu_layers)
     provider = get_provider(ref, options)
     if serve:
-        _serve(out, ref, provider, host, port, embedding)
+        _serve(out, ref, provider, host, port, embedding, api_key)
         return
     provider.require(ref, COMPLETE)
     started = time.perf_counter()

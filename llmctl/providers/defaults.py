@@ -14,9 +14,9 @@ SAMPLING_FIELDS: dict[str, type | tuple[type, ...]] = {
 }
 
 
-def model_defaults(ref: ModelRef, provider: Provider) -> dict[str, Any]:
-    """The sampling defaults in force for a model: its alias's settings over what the model declares."""
-    found = dict(provider.generation_defaults(ref))
+def alias_settings(ref: ModelRef) -> dict[str, Any]:
+    """What a model's own table (`[models.PROVIDER."NAME"]`) sets: its system prompt and sampling defaults."""
+    found: dict[str, Any] = {}
     for name, kind in SAMPLING_FIELDS.items():
         value = ref.spec.get(name)
         if isinstance(value, kind) and not isinstance(value, bool):
@@ -25,6 +25,11 @@ def model_defaults(ref: ModelRef, provider: Provider) -> dict[str, Any]:
     if isinstance(system, str) and system:
         found["system"] = system
     return found
+
+
+def model_defaults(ref: ModelRef, provider: Provider) -> dict[str, Any]:
+    """The sampling defaults in force for a model: its alias's settings over what the model declares."""
+    return {**provider.generation_defaults(ref), **alias_settings(ref)}
 
 
 def with_model_defaults(request: CompletionRequest, ref: ModelRef, provider: Provider) -> CompletionRequest:

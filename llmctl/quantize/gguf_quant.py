@@ -14,7 +14,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
@@ -44,6 +44,10 @@ class QuantizeResult:
     tensor_types: dict[str, int] = field(default_factory=dict)
     #: of `seconds`, the time llama.cpp's quantizer call itself took (the rest: checks, process, report)
     quantizer_seconds: float | None = None
+    #: whether the source's matrices were already quantized (--allow-requantize)
+    requantized: bool = False
+    #: metadata written over the source's (an alias's defaults: general.sampling.*)
+    metadata: dict[str, float | int] = field(default_factory=dict)
 
     @property
     def compression(self) -> float:
@@ -113,8 +117,12 @@ def check_source(table: TensorTable, qtype: QuantType, *, allow_requantize: bool
 def quantize_gguf(source: str | Path, output: str | Path, qtype: QuantType, *, threads: int | None = None,
                   allow_requantize: bool = False, imatrix: str | Path | None = None,
                   leave_output_tensor: bool = False, force: bool = False,
-                  on_progress: ProgressFn | None = None, source_table: TensorTable | None = None) -> QuantizeResult:
-    """Quantize `source` to `output` as `qtype`; UsageError for bad input, Interrupted on Ctrl-C."""
+                  on_progress: ProgressFn | None = None, source_table: TensorTable | None = None,
+                  metadata: Mapping[str, float | int] | None = None) -> QuantizeResult:
+    """Quantize `source` to `output` as `qtype`; UsageError for bad input, Interrupted on Ctrl-C.
+
+    `metadata` (GGUF key -> float or int) is written into the output by llama.cpp's quantizer itself,
+    over the source's own values (the way an alias's defaults reach the file)."""
     src, out = Path(source), Path(output)
     imatrix_path = Path(imatrix) if imatrix is not None else None
     check_target(out, force=force, source=src)
@@ -129,7 +137,7 @@ def quantize_gguf(source: str | Path, output: str | Path, qtype: QuantType, *, t
     job = {"source": str(src), "output": str(staging.file), "ftype": qtype.ftype,
            "threads": threads or default_threads(), "allow_requantize": allow_requantize,
            "leave_output_tensor": leave_output_tensor, "imatrix": str(imatrix_path) if imatrix_path else None,
-           "log": str(staging.log)}
+           "log": str(staging.log), "metadata": dict(metadata or {})}
     fallback, outcome = 0, None
     from llmctl.quantize import quant_worker
 
@@ -173,7 +181,8 @@ def quantize_gguf(source: str | Path, output: str | Path, qtype: QuantType, *, t
         source=src, output=out, type=qtype.name, source_bytes=table.file_size, output_bytes=result_table.file_size,
         source_bpw=table.bits_per_weight, output_bpw=result_table.bits_per_weight, fallback_tensors=fallback,
         seconds=time.perf_counter() - started, tensor_types=dict(result_table.type_counts().most_common()),
-        quantizer_seconds=outcome.get("seconds"))
+        quantizer_seconds=outcome.get("seconds"), requantized=bool(table.quantized_tensors()),
+        metadata=dict(metadata or {}))
 
 
 def _abandon(exc: BaseException, pid: int, proc: subprocess.Popen[str] | None, staging: Staging) -> NoReturn:

@@ -10,11 +10,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from llmctl.core.errors import UsageError
+from llmctl.quantize.carried import CarriedDefaults, defaults_of
 from llmctl.quantize.evaluate import DEFAULT_CONTEXT, EvalResult, evaluate
 from llmctl.quantize.gguf_quant import ProgressFn, QuantizeResult, check_target, quantize_gguf
 from llmctl.quantize.report import ReportRow
 from llmctl.quantize.tensors import TensorTable, read_tensor_table
 from llmctl.quantize.types import QuantType
+
+#: Types an HF folder is converted to directly (llama.cpp's converter); the rest are quantized from f16.
+CONVERTER_TYPES = ("f32", "f16", "bf16")
 
 
 @dataclass
@@ -103,21 +107,30 @@ def run_gguf_job(job: GGUFJob, *, on_progress: Callable[[str], ProgressFn] | Non
 
         text = read_eval_text(job.eval_text)
     stage = on_stage or (lambda _msg: None)
+    carried = defaults_of(job.source)
+    if carried.metadata:
+        direct = [t.name for t in job.types if source.is_dir() and t.name in CONVERTER_TYPES]
+        verb = "comes" if len(direct) == 1 else "come"
+        stage(carried.line() + (f"; {', '.join(direct)} {verb} straight from the converter, without them"
+                                 if direct else ""))
     if source.is_dir():
-        return _run_from_hf(job, source, targets, text, on_progress, stage)
+        return _run_from_hf(job, source, targets, text, on_progress, stage, carried)
     table = read_tensor_table(source)
     report = JobReport(source, table.file_size, table.bits_per_weight)
-    _quantize_all(job, source, table, list(zip(job.types, targets, strict=True)), report, text, on_progress, stage)
+    _quantize_all(job, source, table, list(zip(job.types, targets, strict=True)), report, text, on_progress, stage,
+                  carried)
     return report
 
 
 def _run_from_hf(job: GGUFJob, source: Path, targets: list[Path], text: str | None,
-                 on_progress: Callable[[str], ProgressFn] | None, stage: Callable[[str], None]) -> JobReport:
-    """Float types straight from llama.cpp's converter; the rest quantized from its f16 output."""
+                 on_progress: Callable[[str], ProgressFn] | None, stage: Callable[[str], None],
+                 carried: CarriedDefaults) -> JobReport:
+    """Float types straight from llama.cpp's converter; the rest quantized from its f16 output.
+    (The converter's own outputs do not get an alias's defaults: only llama.cpp's quantizer writes them.)"""
     from llmctl.quantize.convert import convert_hf_to_gguf
 
     pairs = list(zip(job.types, targets, strict=True))
-    direct = [(t, p) for t, p in pairs if t.name in ("f32", "f16", "bf16")]
+    direct = [(t, p) for t, p in pairs if t.name in CONVERTER_TYPES]
     quantized = [(t, p) for t, p in pairs if (t, p) not in direct]
     # An f16 output asked for is also the file the other types are quantized from.
     direct.sort(key=lambda pair: pair[0].name != "f16")
@@ -146,7 +159,7 @@ def _run_from_hf(job: GGUFJob, source: Path, targets: list[Path], text: str | No
         if gguf_source is not None:
             table = read_tensor_table(gguf_source)
             report = report or _hf_report(source, table)
-            _quantize_all(job, gguf_source, table, quantized, report, text, on_progress, stage)
+            _quantize_all(job, gguf_source, table, quantized, report, text, on_progress, stage, carried)
             for row in report.rows:
                 row.result.source = source
                 row.result.source_bytes, row.result.source_bpw = report.source_bytes, report.source_bpw
@@ -176,7 +189,7 @@ def _tensor_counter(on_progress: Callable[[str], ProgressFn] | None, label: str)
 
 def _quantize_all(job: GGUFJob, gguf_source: Path, table: TensorTable, pairs: list[tuple[QuantType, Path]],
                   report: JobReport, text: str | None, on_progress: Callable[[str], ProgressFn] | None,
-                  stage: Callable[[str], None]) -> None:
+                  stage: Callable[[str], None], carried: CarriedDefaults) -> None:
     if text is not None and report.source_eval is None:
         stage(f"evaluating {gguf_source.name}")
         report.source_eval = evaluate(gguf_source, text, context=job.eval_context, stride=job.eval_stride,
@@ -186,7 +199,7 @@ def _quantize_all(job: GGUFJob, gguf_source: Path, table: TensorTable, pairs: li
         result = quantize_gguf(gguf_source, target, qtype, threads=job.threads,
                                allow_requantize=job.allow_requantize, imatrix=job.imatrix,
                                leave_output_tensor=job.leave_output_tensor, force=job.force,
-                               on_progress=progress, source_table=table)
+                               on_progress=progress, source_table=table, metadata=carried.metadata)
         row = ReportRow(result)
         if text is not None:
             stage(f"evaluating {target.name}")

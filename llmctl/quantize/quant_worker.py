@@ -114,6 +114,24 @@ def _imatrix_entries(path: str) -> list[tuple[str, Any]]:
     return list(load_imatrix(path).items())
 
 
+def _kv_overrides(metadata: dict[str, float | int], keep: list[Any]) -> Any:
+    """llama.cpp's metadata overrides, which its quantizer writes into the output (a float as f32, an int
+    as u32), as the array it reads up to the first entry with an empty key."""
+    import llama_cpp
+
+    array = (llama_cpp.llama_model_kv_override * (len(metadata) + 1))()
+    for entry, (key, value) in zip(array, metadata.items(), strict=False):
+        entry.key = key.encode()
+        if isinstance(value, int):
+            entry.tag = llama_cpp.LLAMA_KV_OVERRIDE_TYPE_INT
+            entry.value.val_i64 = value
+        else:
+            entry.tag = llama_cpp.LLAMA_KV_OVERRIDE_TYPE_FLOAT
+            entry.value.val_f64 = float(value)
+    keep.append(array)
+    return ctypes.cast(array, ctypes.POINTER(llama_cpp.llama_model_kv_override))
+
+
 def run(job: dict[str, Any], events: TextIO) -> int:
     import llama_cpp
 
@@ -167,6 +185,8 @@ def run(job: dict[str, Any], events: TextIO) -> int:
             array[i].size = int(values.size)
         keep.append(array)  # the last entry stays zeroed: llama.cpp stops at a NULL name
         params.imatrix = ctypes.cast(array, ctypes.POINTER(llama_cpp.llama_model_imatrix_data))
+    if job.get("metadata"):
+        params.kv_overrides = _kv_overrides(job["metadata"], keep)
     started = time.perf_counter()
     rc = llama_cpp.llama_model_quantize(job["source"].encode(), job["output"].encode(), ctypes.byref(params))
     seconds = time.perf_counter() - started

@@ -35,6 +35,8 @@ class ReportRow:
             "compression": round(r.compression, 4), "fallback_tensors": r.fallback_tensors,
             "tensor_types": r.tensor_types, "seconds": round(r.seconds, 3),
         }
+        if r.metadata:
+            data["metadata_written"] = r.metadata
         if self.evaluation is not None and self.source_eval is not None:
             src, ev = self.source_eval, self.evaluation
             data["eval"] = {
@@ -75,11 +77,18 @@ def columns(with_eval: bool) -> list[str]:
 
 
 def warnings_for(row: ReportRow, max_ppl_rise: float) -> list[str]:
-    """A line when perplexity rose past the threshold, naming the likely cause."""
+    """A line when a re-quantized output outgrew its source, and when perplexity rose past the threshold,
+    naming the likely cause."""
+    r = row.result
+    lines = []
+    if r.requantized and r.output_bytes > r.source_bytes:
+        lines.append(f"{r.type}: the output is larger than its already quantized source "
+                     f"({r.output_bytes / 2**20:.1f} MiB against {r.source_bytes / 2**20:.1f} MiB): a larger type "
+                     "cannot win back what the source lost, it only takes more space; quantize the original "
+                     "f16/f32 weights instead, or choose a smaller type")
     rise = row.ppl_rise
     if rise is None or (not math.isnan(rise) and rise <= max_ppl_rise):
-        return []
-    r = row.result
+        return lines
     if r.fallback_tensors:
         cause = (f"{r.fallback_tensors} tensors fell back to other types because their rows do not fit "
                  f"{r.type}'s blocks (tensor types: {', '.join(f'{k}={v}' for k, v in r.tensor_types.items())}); "
@@ -88,4 +97,5 @@ def warnings_for(row: ReportRow, max_ppl_rise: float) -> list[str]:
         cause = f"{r.output_bpw:.2f} bits per weight is too few for a model this small"
     else:
         cause = "this model is sensitive to quantization at this size; try a larger type"
-    return [f"{r.type}: perplexity rose {rise * 100:.0f}% (more than {max_ppl_rise * 100:.0f}%): likely cause: {cause}"]
+    return [*lines,
+            f"{r.type}: perplexity rose {rise * 100:.0f}% (more than {max_ppl_rise * 100:.0f}%): likely cause: {cause}"]

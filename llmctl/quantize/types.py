@@ -28,9 +28,12 @@ class QuantType:
 
     name: str
     ftype: int
+    #: the type llama.cpp gives the bulk of the matrices (its `default_type` for this ftype)
     ggml_type: int
     description: str
     needs_imatrix: bool = False
+    #: llama.cpp's own bits-per-weight figure for a mix whose average differs from its main type's
+    stated_bpw: float | None = None
 
     @property
     def block_size(self) -> int:
@@ -38,6 +41,8 @@ class QuantType:
 
     @property
     def bits_per_weight(self) -> float:
+        if self.stated_bpw is not None:
+            return self.stated_bpw
         _, elements, nbytes = GGML_TYPES[self.ggml_type]
         return nbytes * 8 / elements
 
@@ -51,46 +56,52 @@ def bits_of(type_id: int) -> float | None:
     return entry[2] * 8 / entry[1] if entry else None
 
 
-# The descriptions are ours; the ftype ids are llama.h's `enum llama_ftype`. A k-quant or i-quant
-# "mix" gives a few sensitive tensors (attn_v, ffn_down, output) a larger type than its main one.
-# needs_imatrix marks what llama.cpp's quantizer refuses to make without one. LLAMA_FTYPE_MOSTLY_NVFP4
-# (39) is left out: llama_model_quantize answers "invalid output file type" for it.
+# The descriptions are ours; the ftype ids are llama.h's `enum llama_ftype`; the main tensor types are
+# llama.cpp's (src/llama-quant.cpp, `default_type`). Bits per weight: the main type's block arithmetic,
+# which is also llama.cpp's figure wherever its quantize tool states one in bpw; for the four i-quant
+# mixes whose average differs from their main type (iq2_s, iq2_m, iq3_xs, iq3_m) llama.cpp's stated
+# average. A description names no bit count but the one its layout spells out (values + a 16-bit scale
+# per block), so the column and the text cannot disagree. A k-quant or i-quant "mix" gives a few
+# sensitive tensors (attn_v, ffn_down, output) a larger type than its main one. needs_imatrix marks
+# what llama.cpp's quantizer refuses to make without one. LLAMA_FTYPE_MOSTLY_NVFP4 (39) is left out:
+# llama_model_quantize answers "invalid output file type" for it.
 _TABLE: tuple[QuantType, ...] = (
     QuantType("f32", 0, 0, "32-bit float: no loss, the size of the original"),
     QuantType("f16", 1, 1, "16-bit float: practically lossless, half of f32"),
-    QuantType("bf16", 32, 30, "bfloat16: f32's range with 8 bits of mantissa"),
-    QuantType("q8_0", 7, 8, "8-bit, one scale per 32 weights: near lossless"),
-    QuantType("q6_k", 18, 14, "6-bit k-quant: very small loss"),
-    QuantType("q5_k_m", 17, 13, "5-bit k-quant mix, a few tensors at 6 bits: small loss"),
-    QuantType("q5_k_s", 16, 13, "5-bit k-quant: small loss"),
-    QuantType("q5_1", 9, 7, "5-bit with scale and minimum per 32 weights (legacy)"),
-    QuantType("q5_0", 8, 6, "5-bit with one scale per 32 weights (legacy)"),
-    QuantType("q4_k_m", 15, 12, "4-bit k-quant mix, a few tensors at 6 bits: the usual choice"),
-    QuantType("q4_k_s", 14, 12, "4-bit k-quant: a little smaller than q4_k_m, a little worse"),
-    QuantType("q4_1", 3, 3, "4-bit with scale and minimum per 32 weights (legacy)"),
-    QuantType("q4_0", 2, 2, "4-bit with one scale per 32 weights (legacy)"),
-    QuantType("iq4_nl", 25, 20, "4-bit non-linear levels, blocks of 32"),
-    QuantType("iq4_xs", 30, 23, "4.25-bit non-linear levels, blocks of 256"),
-    QuantType("q3_k_l", 13, 11, "3-bit k-quant mix, many tensors at 5 bits"),
-    QuantType("q3_k_m", 12, 11, "3-bit k-quant mix, some tensors at 4-5 bits"),
-    QuantType("q3_k_s", 11, 11, "3-bit k-quant: noticeable loss"),
-    QuantType("iq3_m", 27, 21, "3.4-bit i-quant mix"),
-    QuantType("iq3_s", 26, 21, "3.4-bit i-quant"),
-    QuantType("iq3_xs", 22, 21, "3.3-bit i-quant mix", needs_imatrix=True),
-    QuantType("iq3_xxs", 23, 18, "3.06-bit i-quant", needs_imatrix=True),
-    QuantType("q2_k", 10, 10, "2-bit k-quant mix: large loss"),
-    QuantType("q2_k_s", 21, 10, "2-bit k-quant, smaller mix: large loss", needs_imatrix=True),
-    QuantType("iq2_m", 29, 22, "2.7-bit i-quant mix", needs_imatrix=True),
-    QuantType("iq2_s", 28, 22, "2.5-bit i-quant", needs_imatrix=True),
-    QuantType("iq2_xs", 20, 17, "2.31-bit i-quant", needs_imatrix=True),
-    QuantType("iq2_xxs", 19, 16, "2.06-bit i-quant", needs_imatrix=True),
-    QuantType("iq1_m", 31, 29, "1.75-bit i-quant: for very large models only", needs_imatrix=True),
-    QuantType("iq1_s", 24, 19, "1.56-bit i-quant: for very large models only", needs_imatrix=True),
-    QuantType("tq2_0", 37, 35, "2-bit ternary: only for models trained ternary (BitNet)"),
-    QuantType("tq1_0", 36, 34, "1.69-bit ternary: only for models trained ternary (BitNet)"),
-    QuantType("mxfp4_moe", 38, 39, "MXFP4 for mixture-of-experts weights, the rest at q8_0"),
-    QuantType("q2_0", 41, 42, "2-bit, one scale per 64 weights"),
-    QuantType("q1_0", 40, 41, "1-bit, one scale per 128 weights"),
+    QuantType("bf16", 32, 30, "bfloat16: f32's range in 16 bits, half of f32"),
+    QuantType("q8_0", 7, 8, "8-bit values and a 16-bit scale per 32 weights: near lossless"),
+    QuantType("q6_k", 18, 14, "k-quant q6_K for every matrix: very small loss"),
+    QuantType("q5_k_m", 17, 13, "k-quant mix: most matrices q5_K, a few q6_K: small loss"),
+    QuantType("q5_k_s", 16, 13, "k-quant q5_K for nearly every matrix: small loss"),
+    QuantType("q5_1", 9, 7, "5-bit values, a 16-bit scale and a 16-bit minimum per 32 weights (legacy)"),
+    QuantType("q5_0", 8, 6, "5-bit values and a 16-bit scale per 32 weights (legacy)"),
+    QuantType("q4_k_m", 15, 12, "k-quant mix: most matrices q4_K, a few q6_K: the usual choice"),
+    QuantType("q4_k_s", 14, 12, "k-quant q4_K for nearly every matrix: a little smaller than q4_k_m, a little worse"),
+    QuantType("q4_1", 3, 3, "4-bit values, a 16-bit scale and a 16-bit minimum per 32 weights (legacy)"),
+    QuantType("q4_0", 2, 2, "4-bit values and a 16-bit scale per 32 weights (legacy)"),
+    QuantType("iq4_nl", 25, 20, "4-bit non-linear levels and a 16-bit scale per 32 weights"),
+    QuantType("iq4_xs", 30, 23, "i-quant with non-linear levels in blocks of 256"),
+    QuantType("q3_k_l", 13, 11, "k-quant mix: most matrices q3_K, many q5_K"),
+    QuantType("q3_k_m", 12, 11, "k-quant mix: most matrices q3_K, some q4_K/q5_K"),
+    QuantType("q3_k_s", 11, 11, "k-quant q3_K for nearly every matrix: noticeable loss"),
+    QuantType("iq3_m", 27, 21, "i-quant mix: most matrices iq3_s, some larger", stated_bpw=3.66),
+    QuantType("iq3_s", 26, 21, "i-quant iq3_s"),
+    QuantType("iq3_xs", 22, 21, "i-quant mix: iq3_s and the smaller iq3_xxs", needs_imatrix=True, stated_bpw=3.3),
+    QuantType("iq3_xxs", 23, 18, "i-quant iq3_xxs", needs_imatrix=True),
+    QuantType("q2_k", 10, 10, "k-quant mix: most matrices q2_K, some q3_K/q4_K: large loss"),
+    QuantType("q2_k_s", 21, 10, "k-quant q2_K for nearly every matrix: large loss", needs_imatrix=True),
+    QuantType("iq2_m", 29, 22, "i-quant mix: most matrices iq2_s, some larger", needs_imatrix=True, stated_bpw=2.7),
+    QuantType("iq2_s", 28, 17, "i-quant mix: most matrices iq2_xs, some larger", needs_imatrix=True,
+              stated_bpw=2.5),
+    QuantType("iq2_xs", 20, 17, "i-quant iq2_xs", needs_imatrix=True),
+    QuantType("iq2_xxs", 19, 16, "i-quant iq2_xxs", needs_imatrix=True),
+    QuantType("iq1_m", 31, 29, "i-quant iq1_m: for very large models only", needs_imatrix=True),
+    QuantType("iq1_s", 24, 19, "i-quant iq1_s: for very large models only", needs_imatrix=True),
+    QuantType("tq2_0", 37, 35, "ternary: only for models trained ternary (BitNet)"),
+    QuantType("tq1_0", 36, 34, "ternary, packed tighter: only for models trained ternary (BitNet)"),
+    QuantType("mxfp4_moe", 38, 39, "MXFP4 for mixture-of-experts weights, the rest q8_0"),
+    QuantType("q2_0", 41, 42, "2-bit values and a 16-bit scale per 64 weights"),
+    QuantType("q1_0", 40, 41, "1-bit values and a 16-bit scale per 128 weights"),
 )
 
 
@@ -101,6 +112,14 @@ def available_types() -> list[QuantType]:
     offered = {getattr(llama_cpp, name) for name in dir(llama_cpp)
                if name.startswith("LLAMA_FTYPE_") and name != "LLAMA_FTYPE_GUESSED"}
     return [t for t in _TABLE if t.ftype in offered]
+
+
+def quant_types() -> list[QuantType]:
+    """The types this llama-cpp-python offers, or the whole table where it is not installed (completion)."""
+    try:
+        return available_types()
+    except ImportError:
+        return list(_TABLE)
 
 
 #: Float types every llama.cpp with GGUF offers: naming only these needs no llama_cpp import

@@ -65,7 +65,12 @@ class Served:
                                       str(self.port), "--n-ctx", "512", *extra],
                                      cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert self.proc.stderr is not None
+        #: stderr lines before the "serving" one (warnings)
+        self.before: list[bytes] = []
         line = self.proc.stderr.readline()
+        while line.startswith(b"warning: "):
+            self.before.append(line)
+            line = self.proc.stderr.readline()
         assert line.startswith(b"serving gguf:smollm2 at "), line + self.proc.stderr.read()
         self.base = f"http://127.0.0.1:{self.port}/v1"
         self.children = _server_children(self.proc.pid)

@@ -114,7 +114,10 @@ class GGUFProvider(Provider):
         found: dict[str, Any] = {"max_tokens": DEFAULT_MAX_TOKENS}
         for key, name in SAMPLING_METADATA.items():
             value = metadata.get(f"general.sampling.{key}")
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if isinstance(value, float):
+                # Stored as f32: 0.9 reads back as 0.8999999761...; seven digits give back the value written.
+                found[name] = float(f"{value:.7g}")
+            elif isinstance(value, int) and not isinstance(value, bool):
                 found[name] = value
         return found
 

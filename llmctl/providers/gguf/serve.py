@@ -4,13 +4,17 @@ The port is bound here, before the server child starts, and handed to it as a fi
 a taken port is a usage error before anything claims to serve, and the readiness check can only
 ever reach our own child. The child runs in its own process group and asks the kernel to send it
 SIGTERM when its parent dies (see server.py), so SIGTERM, SIGINT, SIGHUP or a SIGKILL of this
-process never leave a server answering on the port.
+process never leave a server answering on the port. The child answers with the model's defaults
+for what a request leaves unset, and asks for the API key when one is given (it gets it in its
+environment, never on its command line).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import ipaddress
+import json
 import os
 import signal
 import socket
@@ -20,14 +24,16 @@ import tempfile
 import threading
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
 from llmctl.core.errors import ProviderError, UsageError
 from llmctl.providers.base import ModelRef
+from llmctl.providers.defaults import model_defaults
 from llmctl.providers.gguf.file import GGUFHeader
 from llmctl.providers.gguf.provider import GGUFProvider
+from llmctl.providers.gguf.serve_asgi import KEY_ENV
 
 #: Signals that stop the server as Ctrl-C does (SIGINT arrives as KeyboardInterrupt).
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -48,6 +54,8 @@ class ServePlan:
     n_gpu_layers: int | None
     embedding: bool
     mean_pooling: bool
+    #: what a request leaves unset gets these: the system prompt and sampling settings `complete` uses
+    defaults: dict[str, Any] = field(default_factory=dict)
 
     def arguments(self, fd: int) -> list[str]:
         """The child's command line (llama_cpp.server flags plus our --fd and --parent-pid)."""
@@ -58,6 +66,8 @@ class ServePlan:
                 "--embedding", "true" if self.embedding else "false"]
         if self.mean_pooling:
             args.append("--mean-pooling")
+        if self.defaults:
+            args += ["--request-defaults", json.dumps(self.defaults)]
         if self.n_gpu_layers is not None:
             args += ["--n_gpu_layers", str(self.n_gpu_layers)]
         return args
@@ -72,7 +82,18 @@ def plan_for(provider: GGUFProvider, ref: ModelRef, *, embedding: bool = False) 
                      n_ctx=provider.n_ctx(ref), threads=provider.thread_count(),
                      n_gpu_layers=None if layers is None else int(layers), embedding=embedding,
                      # A chat model declares no pooling; mean pooling gives one vector per input.
-                     mean_pooling=embedding and header.pooling_type in (None, 0))
+                     mean_pooling=embedding and header.pooling_type in (None, 0),
+                     defaults={} if header.is_embedding_only else model_defaults(ref, provider))
+
+
+def is_loopback(host: str) -> bool:
+    """Whether every address `host` names is a loopback one (127.0.0.0/8, ::1): only this machine reaches it."""
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(str(info[4][0]).partition("%")[0]).is_loopback
+                               for info in infos)
 
 
 def bind_port(host: str, port: int) -> socket.socket:
@@ -100,11 +121,13 @@ def bind_port(host: str, port: int) -> socket.socket:
 class LocalServer:
     """The server child: started on a bound socket, waited for, and always stopped."""
 
-    def __init__(self, plan: ServePlan, host: str, port: int, *, show_log: bool = False) -> None:
+    def __init__(self, plan: ServePlan, host: str, port: int, *, show_log: bool = False,
+                 api_key: str | None = None) -> None:
         self.plan = plan
         self.host = host
         self.port = port
         self.show_log = show_log
+        self._api_key = api_key
         self.child: subprocess.Popen[bytes] | None = None
         self._log = tempfile.TemporaryFile()
         self._previous: dict[int, Any] = {}
@@ -114,12 +137,22 @@ class LocalServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}/v1"
 
+    @property
+    def _probe_url(self) -> str:
+        """Where the readiness check asks: a wildcard address (0.0.0.0, ::) is asked on loopback."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}/v1/models"
+
     def start(self) -> None:
         sock = bind_port(self.host, self.port)
+        env = {k: v for k, v in os.environ.items() if k != KEY_ENV}
+        if self._api_key:
+            env[KEY_ENV] = self._api_key
         try:
             output = None if self.show_log else self._log
             self.child = subprocess.Popen(
-                self.plan.arguments(sock.fileno()), pass_fds=(sock.fileno(),), stdin=subprocess.DEVNULL,
+                self.plan.arguments(sock.fileno()), pass_fds=(sock.fileno(),), stdin=subprocess.DEVNULL, env=env,
                 stdout=output, stderr=subprocess.STDOUT if output else None,
                 # Its own process group: a terminal's Ctrl-C reaches only us, and we stop it.
                 start_new_session=True)
@@ -137,8 +170,11 @@ class LocalServer:
             if self.child.poll() is not None:
                 raise ProviderError(f"the server for {self.plan.alias} exited with code {self.child.returncode}: "
                                     f"{self._log_tail()}")
+            probe = urllib.request.Request(self._probe_url)
+            if self._api_key:
+                probe.add_header("Authorization", f"Bearer {self._api_key}")
             try:
-                with urllib.request.urlopen(f"{self.base_url}/models", timeout=1) as reply:
+                with urllib.request.urlopen(probe, timeout=1) as reply:
                     if reply.status == 200:
                         return
             except OSError:

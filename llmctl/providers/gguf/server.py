@@ -6,7 +6,9 @@ It serves on a socket its parent already bound (`--fd`), dies with that parent (
 and answers /v1/embeddings with a 400 when embeddings are off rather than llama.cpp's 500.
 It also adds what the server lacks: a stream asked for with `stream_options: {"include_usage": true}`
 ends with a chunk carrying the usage, counted as the server counts a whole answer (the prompt as the
-template laid it out, and every token generated).
+template laid it out, and every token generated); the model's defaults (`--request-defaults JSON`)
+for whatever a request leaves unset; and, when `LLMCTL_SERVE_KEY` is in its environment (never on
+its command line, which any local user can read), a key every request must carry (serve_asgi.py).
 Usage: python -m llmctl.providers.gguf.server --fd N --parent-pid PID --model PATH [server flags]
 """
 
@@ -23,6 +25,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from llmctl.providers.gguf import engine as gguf_engine
+from llmctl.providers.gguf.serve_asgi import KEY_ENV, RequireKey, WithDefaults
 
 PR_SET_PDEATHSIG = 1
 
@@ -152,6 +155,7 @@ def run_server(argv: list[str]) -> None:
     ours.add_argument("--fd", type=int, required=True)
     ours.add_argument("--parent-pid", type=int, required=True)
     ours.add_argument("--mean-pooling", action="store_true")
+    ours.add_argument("--request-defaults", type=json.loads, default={})
     mine, rest = ours.parse_known_args(argv)
     die_with_parent(mine.parent_pid)
     parser = argparse.ArgumentParser(prog="llmctl-serve")
@@ -164,6 +168,10 @@ def run_server(argv: list[str]) -> None:
     app: Any = create_app(server_settings=server_settings, model_settings=[model_settings])
     if not model_settings.embedding:
         app = EmbeddingsOff(app, model_settings.model_alias or "the model")
+    app = WithDefaults(app, mine.request_defaults)
+    key = os.environ.pop(KEY_ENV, "")
+    if key:
+        app = RequireKey(app, key)
     sock = socket.socket(fileno=mine.fd)
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5)
     uvicorn.Server(config).run(sockets=[sock])
