@@ -67,12 +67,15 @@ class RunOptions:
 
 
 class Session:
-    """A job and its models, resolved and checked (exit 2 on a bad name), ready to estimate or run."""
+    """A job and its models, resolved and checked (exit 2 on a bad name), ready to estimate or run.
 
-    def __init__(self, job: Job, names: Sequence[str], options: dict[str, Any], base_url: str | None = None) -> None:
+    `targets`: models the caller has already opened (run-local's chat), used instead of `names`."""
+
+    def __init__(self, job: Job, names: Sequence[str], options: dict[str, Any], base_url: str | None = None, *,
+                 targets: list[Target] | None = None) -> None:
         self.job = job
         self.options = options
-        self.targets: list[Target] = open_targets(names, job, options, base_url)
+        self.targets: list[Target] = targets if targets is not None else open_targets(names, job, options, base_url)
 
     @property
     def labels(self) -> list[str]:

@@ -1,0 +1,94 @@
+"""Every paid call is metered and held to its limits: run-local and chat turns, unbounded output under a
+budget, concurrent reservations, and what a compare or `llmctl usage` says of a failure or a missing price.
+
+A priced profile in front of the loopback fault server stands for a user's OpenAI-compatible server:
+it reports 11 prompt and 6 completion tokens for every chat answer, at $1 a token each way here.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scripted_run import ScriptedProvider, run
+
+SERVER_COST = 11 + 6  # dollars: what the fault server's reported usage costs at $1 a token
+
+
+def _profile(server: Any, name: str = "fake", *, priced: bool = True, key_env: str | None = None,
+             per_million: tuple[str, str] = ("1000000", "1000000")) -> str:
+    text = f'\n[profiles.{name}]\nkind = "openai"\nbase_url = "{server.base_url}"\n'
+    if key_env:
+        text += f'key_env = "{key_env}"\n'
+    if priced:
+        text += (f'prices = "{name}"\n[prices.{name}."ok-a"]\ninput = "{per_million[0]}"\n'
+                 f'output = "{per_million[1]}"\nas_of = "2026-11-01"\nsource = "test"\n')
+    return text
+
+
+def _rows(data_dir: Path) -> list[sqlite3.Row]:
+    db = sqlite3.connect(data_dir / "usage.db")
+    db.row_factory = sqlite3.Row
+    try:
+        return db.execute("SELECT * FROM calls ORDER BY id").fetchall()
+    finally:
+        db.close()
+
+
+def _chats(server: Any) -> list[Any]:
+    return [seen for seen in server.seen if seen.path.endswith("/chat/completions")]
+
+
+# ------------------------------------------------------------------ 1. run-local and chat turns are metered
+def test_run_local_with_an_api_model_is_logged_and_priced(scripted_backend, fault_server, data_dir: Path) -> None:
+    scripted_backend(_profile(fault_server))
+    result = run("run-local", "fake:ok-a", "--json", "hi")
+    assert result.exit_code == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["cost"]["total"] == SERVER_COST and record["usage"]["input_tokens"] == 11
+    rows = _rows(data_dir)
+    assert [(r["command"], r["provider"], r["model"], r["cost"]) for r in rows] == [
+        ("run-local", "fake", "ok-a", str(SERVER_COST))]
+    fault_server.script("stream")  # streamed to stdout: 11 prompt and 4 completion tokens
+    human = run("run-local", "fake:ok-a", "hi")
+    assert human.exit_code == 0, human.stderr
+    assert human.stdout == "Frogs sing at night.\n"
+    assert human.stderr.splitlines()[-1].startswith("fake:ok-a · 11 in + 4 out tokens · $15 · ")
+    assert _rows(data_dir)[-1]["cost"] == "15"
+
+
+def test_run_local_refuses_when_the_daily_budget_is_spent(scripted_backend, fault_server) -> None:
+    scripted_backend(_profile(fault_server) + f"\n[budget]\ndaily_usd = {SERVER_COST}\n")
+    assert run("complete", "-m", "fake:ok-a", "--max-tokens", "5", "hi").exit_code == 0  # spends it all
+    fault_server.seen.clear()
+    result = run("run-local", "fake:ok-a", "hi")
+    assert result.exit_code == 6
+    assert result.stderr == (f"llmctl: error: [budget] daily_usd of ${SERVER_COST} is spent (${SERVER_COST} logged); "
+                             "nothing was sent\n")
+    assert fault_server.seen == []
+
+
+def test_each_chat_turn_is_metered_and_checked_first(scripted_backend, fault_server, data_dir: Path) -> None:
+    from llmctl.chat import ChatSession
+    from llmctl.core.errors import BudgetExceededError
+    from llmctl.providers.base import CompletionRequest
+    from llmctl.providers.registry import get_provider, resolve_model
+
+    scripted_backend(_profile(fault_server) + "\n[budget]\ndaily_usd = 100\n")
+    ref = resolve_model("fake:ok-a")
+    chat = ChatSession(get_provider(ref, {}), ref, CompletionRequest("", max_tokens=5))
+    first = chat.ask("My name is Zorblax.")
+    second = chat.ask("What is my name?")
+    assert (first.cost, second.cost) == (SERVER_COST, SERVER_COST)
+    # The second turn carried the first as history.
+    assert [m["role"] for m in _chats(fault_server)[1].body["messages"]] == ["user", "assistant", "user"]
+    scripted_backend(_profile(fault_server) + f"\n[budget]\ndaily_usd = {2 * SERVER_COST}\n")
+    with pytest.raises(BudgetExceededError, match=r"^\[budget\] daily_usd of \$34 is spent \(\$34 logged\); "
+                                                  "nothing was sent$"):
+        chat.ask("And now?")
+    assert len(_chats(fault_server)) == 2
+    assert [(r["command"], r["cost"]) for r in _rows(data_dir)] == [("run-local", "17"), ("run-local", "17")]
