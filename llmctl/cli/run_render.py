@@ -97,8 +97,8 @@ def estimate_output(out: Output, estimates: Sequence[ModelEstimate]) -> None:
     rows = []
     for e in estimates:
         share = f"{100 * e.largest_input / e.context_window:.1f}%" if e.context_window else ""
-        rows.append([e.label, e.records, e.input_tokens, e.max_output_tokens, share,
-                     _money(e.input_cost, e.local), _money(e.max_cost, e.local)])
+        rows.append([e.label, e.records, e.input_tokens, "unbounded" if e.unbounded else e.max_output_tokens, share,
+                     _money(e.input_cost, e.local), "unbounded" if e.unbounded else _money(e.max_cost, e.local)])
     out.table(["model", "records", "input_tokens", "max_output_tokens", "context_used", "cost_min", "cost_max"],
               rows, right_align=("records", "input_tokens", "max_output_tokens", "context_used", "cost_min",
                                  "cost_max"))

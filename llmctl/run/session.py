@@ -122,6 +122,12 @@ class Session:
         estimates, worst = estimate_run(self.job, self.targets, pending, self.options)
         budget = Budget(limit, worst, what)
         budget.check_inputs(sum((estimate.input_cost for estimate in estimates), Decimal(0)))
+        for estimate in estimates:
+            if estimate.unbounded:
+                # Its worst case is unknown, so no reservation could keep it under the limit.
+                names = " and ".join(dict.fromkeys(name.split(" (")[0] for _, name in limits))
+                raise UsageError(f"{estimate.label} has no known output limit (no max_output, no context window), "
+                                 f"so {names} cannot bound what it may spend; give --max-tokens N; nothing was sent")
         return budget
 
     def run(self, items: Sequence[InputItem], on_record: RecordSink, options: RunOptions) -> Report:

@@ -92,3 +92,39 @@ def test_each_chat_turn_is_metered_and_checked_first(scripted_backend, fault_ser
         chat.ask("And now?")
     assert len(_chats(fault_server)) == 2
     assert [(r["command"], r["cost"]) for r in _rows(data_dir)] == [("run-local", "17"), ("run-local", "17")]
+
+
+# ------------------------------------------------------------------ 2. no output bound under a budget
+def test_max_cost_with_no_known_output_limit_is_refused(scripted_backend, fault_server) -> None:
+    scripted_backend(_profile(fault_server))
+    result = run("complete", "-m", "fake:ok-a", "--max-cost", "100", "hi")
+    assert result.exit_code == 2
+    assert result.stderr == ("llmctl: error: fake:ok-a has no known output limit (no max_output, no context window), "
+                             "so --max-cost cannot bound what it may spend; give --max-tokens N; nothing was sent\n")
+    assert fault_server.seen == []
+    bounded = run("complete", "-m", "fake:ok-a", "--max-cost", "100", "--max-tokens", "7", "hi")
+    assert bounded.exit_code == 0, bounded.stderr
+    assert [seen.body["max_tokens"] for seen in _chats(fault_server)] == [7]
+
+
+def test_a_daily_budget_with_no_known_output_limit_is_refused(scripted_backend, fault_server) -> None:
+    scripted_backend(_profile(fault_server) + "\n[budget]\ndaily_usd = 100\n")
+    for command in (["complete", "-m", "fake:ok-a", "hi"], ["run-local", "fake:ok-a", "hi"]):
+        result = run(*command)
+        assert result.exit_code == 2, result.stderr
+        assert result.stderr.startswith("llmctl: error: fake:ok-a has no known output limit (no max_output, no "
+                                        "context window), so [budget] daily_usd cannot bound what it may spend")
+    assert fault_server.seen == []
+
+
+def test_estimate_says_the_output_is_unbounded(scripted_backend, fault_server) -> None:
+    scripted_backend(_profile(fault_server))
+    line = run("complete", "--estimate", "-m", "fake:ok-a", "hi")
+    assert line.exit_code == 0, line.stderr
+    assert "and up: output unbounded" in line.stdout
+    record = json.loads(run("complete", "--estimate", "--json", "-m", "fake:ok-a", "hi").stdout)
+    assert record["max_output_tokens"] is None and record["cost"]["max"] is None
+    assert record["output_unbounded"] is True and record["cost"]["min"] > 0
+    capped = json.loads(run("complete", "--estimate", "--json", "-m", "fake:ok-a", "--max-tokens", "9", "hi").stdout)
+    assert capped["max_output_tokens"] == 9 and "output_unbounded" not in capped
+    assert fault_server.seen == []
