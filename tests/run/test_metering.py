@@ -128,3 +128,25 @@ def test_estimate_says_the_output_is_unbounded(scripted_backend, fault_server) -
     capped = json.loads(run("complete", "--estimate", "--json", "-m", "fake:ok-a", "--max-tokens", "9", "hi").stdout)
     assert capped["max_output_tokens"] == 9 and "output_unbounded" not in capped
     assert fault_server.seen == []
+
+
+# ------------------------------------------------------------------ 6. concurrent reservations
+def test_concurrent_requests_never_reserve_past_the_limit(scripted_backend, fault_server, tmp_path: Path,
+                                                          data_dir: Path) -> None:
+    # Output is what costs: the inputs of the whole batch fit the limit, their worst cases do not.
+    scripted_backend(_profile(fault_server, per_million=("1", "1000000")))
+    fault_server.hang_seconds = 0.3  # every answer is late, so all eight workers ask at once
+    fault_server.script("hang")
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text("".join(json.dumps({"id": i, "text": "hi"}) + "\n" for i in range(12)))
+    estimate = json.loads(run("complete", "--estimate", "--json", "-m", "fake:ok-a", "--max-tokens", "10",
+                              "--jsonl", str(prompts)).stdout)
+    worst = Decimal(str(estimate["per_record"]["cost_max"]))
+    allowed = 3
+    limit = worst * allowed
+    result = run("complete", "-m", "fake:ok-a", "--max-tokens", "10", "--jsonl", str(prompts), "--concurrency", "8",
+                 "--max-cost", str(limit), "-o", str(tmp_path / "out.jsonl"))
+    assert result.exit_code == 6, result.stderr
+    assert len(_chats(fault_server)) == allowed
+    spent = sum(Decimal(r["cost"]) for r in _rows(data_dir))
+    assert spent == allowed * (Decimal("0.000011") + 6) <= limit
