@@ -40,12 +40,15 @@ def model_summary(totals: ModelTotals, seconds: float, wall: float | None = None
     if usage.estimated:
         tokens += " (estimated)"
     money = "local" if totals.local else format_money(totals.cost, totals.currency)
+    if not totals.ok and totals.errors:
+        # Nothing answered: no tokens or cost to show (a "$0" would read as a free call), the error instead.
+        tokens, money = f"failed: {totals.errors[0]}", ""
     if wall is None:
         timing = f"{seconds:.2f} s"
     else:
         load = [f"load {totals.load_ms / 1000:.2f} s"] if totals.load_ms is not None else []
         timing = f"{wall:.2f} s ({', '.join([*load, f'request {seconds:.2f} s'])})"
-    parts = [totals.label, tokens, money, timing]
+    parts = [part for part in (totals.label, tokens, money, timing) if part]
     count = totals.ok + totals.failed
     if count != 1 or totals.failed:
         parts.append(f"{totals.ok}/{count} ok")

@@ -150,3 +150,26 @@ def test_concurrent_requests_never_reserve_past_the_limit(scripted_backend, faul
     assert len(_chats(fault_server)) == allowed
     spent = sum(Decimal(r["cost"]) for r in _rows(data_dir))
     assert spent == allowed * (Decimal("0.000011") + 6) <= limit
+
+
+# ------------------------------------------------------------------ 7. failures, missing keys, unpriced models
+def test_a_failed_model_in_a_compare_shows_its_error_not_a_cost() -> None:
+    result = run("complete", "-m", "scripted:chat", "-m", "scripted:broken", "hi")
+    assert result.exit_code == 4
+    summary = [line for line in result.stderr.splitlines() if line.startswith("scripted:broken · ")]
+    assert len(summary) == 1
+    assert summary[0].startswith("scripted:broken · failed: connection reset by peer · ")
+    assert "$" not in summary[0] and " in + " not in summary[0]
+
+
+def test_a_missing_key_in_a_compare_is_exit_3_before_anything_is_sent(scripted_backend, fault_server,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_KEY", "sk-test-fake-key")
+    monkeypatch.delenv("NOKEY_KEY", raising=False)
+    scripted_backend(_profile(fault_server, key_env="FAKE_KEY") + _profile(fault_server, "nokey", key_env="NOKEY_KEY"))
+    result = run("complete", "-m", "fake:ok-a", "-m", "nokey:ok-a", "hi")
+    assert result.exit_code == 3
+    assert result.stderr.splitlines()[-1] == ("llmctl: error: NOKEY_KEY is not set; the profile 'nokey' needs an API "
+                                              "key (export NOKEY_KEY=... in your shell)")
+    assert fault_server.seen == []
+    assert ScriptedProvider.calls == []
