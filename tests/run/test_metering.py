@@ -173,3 +173,14 @@ def test_a_missing_key_in_a_compare_is_exit_3_before_anything_is_sent(scripted_b
                                               "key (export NOKEY_KEY=... in your shell)")
     assert fault_server.seen == []
     assert ScriptedProvider.calls == []
+
+
+def test_usage_shows_a_model_with_no_price_as_unpriced(scripted_backend, fault_server) -> None:
+    scripted_backend(_profile(fault_server) + _profile(fault_server, "free", priced=False))
+    assert run("complete", "-m", "free:ok-a", "hi").exit_code == 0
+    assert run("complete", "-m", "fake:ok-a", "hi").exit_code == 0
+    rows = {r["model"]: r for r in map(json.loads, run("usage", "--by", "model", "--json").stdout.splitlines())}
+    assert rows["free:ok-a"]["cost"] is None and rows["free:ok-a"]["unpriced_calls"] == 1
+    assert rows["fake:ok-a"]["cost"] == SERVER_COST
+    table = {line.split("\t")[0]: line.split("\t")[-1] for line in run("usage", "--by", "model").stdout.splitlines()}
+    assert table == {"model": "cost", "fake:ok-a": f"${SERVER_COST}", "free:ok-a": "unpriced"}
