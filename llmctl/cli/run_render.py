@@ -59,26 +59,21 @@ def model_summary(totals: ModelTotals, seconds: float, wall: float | None = None
     return " · ".join(parts)
 
 
-def _one_line(text: str | None, width: int = 60) -> str:
-    if text is None:
-        return ""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
-
-
 def compare_table(out: Output, records: Sequence[tuple[int, dict[str, Any]]], items: Sequence[InputItem]) -> None:
     """complete with several models: one row per (model, input); a failed row shows its error."""
     several_inputs = len(items) > 1
     columns = ["model", *(["input"] if several_inputs else []), "answer", "ttft_ms", "total_ms", "tokens_in",
                "tokens_out", "tokens_per_s", "cost"]
     rows: list[list[Any]] = []
+    as_tsv = out.table_format == "tsv" or (out.table_format != "table" and not out.stdout_is_tty())
     for index, record in records:
         usage = record.get("usage") or {}
         cost = record.get("cost") or {}
         error = record.get("error")
-        answer = f"error: {error['message']}" if error else _one_line(record.get("text"))
-        if not out.stdout_is_tty() or out.table_format == "tsv":
-            answer = " ".join(answer.split()) if error else " ".join((record.get("text") or "").split())
+        # The whole answer: a terminal's table wraps it in its cell, TSV puts it on one line.
+        answer = f"error: {error['message']}" if error else (record.get("text") or "").strip()
+        if as_tsv:
+            answer = " ".join(answer.split())
         row: list[Any] = [record["model"]]
         if several_inputs:
             row.append(record.get("id", items[index].line or index + 1))

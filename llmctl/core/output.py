@@ -72,6 +72,7 @@ class Output:
             return
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
         console = Console(file=sys.stdout, highlight=False)
         cells = [["" if c is None else str(c) for c in row] for row in rows]
@@ -97,7 +98,8 @@ class Output:
                              overflow="ellipsis" if name in no_wrap else "fold",
                              min_width=longest if name not in no_wrap and longest <= 16 else None)
         for row in cells:
-            table.add_row(*(row[index] for index in keep))
+            # Text, not markup: a cell holds what a model or a user wrote ("[/]" is no closing tag).
+            table.add_row(*(Text(row[index]) for index in keep))
         console.print(table)
 
     # ------------------------------------------------------------------ stderr

@@ -184,3 +184,15 @@ def test_usage_shows_a_model_with_no_price_as_unpriced(scripted_backend, fault_s
     assert rows["fake:ok-a"]["cost"] == SERVER_COST
     table = {line.split("\t")[0]: line.split("\t")[-1] for line in run("usage", "--by", "model").stdout.splitlines()}
     assert table == {"model": "cost", "fake:ok-a": f"${SERVER_COST}", "free:ok-a": "unpriced"}
+
+
+# ------------------------------------------------------------------ the compare table keeps whole answers
+def test_the_compare_table_wraps_whole_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    words = [f"word{i}" for i in range(40)] + ["[bold]", "[/]"]
+    result = run("complete", "-m", "scripted:chat", "-m", "scripted:slow-50", "--format", "table", " ".join(words))
+    assert result.exit_code == 0, result.stderr
+    shown = result.stdout.split()
+    for word in words:
+        assert shown.count(word.upper()) == 2, word
+    assert "…" not in result.stdout
