@@ -8,7 +8,12 @@ it reports 11 prompt and 6 completion tokens for every chat answer, at $1 a toke
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
 import sqlite3
+import sys
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -92,6 +97,52 @@ def test_each_chat_turn_is_metered_and_checked_first(scripted_backend, fault_ser
         chat.ask("And now?")
     assert len(_chats(fault_server)) == 2
     assert [(r["command"], r["cost"]) for r in _rows(data_dir)] == [("run-local", "17"), ("run-local", "17")]
+
+
+def _chat_on_a_terminal(args: list[str], lines: list[str]) -> tuple[int, list[str]]:
+    """The interactive chat on a pseudo-terminal: each line sent at its prompt; the exit code, and
+    what the terminal showed after each line was sent."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the chat, with this test's config and data dirs from the environment
+        os.execv(sys.executable, [sys.executable, "-m", "llmctl", *args])
+    seen, screens = b"", []
+    deadline = time.monotonic() + 60
+    try:
+        for line in [*lines, None]:
+            start = len(seen)
+            # Up to the next prompt; after the last line, up to the end.
+            while time.monotonic() < deadline and (line is None or b">>> " not in seen[start:]):
+                if not select.select([fd], [], [], 1)[0]:
+                    continue
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:  # the child has closed the terminal
+                    chunk = b""
+                if not chunk:
+                    break
+                seen += chunk
+            screens.append(seen[start:].decode(errors="replace"))
+            if line is not None:
+                os.write(fd, line.encode() + b"\n")
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    return os.waitstatus_to_exitcode(status), screens[1:]
+
+
+def test_the_chat_meters_each_turn_and_goes_on_when_the_budget_is_spent(user_config, fault_server,
+                                                                        data_dir: Path) -> None:
+    # The chat runs in a child process, which knows no scripted backend: the config names only the profile.
+    user_config(_profile(fault_server) + "\n[budget]\ndaily_usd = 15\n")
+    fault_server.script("stream")  # 11 prompt and 4 completion tokens: $15, the whole day's budget
+    code, screens = _chat_on_a_terminal(["run-local", "fake:ok-a", "--max-tokens", "5"],
+                                        ["hi", "and again", "/exit"])
+    assert code == 0, screens
+    first, second, _ = screens
+    assert "Frogs sing at night." in first and "11 in + 4 out tokens · $15 · " in first
+    assert "warning: [budget] daily_usd of $15 is spent ($15 logged); nothing was sent" in second
+    assert len(_chats(fault_server)) == 1
+    assert [(r["command"], r["cost"]) for r in _rows(data_dir)] == [("run-local", "15")]
 
 
 # ------------------------------------------------------------------ 2. no output bound under a budget
