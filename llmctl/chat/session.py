@@ -101,6 +101,8 @@ class ChatSession:
         if report.budget_stop:
             raise BudgetExceededError(report.budget_stop)
         if records and records[0].get("error") is None:
+            # The model was loaded when the chat began; the run's own look at it took no time worth a figure.
+            records[0].pop("load_ms", None)
             return records[0]
         if report.failures:
             raise report.failures[-1]
