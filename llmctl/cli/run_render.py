@@ -81,7 +81,9 @@ def compare_table(out: Output, records: Sequence[tuple[int, dict[str, Any]]], it
                 usage.get("input_tokens", ""), usage.get("output_tokens", ""), record.get("tokens_per_s") or "",
                 "" if error else _money(cost.get("total"), bool(cost.get("local")))]
         rows.append(row)
-    out.table(columns, rows, right_align=("ttft_ms", "total_ms", "tokens_in", "tokens_out", "tokens_per_s", "cost"))
+    # On a narrow terminal the timings give way before the answer is squeezed; model names are never broken.
+    out.table(columns, rows, right_align=("ttft_ms", "total_ms", "tokens_in", "tokens_out", "tokens_per_s", "cost"),
+              no_wrap=("model",), droppable=("ttft_ms", "tokens_per_s", "total_ms"), wrap_at=40)
 
 
 def estimate_output(out: Output, estimates: Sequence[ModelEstimate]) -> None:

@@ -58,12 +58,14 @@ class Output:
         return _is_tty(sys.stdout)
 
     def table(self, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None,
-              right_align: Sequence[str] = (), no_wrap: Sequence[str] = (), droppable: Sequence[str] = ()) -> None:
+              right_align: Sequence[str] = (), no_wrap: Sequence[str] = (), droppable: Sequence[str] = (),
+              wrap_at: int | None = None) -> None:
         """A Rich table on a terminal, TSV (with a header line) in a pipe or with --format tsv.
 
         Cells wrap between words; `no_wrap` columns (names a user copies) are never broken at all.
         On a terminal too narrow for the whole table, `droppable` columns are left out, in that
-        order, until it fits (stderr says which; TSV and --json always carry every column)."""
+        order, until it fits (stderr says which; TSV and --json always carry every column); with
+        `wrap_at`, a column that wraps counts at most that wide there (a long answer need not be one line)."""
         as_tsv = self.table_format == "tsv" or (self.table_format == "auto" and not self.stdout_is_tty())
         if as_tsv:
             self.line("\t".join(columns))
@@ -79,7 +81,8 @@ class Output:
         keep = list(range(len(columns)))
 
         def natural(index: int) -> int:
-            return max([len(columns[index]), *(len(row[index]) for row in cells)])
+            width = max([len(columns[index]), *(len(row[index]) for row in cells)])
+            return min(width, wrap_at) if wrap_at and columns[index] not in no_wrap else width
 
         dropped = []
         for name in droppable:

@@ -247,3 +247,5 @@ def test_the_compare_table_wraps_whole_answers(monkeypatch: pytest.MonkeyPatch) 
     for word in words:
         assert shown.count(word.upper()) == 2, word
     assert "…" not in result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) <= 100  # the timings gave way, not the answer
+    assert "left out; --format tsv or --json show every column" in result.stderr
