@@ -93,9 +93,13 @@ class ChatSession:
     def _send(self, text: str, on_text: TextSink | None) -> dict[str, Any]:
         """One request through the run layer; its failure (or the budget's refusal) is raised."""
         records: list[dict[str, Any]] = []
-        sink = (lambda _ref, delta: on_text(delta)) if on_text is not None else None
-        options = dataclasses.replace(self._run, on_text=sink, output=None, resume=False, retry_failed=False,
-                                      concurrency=1)
+
+        def sink(_ref: ModelRef, delta: str) -> None:
+            if on_text is not None:
+                on_text(delta)
+
+        options = dataclasses.replace(self._run, on_text=sink if on_text is not None else None, output=None,
+                                      resume=False, retry_failed=False, concurrency=1)
         report = self._session.run([InputItem(text, "<chat>")],
                                    lambda _item, _index, record: records.append(record), options)
         if report.budget_stop:
