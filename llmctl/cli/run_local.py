@@ -13,14 +13,14 @@ import typer
 from llmctl.cli.common import guarded, make_output
 from llmctl.cli.completion import complete_model_name
 from llmctl.cli.options import FormatOpt, JsonOpt, QuietOpt, VerboseOpt
-from llmctl.core.errors import InputError, UsageError
+from llmctl.core.errors import BudgetExceededError, InputError, UsageError
 from llmctl.core.inputs import decode_utf8
 from llmctl.core.output import Output, plural
-from llmctl.core.usage import LOCAL_COST, Usage
+from llmctl.core.usage import format_money
 from llmctl.providers.base import COMPLETE, CompletionRequest, ModelRef, Provider
 
 if TYPE_CHECKING:
-    from llmctl.chat import ChatSession
+    from llmctl.chat import ChatSession, Turn
 
 
 def _resolve(name: str) -> ModelRef:
@@ -40,9 +40,12 @@ def _rate(tokens: int, seconds: float) -> str:
     return f"{tokens / seconds:.1f} tok/s" if seconds > 0 and tokens else "- tok/s"
 
 
-def _turn_line(usage: Usage, seconds: float) -> str:
-    return f"{usage.input_tokens:,} in + {usage.output_tokens:,} out tokens · {_rate(usage.output_tokens, seconds)}" \
-           f" · {seconds:.2f} s"
+def _turn_line(turn: Turn, local: bool) -> str:
+    """Tokens, what the turn cost (an API model; a local one costs nothing), speed and time."""
+    usage, seconds = turn.usage, turn.seconds
+    money = [] if local else [format_money(turn.cost)]
+    return " · ".join([f"{usage.input_tokens:,} in + {usage.output_tokens:,} out tokens", *money,
+                       _rate(usage.output_tokens, seconds), f"{seconds:.2f} s"])
 
 
 def _repl(chat: ChatSession, out: Output) -> None:
@@ -81,26 +84,25 @@ def _answer(chat: ChatSession, out: Output, text: str) -> None:
         out.write("\n")
         out.info("(answer interrupted)")
         return
-    except UsageError as exc:
+    except (UsageError, BudgetExceededError) as exc:
+        # The chat goes on (a budget's refusal sent nothing): the user may still /save it.
         out.warn(exc.one_line())
         return
     if turn.dropped:
         out.info(f"(the conversation outgrew the context window; dropped the oldest {turn.dropped} turn(s))")
     if not turn.text.endswith("\n"):
         out.write("\n")
-    out.info(_turn_line(turn.usage, turn.seconds))
+    out.info(_turn_line(turn, chat.provider.local))
 
 
 def _one_shot(chat: ChatSession, out: Output, text: str) -> None:
     turn = chat.ask(text, None if out.json_mode else out.write)
     if out.json_mode:
-        out.record({"model": chat.ref.label, "text": turn.text, "usage": turn.usage.to_json(),
-                    "cost": LOCAL_COST.to_json() if chat.provider.local else None,
-                    "latency_ms": round(turn.seconds * 1000, 1)})
+        out.record(turn.record)
         return
     if not turn.text.endswith("\n"):
         out.write("\n")
-    out.summary(f"{chat.ref.label} · {_turn_line(turn.usage, turn.seconds)}")
+    out.summary(f"{chat.ref.label} · {_turn_line(turn, chat.provider.local)}")
 
 
 def _serve(out: Output, ref: ModelRef, provider: Provider, host: str, port: int, embedding: bool,
@@ -238,9 +240,12 @@ def run_local_command(
         return
     from llmctl.chat import ChatSession
     from llmctl.providers.defaults import with_model_defaults
+    from llmctl.run import RunOptions
 
     template = CompletionRequest("", system=system, max_tokens=max_tokens, temperature=temperature, seed=seed)
-    chat = ChatSession(provider, ref, with_model_defaults(template, ref, provider))
+    # Each turn goes through the run layer: [budget] limits, the usage log and its cost.
+    chat = ChatSession(provider, ref, with_model_defaults(template, ref, provider), options=options,
+                       run=RunOptions(warn=out.warn))
     if prompt:
         _one_shot(chat, out, " ".join(prompt))
     elif not sys.stdin.isatty():

@@ -40,12 +40,15 @@ def model_summary(totals: ModelTotals, seconds: float, wall: float | None = None
     if usage.estimated:
         tokens += " (estimated)"
     money = "local" if totals.local else format_money(totals.cost, totals.currency)
+    if not totals.ok and totals.errors:
+        # Nothing answered: no tokens or cost to show (a "$0" would read as a free call), the error instead.
+        tokens, money = f"failed: {totals.errors[0]}", ""
     if wall is None:
         timing = f"{seconds:.2f} s"
     else:
         load = [f"load {totals.load_ms / 1000:.2f} s"] if totals.load_ms is not None else []
         timing = f"{wall:.2f} s ({', '.join([*load, f'request {seconds:.2f} s'])})"
-    parts = [totals.label, tokens, money, timing]
+    parts = [part for part in (totals.label, tokens, money, timing) if part]
     count = totals.ok + totals.failed
     if count != 1 or totals.failed:
         parts.append(f"{totals.ok}/{count} ok")
@@ -56,26 +59,21 @@ def model_summary(totals: ModelTotals, seconds: float, wall: float | None = None
     return " · ".join(parts)
 
 
-def _one_line(text: str | None, width: int = 60) -> str:
-    if text is None:
-        return ""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
-
-
 def compare_table(out: Output, records: Sequence[tuple[int, dict[str, Any]]], items: Sequence[InputItem]) -> None:
     """complete with several models: one row per (model, input); a failed row shows its error."""
     several_inputs = len(items) > 1
     columns = ["model", *(["input"] if several_inputs else []), "answer", "ttft_ms", "total_ms", "tokens_in",
                "tokens_out", "tokens_per_s", "cost"]
     rows: list[list[Any]] = []
+    as_tsv = out.table_format == "tsv" or (out.table_format != "table" and not out.stdout_is_tty())
     for index, record in records:
         usage = record.get("usage") or {}
         cost = record.get("cost") or {}
         error = record.get("error")
-        answer = f"error: {error['message']}" if error else _one_line(record.get("text"))
-        if not out.stdout_is_tty() or out.table_format == "tsv":
-            answer = " ".join(answer.split()) if error else " ".join((record.get("text") or "").split())
+        # The whole answer: a terminal's table wraps it in its cell, TSV puts it on one line.
+        answer = f"error: {error['message']}" if error else (record.get("text") or "").strip()
+        if as_tsv:
+            answer = " ".join(answer.split())
         row: list[Any] = [record["model"]]
         if several_inputs:
             row.append(record.get("id", items[index].line or index + 1))
@@ -83,7 +81,9 @@ def compare_table(out: Output, records: Sequence[tuple[int, dict[str, Any]]], it
                 usage.get("input_tokens", ""), usage.get("output_tokens", ""), record.get("tokens_per_s") or "",
                 "" if error else _money(cost.get("total"), bool(cost.get("local")))]
         rows.append(row)
-    out.table(columns, rows, right_align=("ttft_ms", "total_ms", "tokens_in", "tokens_out", "tokens_per_s", "cost"))
+    # On a narrow terminal the timings give way before the answer is squeezed; model names are never broken.
+    out.table(columns, rows, right_align=("ttft_ms", "total_ms", "tokens_in", "tokens_out", "tokens_per_s", "cost"),
+              no_wrap=("model",), droppable=("ttft_ms", "tokens_per_s", "total_ms"), wrap_at=40)
 
 
 def estimate_output(out: Output, estimates: Sequence[ModelEstimate]) -> None:
@@ -97,8 +97,8 @@ def estimate_output(out: Output, estimates: Sequence[ModelEstimate]) -> None:
     rows = []
     for e in estimates:
         share = f"{100 * e.largest_input / e.context_window:.1f}%" if e.context_window else ""
-        rows.append([e.label, e.records, e.input_tokens, e.max_output_tokens, share,
-                     _money(e.input_cost, e.local), _money(e.max_cost, e.local)])
+        rows.append([e.label, e.records, e.input_tokens, "unbounded" if e.unbounded else e.max_output_tokens, share,
+                     _money(e.input_cost, e.local), "unbounded" if e.unbounded else _money(e.max_cost, e.local)])
     out.table(["model", "records", "input_tokens", "max_output_tokens", "context_used", "cost_min", "cost_max"],
               rows, right_align=("records", "input_tokens", "max_output_tokens", "context_used", "cost_min",
                                  "cost_max"))

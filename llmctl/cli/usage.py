@@ -38,7 +38,8 @@ def usage_command(
             out.record(row.to_json(by))
         return
     table = [[r.key, r.calls, r.errors, r.cache_hits, r.input_tokens, r.output_tokens,
-              format_money(r.cost) + (f" (+{r.unpriced} unpriced)" if r.unpriced else "")] for r in rows]
+              "unpriced" if r.cost is None else format_money(r.cost) + (f" (+{r.unpriced} unpriced)" if r.unpriced
+                                                                         else "")] for r in rows]
     out.table([by, "calls", "errors", "cache_hits", "input_tokens", "output_tokens", "cost"], table,
               right_align=("calls", "errors", "cache_hits", "input_tokens", "output_tokens", "cost"))
     if not rows:

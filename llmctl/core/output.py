@@ -58,12 +58,14 @@ class Output:
         return _is_tty(sys.stdout)
 
     def table(self, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None,
-              right_align: Sequence[str] = (), no_wrap: Sequence[str] = (), droppable: Sequence[str] = ()) -> None:
+              right_align: Sequence[str] = (), no_wrap: Sequence[str] = (), droppable: Sequence[str] = (),
+              wrap_at: int | None = None) -> None:
         """A Rich table on a terminal, TSV (with a header line) in a pipe or with --format tsv.
 
         Cells wrap between words; `no_wrap` columns (names a user copies) are never broken at all.
         On a terminal too narrow for the whole table, `droppable` columns are left out, in that
-        order, until it fits (stderr says which; TSV and --json always carry every column)."""
+        order, until it fits (stderr says which; TSV and --json always carry every column); with
+        `wrap_at`, a column that wraps counts at most that wide there (a long answer need not be one line)."""
         as_tsv = self.table_format == "tsv" or (self.table_format == "auto" and not self.stdout_is_tty())
         if as_tsv:
             self.line("\t".join(columns))
@@ -72,13 +74,15 @@ class Output:
             return
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
         console = Console(file=sys.stdout, highlight=False)
         cells = [["" if c is None else str(c) for c in row] for row in rows]
         keep = list(range(len(columns)))
 
         def natural(index: int) -> int:
-            return max([len(columns[index]), *(len(row[index]) for row in cells)])
+            width = max([len(columns[index]), *(len(row[index]) for row in cells)])
+            return min(width, wrap_at) if wrap_at and columns[index] not in no_wrap else width
 
         dropped = []
         for name in droppable:
@@ -97,7 +101,8 @@ class Output:
                              overflow="ellipsis" if name in no_wrap else "fold",
                              min_width=longest if name not in no_wrap and longest <= 16 else None)
         for row in cells:
-            table.add_row(*(row[index] for index in keep))
+            # Text, not markup: a cell holds what a model or a user wrote ("[/]" is no closing tag).
+            table.add_row(*(Text(row[index]) for index in keep))
         console.print(table)
 
     # ------------------------------------------------------------------ stderr

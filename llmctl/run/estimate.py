@@ -36,6 +36,9 @@ class ModelEstimate:
     #: counted in `max_cost`
     retry_input_tokens: int = 0
     retry_output_tokens: int = 0
+    #: records whose output has no known bound (no --max-tokens, max_output or window): the most they
+    #: may cost is unknown, so `max_cost` counts their input only
+    unbounded: int = 0
 
     def to_json(self) -> dict[str, Any]:
         mean = (lambda v: float(v / self.records)) if self.records else (lambda v: 0.0)
@@ -43,13 +46,16 @@ class ModelEstimate:
             "model": self.label,
             "records": self.records,
             "input_tokens": self.input_tokens,
-            "max_output_tokens": self.max_output_tokens,
+            "max_output_tokens": None if self.unbounded else self.max_output_tokens,
             "context_window": self.context_window,
             "context_used": round(self.largest_input / self.context_window, 4) if self.context_window else None,
-            "cost": {"min": float(self.input_cost), "max": float(self.max_cost), "currency": self.currency,
+            "cost": {"min": float(self.input_cost), "max": None if self.unbounded else float(self.max_cost),
+                     "currency": self.currency,
                      "price_as_of": self.price_as_of, **({"local": True} if self.local else {})},
             "per_record": {"input_tokens": round(self.input_tokens / self.records, 1) if self.records else 0,
-                           "cost_min": mean(self.input_cost), "cost_max": mean(self.max_cost)},
+                           "cost_min": mean(self.input_cost),
+                           "cost_max": None if self.unbounded else mean(self.max_cost)},
+            **({"output_unbounded": True} if self.unbounded else {}),
             **({"retries_at_most": {"input_tokens": self.retry_input_tokens,
                                     "output_tokens": self.retry_output_tokens}}
                if self.retry_input_tokens or self.retry_output_tokens else {}),
@@ -62,6 +68,9 @@ class ModelEstimate:
             parts.append(f"largest {100 * self.largest_input / self.context_window:.1f}% of {self.context_window:,}")
         if self.local:
             parts.append("local, no cost")
+        elif self.unbounded:
+            parts.append(f"{format_money(self.input_cost, self.currency)} and up: output unbounded (no --max-tokens, "
+                         "no max_output, no context window known for it)")
         elif not self.max_output_tokens:
             parts.append(format_money(self.input_cost, self.currency))
             if self.records > 1:
@@ -102,7 +111,7 @@ def estimate_run(job: Job, targets: Sequence[Target], items: Sequence[InputItem]
         if need_price and not probe.local and probe.input is None:
             raise UsageError(f"no price is known for {ref.label}; cannot estimate its cost "
                              "(add one under [prices] in the config)")
-        tokens_in = tokens_out = largest = count = retry_in = retry_out = 0
+        tokens_in = tokens_out = largest = count = retry_in = retry_out = unbounded = 0
         cost_in = cost_max = Decimal(0)
         for index, item in enumerate(items):
             if item.problem is not None:
@@ -122,11 +131,13 @@ def estimate_run(job: Job, targets: Sequence[Target], items: Sequence[InputItem]
             tokens_out += guess.max_output_tokens
             retry_in += guess.retry_input_tokens
             retry_out += guess.retry_output_tokens
+            unbounded += guess.unbounded
             largest = max(largest, guess.largest_call if guess.largest_call is not None else guess.input_tokens)
             cost_in += low
             cost_max += high
             count += 1
         window = ref.context_window or getattr(tokenizer, "context_window", None)
         estimates.append(ModelEstimate(ref.label, count, tokens_in, tokens_out, largest, window, probe.local,
-                                       probe.currency, probe.price_as_of, cost_in, cost_max, retry_in, retry_out))
+                                       probe.currency, probe.price_as_of, cost_in, cost_max, retry_in, retry_out,
+                                       0 if probe.local else unbounded))
     return estimates, worst

@@ -39,6 +39,9 @@ class Estimate:
     #: is asked for once more) could add: in the worst case, never in the expected one
     retry_input_tokens: int = 0
     retry_output_tokens: int = 0
+    #: no bound on the output is known (no --max-tokens, no max_output, no context window): the
+    #: answer may run as long as the server lets it, so no budget can hold it
+    unbounded: bool = False
 
 
 class Job(ABC):
@@ -148,7 +151,11 @@ class CompleteJob(Job):
         if self.template.max_tokens is None and window:
             # Without --max-tokens the answer may run to the output limit or the end of the window.
             ceiling = min(ceiling, max(window - inputs, 0))
-        return Estimate(inputs, ceiling)
+        if not ceiling and request.max_tokens is not None:
+            # No limit known but a default cap from the model's settings (an alias's max_tokens): that is sent.
+            ceiling = request.max_tokens
+        bounded = request.max_tokens is not None or isinstance(limit, int) or bool(window)
+        return Estimate(inputs, ceiling, unbounded=not bounded)
 
 
 class EmbedJob(Job):

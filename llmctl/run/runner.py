@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from llmctl.core.batch import run_batch
-from llmctl.core.errors import BudgetExceededError, InputError, LlmctlError, ProviderError
+from llmctl.core.errors import BudgetExceededError, ConfigError, InputError, LlmctlError, ProviderError
 from llmctl.core.inputs import InputItem
 from llmctl.core.usage import Usage
 from llmctl.providers.base import ModelRef, Provider
@@ -135,6 +135,11 @@ def run_job(job: Job, targets: Sequence[Target], items: Sequence[InputItem], con
         target.files = model_fingerprint(target.ref)
     answered = _prefetch(job, targets, items, controls)
     load_errors = _load_all([t for t in targets if t.ref.label not in answered], job.capability, controls)
+    for target in targets:
+        # A missing key or a broken profile is the run's configuration, not one model's failure:
+        # exit 3 before any model (in a compare, the working ones too) is sent anything.
+        if isinstance(load_errors.get(target.ref.label), ConfigError):
+            raise load_errors[target.ref.label]
 
     def timed(target: Target) -> None:
         began = time.perf_counter()

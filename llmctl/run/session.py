@@ -69,12 +69,15 @@ class RunOptions:
 
 
 class Session:
-    """A job and its models, resolved and checked (exit 2 on a bad name), ready to estimate or run."""
+    """A job and its models, resolved and checked (exit 2 on a bad name), ready to estimate or run.
 
-    def __init__(self, job: Job, names: Sequence[str], options: dict[str, Any], base_url: str | None = None) -> None:
+    `targets`: models the caller has already opened (run-local's chat), used instead of `names`."""
+
+    def __init__(self, job: Job, names: Sequence[str], options: dict[str, Any], base_url: str | None = None, *,
+                 targets: list[Target] | None = None) -> None:
         self.job = job
         self.options = options
-        self.targets: list[Target] = open_targets(names, job, options, base_url)
+        self.targets: list[Target] = targets if targets is not None else open_targets(names, job, options, base_url)
 
     @property
     def labels(self) -> list[str]:
@@ -121,6 +124,12 @@ class Session:
         estimates, worst = estimate_run(self.job, self.targets, pending, self.options)
         budget = Budget(limit, worst, what)
         budget.check_inputs(sum((estimate.input_cost for estimate in estimates), Decimal(0)))
+        for estimate in estimates:
+            if estimate.unbounded:
+                # Its worst case is unknown, so no reservation could keep it under the limit.
+                names = " and ".join(dict.fromkeys(name.split(" (")[0] for _, name in limits))
+                raise UsageError(f"{estimate.label} has no known output limit (no max_output, no context window), "
+                                 f"so {names} cannot bound what it may spend; give --max-tokens N; nothing was sent")
         return budget
 
     def run(self, items: Sequence[InputItem], on_record: RecordSink, options: RunOptions) -> Report:

@@ -227,4 +227,8 @@ def summarize(by: str = "day", since: str | None = None, until: str | None = Non
             row.unpriced += 1
         elif row.cost is not None:
             row.cost += Decimal(cost)
+    for row in found.values():
+        if row.unpriced and not row.cost:
+            # Nothing priced was spent beside calls of unknown price: the sum is unknown, not $0.
+            row.cost = None
     return list(found.values())
