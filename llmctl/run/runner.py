@@ -13,6 +13,7 @@ from typing import Any
 from llmctl.core.batch import run_batch
 from llmctl.core.errors import BudgetExceededError, InputError, LlmctlError, ProviderError
 from llmctl.core.inputs import InputItem
+from llmctl.core.pricing import price_hint
 from llmctl.core.usage import Usage
 from llmctl.providers.base import ModelRef, Provider
 from llmctl.providers.registry import get_provider, resolve_model
@@ -83,6 +84,8 @@ class Report:
     seconds: float
     budget_stop: str | None = None
     failures: list[BaseException] = field(default_factory=list)
+    #: where each model's price was looked for, by label: for the "cost is unknown" warning
+    price_hints: dict[str, str] = field(default_factory=dict)
 
     def raise_for_failures(self) -> None:
         """Exit 6 when the budget stopped the run, else exit 4 when any record failed."""
@@ -126,7 +129,8 @@ def run_job(job: Job, targets: Sequence[Target], items: Sequence[InputItem], con
 
     _each(targets, timed, controls)
     stop = controls.budget.stopped if controls.budget is not None else None
-    return Report(totals, time.perf_counter() - started, stop, controls.failures)
+    hints = {t.ref.label: price_hint(t.ref.provider, t.ref.model, t.ref.settings) for t in targets}
+    return Report(totals, time.perf_counter() - started, stop, controls.failures, hints)
 
 
 def _each(targets: Sequence[Target], fn: Callable[[Target], Any], controls: Controls) -> None:
