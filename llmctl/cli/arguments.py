@@ -20,6 +20,8 @@ GLOBAL_OPTIONS = {"--json": False, "--quiet": False, "-q": False, "--verbose": F
 GLOBAL_SHORT = {"q": "-q", "v": "-v"}
 FILE_OPTIONS = ("-f", "--file")
 HELP_OPTIONS = ("-h", "--help")
+#: ctx.meta key: the command line asks for a command's help
+HELP_ASKED = "llmctl.help_asked"
 
 
 def _option_table(command: Any) -> dict[str, Any]:
@@ -116,6 +118,7 @@ class LlmctlGroup(TyperGroup):
             return args
         own, moved, wants_help = rewrite_command_args(args[i + 1:], _option_table(command))
         if wants_help:
+            ctx.meta[HELP_ASKED] = True  # help is shown whatever the config holds
             show_backend_defaults(command)
         return [*args[:i], *moved, args[i], *own]
 

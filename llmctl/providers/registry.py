@@ -126,18 +126,39 @@ def _known_provider_names(config: Config) -> list[str]:
     return sorted(set(config.providers) | set(config.profiles))
 
 
+def _backend_kind(config: Config, name: str, settings: dict[str, Any]) -> str:
+    kind = str(settings.get("kind", name))
+    if kind not in PROVIDER_KINDS:
+        table = "profiles" if "profile" in settings else "providers"
+        where = config.user_path or shipped_config_dir() / "providers.toml"
+        raise ConfigError(f"{where}: [{table}.{name}] kind {kind!r} is not a backend; expected one of: "
+                          f"{_list(PROVIDER_KINDS)}")
+    return kind
+
+
+def check_backend_tables(config: Config | None = None) -> None:
+    """Every [profiles.*] and [providers.*] table of the user's file, used or not: a backend kind,
+    keys its options take, values of the right type (exit 3 naming the file, the table and the key)."""
+    from llmctl.providers.options import build_options
+
+    config = config or get_config()
+    for table, name in config.user_backends:
+        settings = dict(config.profiles[name]) if table == "profiles" else dict(config.providers[name])
+        if table == "profiles":
+            settings.setdefault("kind", "openai")
+            settings["profile"] = name
+        kind = _backend_kind(config, name, settings)
+        build_options(kind, {k: v for k, v in settings.items() if k != "profile"},
+                      source=config.user_path, table=f"{table}.{name}")
+
+
 def _resolve_explicit(config: Config, provider: str, model: str, base_url: str | None) -> ModelRef:
     settings = _provider_settings(config, provider)
     if settings is None:
         raise UsageError(
             f"unknown provider {provider!r}; valid providers: {_list(_known_provider_names(config))}"
         )
-    kind = str(settings.get("kind", provider))
-    if kind not in PROVIDER_KINDS:
-        table = "profiles" if "profile" in settings else "providers"
-        where = config.user_path or shipped_config_dir() / "providers.toml"
-        raise ConfigError(f"{where}: [{table}.{provider}] kind {kind!r} is not a backend; expected one of: "
-                          f"{_list(PROVIDER_KINDS)}")
+    kind = _backend_kind(config, provider, settings)
     if not model:
         raise UsageError(f"no model after {provider}: (for example {provider}:NAME)")
     if base_url:
@@ -275,16 +296,30 @@ def _resolve_bare(config: Config, name: str, base_url: str | None) -> ModelRef:
 
 
 def default_model_name(config: Config | None = None, *, purpose: str = "complete") -> str:
-    """No -m: $LLMCTL_MODEL, then the user config, then the embedded default."""
+    """No -m: $LLMCTL_MODEL, then the user config, then the embedded default.
+
+    A name from the environment or the config is resolved here, so that an error about it says
+    where it came from: the user did not type it on this command line.
+    """
     config = config or get_config()
     env = os.environ.get("LLMCTL_MODEL")
     if env:
-        return env
+        return _checked_default(config, env, "$LLMCTL_MODEL", None)
     key = "embed_model" if purpose == "embed" else "model"
     configured = config.defaults.get(key)
     if isinstance(configured, str) and configured:
-        return configured
+        where = f"{config.user_path or 'the config'}: [defaults] {key}"
+        return _checked_default(config, configured, where, ConfigError)
     return "default-embed" if purpose == "embed" else "default"
+
+
+def _checked_default(config: Config, name: str, source: str, error: type[LlmctlError] | None) -> str:
+    """`name` if it resolves; else its error prefixed with `source` (as `error` where given: exit 3 for the config)."""
+    try:
+        resolve_model(name, config)
+    except (UsageError, ConfigError) as exc:
+        raise (error or type(exc))(f"{source}: {exc.message}", hint=exc.hint) from exc
+    return name
 
 
 _PROVIDER_CACHE: dict[tuple[str, tuple[tuple[str, Any], ...]], Provider] = {}
