@@ -25,11 +25,11 @@ def default_name() -> str:
 
 def read_items(texts: Sequence[str] | None, files: Sequence[str] | None, jsonl: str | None,
                field: str) -> list[InputItem]:
+    # Empty input counts 0 tokens, as `wc -w` and ttok count it; a record whose text is no string is an error.
     items = collect_inputs(texts, files, jsonl, field, allow_empty_text=True)
     for item in items:
-        if not item.text:
-            where = item.source if item.line is None else f"{item.source} line {item.line}"
-            raise InputError(f"{where}: empty input")
+        if item.problem is not None and not item.problem.endswith(": empty input"):
+            raise InputError(item.problem)
     return items
 
 
@@ -89,9 +89,7 @@ def count_streams(out: Output, name: str, paths: Sequence[str], options: dict[st
         finally:
             if stream is not sys.stdin.buffer:
                 stream.close()
-        if n == 0 and piped_stdin:
-            raise InputError(f"{source_name(path)}: empty input")
-        # An empty file counts 0 tokens, as `wc` counts 0 words.
+        # An empty file or stdin counts 0 tokens, as `wc` counts 0 words.
         counts.append((source_name(path), n))
     _report_counts(out, ref, tokenizer, counts)
 
