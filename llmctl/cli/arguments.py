@@ -5,7 +5,8 @@
 - `-f/--file` takes every path that follows it up to the next option, so `-f docs/*.md` reads
   every file the shell expanded (put a prompt before `-f`, or after `--`).
 - `--help` of a command shows each backend option's default and the backends that take it,
-  read from the typed option models only when help is asked for.
+  read from the typed option models only when help is asked for, and what each option takes
+  (`--max-cost USD`: llmctl.cli.metavars).
 """
 
 from __future__ import annotations
@@ -97,6 +98,12 @@ def rewrite_command_args(tail: list[str], declared: dict[str, Any]) -> tuple[lis
 
 class LlmctlGroup(TyperGroup):
     """The root group: rewrites the arguments before Click parses them (see the module docstring)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from llmctl.cli.metavars import name_metavars
+
+        name_metavars(self)
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         return super().parse_args(ctx, self._rewrite(ctx, list(args)))
