@@ -105,6 +105,12 @@ class LlmctlGroup(TyperGroup):
 
         name_metavars(self)
 
+    def _main_shell_completion(self, ctx_args: Any, prog_name: str, complete_var: str | None = None) -> None:
+        from llmctl.cli.completion import use_colon_aware_bash
+
+        use_colon_aware_bash()  # after Typer registered its own: `provider:model` names complete in bash
+        super()._main_shell_completion(ctx_args, prog_name, complete_var)
+
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         return super().parse_args(ctx, self._rewrite(ctx, list(args)))
 
