@@ -1,4 +1,4 @@
-"""Configuration is checked when a command starts, and a model name llmctl did not get from -m says where it came from."""
+"""Configuration is checked when a command starts; a model name not from -m says where it came from."""
 
 from __future__ import annotations
 
