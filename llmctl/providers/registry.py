@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from llmctl.core.config import Config, get_config, shipped_config_dir
 from llmctl.core.errors import ConfigError, LlmctlError, MissingDependencyError, UsageError
 from llmctl.providers.base import ModelRef, Provider
+from llmctl.providers.hf_cache import cached_files, cached_snapshot, hf_hub_cache
 
 if TYPE_CHECKING:
     from llmctl.providers.options import BackendOptions
@@ -71,27 +72,14 @@ def expand_local_path(value: str) -> Path:
     return Path(os.path.expandvars(value)).expanduser()
 
 
-def hf_cache_dir() -> Path:
-    explicit = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
-    if explicit:
-        return Path(explicit).expanduser()
-    home = os.environ.get("HF_HOME") or str(Path.home() / ".cache" / "huggingface")
-    return Path(home).expanduser() / "hub"
+def hf_cache_dir() -> Path | None:
+    """Where the local Hugging Face cache is, as huggingface_hub says (None without it)."""
+    return hf_hub_cache()
 
 
 def find_in_hf_cache(repo_id: str) -> Path | None:
     """The snapshot folder of a model id in the local Hugging Face cache (never the network)."""
-    repo = hf_cache_dir() / ("models--" + repo_id.replace("/", "--"))
-    snapshots = repo / "snapshots"
-    if not snapshots.is_dir():
-        return None
-    main_ref = repo / "refs" / "main"
-    if main_ref.is_file():
-        candidate = snapshots / main_ref.read_text().strip()
-        if candidate.is_dir():
-            return candidate
-    found = sorted(snapshots.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
-    return found[0] if found else None
+    return cached_snapshot(repo_id)
 
 
 def _follow_points_to(config: Config, provider: str, model: str) -> dict[str, Any] | None:
@@ -223,7 +211,8 @@ def _resolve_hf(model: str) -> Path:
         cached = find_in_hf_cache(model)
         if cached is not None:
             return cached
-        raise UsageError(f"hf:{model}: no such folder, and not in the local Hugging Face cache ({hf_cache_dir()})")
+        raise UsageError(f"hf:{model}: no such folder, and not in the local Hugging Face cache "
+                         f"({hf_cache_dir() or 'huggingface_hub is not installed'})")
     raise UsageError(f"hf:{model}: no such folder")
 
 
@@ -266,10 +255,7 @@ def model_names(config: Config) -> list[str]:
     names += [f"{provider}:{model}" for provider, table in config.models.items() for model in table
               if isinstance(table.get(model), dict) and model not in config.aliases]
     names += [f"{profile}:" for profile in config.profiles]
-    snapshots = hf_cache_dir().glob("models--*/snapshots/*/*.gguf") if hf_cache_dir().is_dir() else []
-    for path in snapshots:
-        repo = path.parents[2].name.removeprefix("models--").replace("--", "/")
-        names.append(f"gguf:{repo}/{path.name}")
+    names += [f"gguf:{name}" for name, _ in cached_files(".gguf")]
     return sorted(set(names))
 
 
