@@ -1,4 +1,8 @@
-"""Shell completion: model names and aliases after -m, and Click's `bash_source` spelling accepted."""
+"""Shell completion: model names and aliases after -m, and Click's `bash_source` spelling accepted.
+
+Bash splits `openai:gpt-4o` at the colon (COMP_WORDBREAKS); its completion class puts the name
+back together and answers with what follows the colon, the part bash replaces.
+"""
 
 from __future__ import annotations
 
