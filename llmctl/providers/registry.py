@@ -216,8 +216,32 @@ def _resolve_hf(model: str) -> Path:
     raise UsageError(f"hf:{model}: no such folder")
 
 
+class DefaultModelName(str):
+    """A model name llmctl took from $LLMCTL_MODEL or the config's [defaults], not from -m: an
+    error resolving it names where it came from (exit 3 when that is the config file)."""
+
+    source: str = ""
+    from_config: bool = False
+
+    @classmethod
+    def of(cls, name: str, source: str, *, from_config: bool = False) -> DefaultModelName:
+        found = cls(name)
+        found.source, found.from_config = source, from_config
+        return found
+
+
 def resolve_model(name: str, config: Config | None = None, *, base_url: str | None = None) -> ModelRef:
     """What the user typed (`openai:gpt-4o`, `smollm2`, `./model.gguf`) -> a ModelRef."""
+    if not isinstance(name, DefaultModelName):
+        return _resolve_name(name, config, base_url)
+    try:
+        return _resolve_name(str(name), config, base_url)
+    except (UsageError, ConfigError) as exc:
+        error = ConfigError if name.from_config else type(exc)
+        raise error(f"{name.source}: {exc.message}", hint=exc.hint) from exc
+
+
+def _resolve_name(name: str, config: Config | None, base_url: str | None) -> ModelRef:
     config = config or get_config()
     name = name.strip()
     if not name:
@@ -282,30 +306,18 @@ def _resolve_bare(config: Config, name: str, base_url: str | None) -> ModelRef:
 
 
 def default_model_name(config: Config | None = None, *, purpose: str = "complete") -> str:
-    """No -m: $LLMCTL_MODEL, then the user config, then the embedded default.
-
-    A name from the environment or the config is resolved here, so that an error about it says
-    where it came from: the user did not type it on this command line.
-    """
+    """No -m: $LLMCTL_MODEL, then the user config, then the embedded default; the first two carry
+    where they came from (DefaultModelName), for the error if they do not resolve."""
     config = config or get_config()
     env = os.environ.get("LLMCTL_MODEL")
     if env:
-        return _checked_default(config, env, "$LLMCTL_MODEL", None)
+        return DefaultModelName.of(env, "$LLMCTL_MODEL")
     key = "embed_model" if purpose == "embed" else "model"
     configured = config.defaults.get(key)
     if isinstance(configured, str) and configured:
-        where = f"{config.user_path or 'the config'}: [defaults] {key}"
-        return _checked_default(config, configured, where, ConfigError)
+        return DefaultModelName.of(configured, f"{config.user_path or 'the config'}: [defaults] {key}",
+                                   from_config=True)
     return "default-embed" if purpose == "embed" else "default"
-
-
-def _checked_default(config: Config, name: str, source: str, error: type[LlmctlError] | None) -> str:
-    """`name` if it resolves; else its error prefixed with `source` (as `error` where given: exit 3 for the config)."""
-    try:
-        resolve_model(name, config)
-    except (UsageError, ConfigError) as exc:
-        raise (error or type(exc))(f"{source}: {exc.message}", hint=exc.hint) from exc
-    return name
 
 
 _PROVIDER_CACHE: dict[tuple[str, tuple[tuple[str, Any], ...]], Provider] = {}

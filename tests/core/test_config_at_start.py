@@ -79,3 +79,4 @@ def test_a_bad_default_in_the_config_names_the_file_and_key(user_config) -> None
     assert embed.stderr.startswith(f"llmctl: error: {path}: [defaults] embed_model: unknown model openai:nosuch")
     # -m wins over both, and is not blamed on them.
     assert run("tokenize", "-m", "openai:gpt-4o", "hi").exit_code == 0
+
