@@ -24,8 +24,8 @@ from llmctl.cli import (
     tokenize,
     usage,
 )
-from llmctl.cli.arguments import LlmctlGroup
-from llmctl.cli.common import GlobalState
+from llmctl.cli.arguments import HELP_ASKED, LlmctlGroup
+from llmctl.cli.common import GlobalState, guarded
 from llmctl.cli.completion import accept_click_spelling
 from llmctl.cli.options import FormatOpt
 
@@ -63,6 +63,11 @@ def root(
 ) -> None:
     fmt = table_format.value if table_format is not None else None
     ctx.obj = GlobalState(json_mode=json_mode, quiet=quiet, verbose=verbose, table_format=fmt)
+    if not ctx.resilient_parsing and not ctx.meta.get(HELP_ASKED):
+        from llmctl.providers.registry import check_backend_tables
+
+        # A typo in any profile is exit 3 now, not when that profile is first used.
+        guarded(check_backend_tables)()
 
 
 app.command("tokenize")(tokenize.tokenize_command)

@@ -5,7 +5,8 @@
 - `-f/--file` takes every path that follows it up to the next option, so `-f docs/*.md` reads
   every file the shell expanded (put a prompt before `-f`, or after `--`).
 - `--help` of a command shows each backend option's default and the backends that take it,
-  read from the typed option models only when help is asked for.
+  read from the typed option models only when help is asked for, and what each option takes
+  (`--max-cost USD`: llmctl.cli.metavars).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ GLOBAL_OPTIONS = {"--json": False, "--quiet": False, "-q": False, "--verbose": F
 GLOBAL_SHORT = {"q": "-q", "v": "-v"}
 FILE_OPTIONS = ("-f", "--file")
 HELP_OPTIONS = ("-h", "--help")
+#: ctx.meta key: the command line asks for a command's help
+HELP_ASKED = "llmctl.help_asked"
 
 
 def _option_table(command: Any) -> dict[str, Any]:
@@ -96,6 +99,18 @@ def rewrite_command_args(tail: list[str], declared: dict[str, Any]) -> tuple[lis
 class LlmctlGroup(TyperGroup):
     """The root group: rewrites the arguments before Click parses them (see the module docstring)."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from llmctl.cli.metavars import name_metavars
+
+        name_metavars(self)
+
+    def _main_shell_completion(self, ctx_args: Any, prog_name: str, complete_var: str | None = None) -> None:
+        from llmctl.cli.completion import use_colon_aware_bash
+
+        use_colon_aware_bash()  # after Typer registered its own: `provider:model` names complete in bash
+        super()._main_shell_completion(ctx_args, prog_name, complete_var)
+
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         return super().parse_args(ctx, self._rewrite(ctx, list(args)))
 
@@ -116,6 +131,7 @@ class LlmctlGroup(TyperGroup):
             return args
         own, moved, wants_help = rewrite_command_args(args[i + 1:], _option_table(command))
         if wants_help:
+            ctx.meta[HELP_ASKED] = True  # help is shown whatever the config holds
             show_backend_defaults(command)
         return [*args[:i], *moved, args[i], *own]
 

@@ -30,7 +30,8 @@ def summary_lines(out: Output, report: Report) -> None:
     for totals in report.totals.by_model.values():
         out.summary(model_summary(totals, totals.seconds or report.seconds, time.perf_counter() - out.started))
         if totals.cost is None and not totals.local and totals.ok:
-            out.warn(f"no price is known for {totals.label}; cost is unknown (add one under [prices] in the config)")
+            hint = report.price_hints.get(totals.label, "add one under [prices] in the config")
+            out.warn(f"no price is known for {totals.label}; cost is unknown ({hint})")
 
 
 def model_summary(totals: ModelTotals, seconds: float, wall: float | None = None) -> str:

@@ -68,13 +68,11 @@ def tokenize_command(
         if short is None:
             run.count_streams(out, names[0], ["-"], options, piped_stdin=True)
             return
-        if not short:
-            raise InputError(f"{STDIN_NAME}: empty input")
         items = [InputItem(short, STDIN_NAME)]
     elif mode == "count" and not texts and not jsonl and file:
         run.count_streams(out, names[0], file, options)
         return
-    items = items or run.read_items(texts, file, jsonl, field)
+    items = items if items is not None else run.read_items(texts, file, jsonl, field)
     if mode == "count":
         run.count_items(out, names[0], items, options)
     else:

@@ -11,7 +11,7 @@ from llmctl.core.config import get_config
 from llmctl.core.errors import InputError, UsageError
 from llmctl.core.inputs import FinalNewlineStripped, InputItem, collect_inputs, open_input_binary, source_name
 from llmctl.core.output import Output, plural
-from llmctl.core.pricing import PriceTable
+from llmctl.core.pricing import PriceTable, price_hint
 from llmctl.core.usage import LOCAL_COST, Cost, Usage, format_money
 from llmctl.providers.base import ModelRef, Tokenizer
 from llmctl.providers.registry import default_model_name, get_tokenizer, resolve_model
@@ -25,11 +25,11 @@ def default_name() -> str:
 
 def read_items(texts: Sequence[str] | None, files: Sequence[str] | None, jsonl: str | None,
                field: str) -> list[InputItem]:
+    # Empty input counts 0 tokens, as `wc -w` and ttok count it; a record whose text is no string is an error.
     items = collect_inputs(texts, files, jsonl, field, allow_empty_text=True)
     for item in items:
-        if not item.text:
-            where = item.source if item.line is None else f"{item.source} line {item.line}"
-            raise InputError(f"{where}: empty input")
+        if item.problem is not None and not item.problem.endswith(": empty input"):
+            raise InputError(item.problem)
     return items
 
 
@@ -49,7 +49,8 @@ def input_cost(ref: ModelRef, tokens: int, out: Output | None = None) -> Cost:
         return LOCAL_COST
     cost = PriceTable(get_config()).cost_for(ref.provider, ref.model, ref.settings, Usage(input_tokens=tokens))
     if cost.input is None and out is not None:
-        out.warn(f"no price is known for {ref.label}; cost is unknown (add one under [prices] in the config)")
+        out.warn(f"no price is known for {ref.label}; cost is unknown "
+                 f"({price_hint(ref.provider, ref.model, ref.settings)})")
     return cost
 
 
@@ -88,9 +89,7 @@ def count_streams(out: Output, name: str, paths: Sequence[str], options: dict[st
         finally:
             if stream is not sys.stdin.buffer:
                 stream.close()
-        if n == 0 and piped_stdin:
-            raise InputError(f"{source_name(path)}: empty input")
-        # An empty file counts 0 tokens, as `wc` counts 0 words.
+        # An empty file or stdin counts 0 tokens, as `wc` counts 0 words.
         counts.append((source_name(path), n))
     _report_counts(out, ref, tokenizer, counts)
 
@@ -197,8 +196,9 @@ def compare(out: Output, names: Sequence[str], items: list[InputItem], options: 
             out.record(found.to_json())
             continue
         if found.cost.input is None and not found.cost.local:
-            out.warn(f"no price is known for {found.ref.label}; cost is unknown "
-                     "(add one under [prices] in the config)")
+            ref = found.ref
+            out.warn(f"no price is known for {ref.label}; cost is unknown "
+                     f"({price_hint(ref.provider, ref.model, ref.settings)})")
         window = found.context_window
         share = f"{100 * found.tokens / window:.2f}%" if window else ""
         cost = found.cost

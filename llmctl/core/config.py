@@ -82,6 +82,8 @@ class Config:
     user_prices: dict[str, Any] = field(default_factory=dict)
     #: the run layer's tables: [budget], [usage] (the log) and [cache]
     run: dict[str, Any] = field(default_factory=dict)
+    #: ("profiles" | "providers", name) of each backend table the user's file sets, checked at start
+    user_backends: tuple[tuple[str, str], ...] = ()
 
     def run_setting(self, table: str, key: str, default: Any = None) -> Any:
         section = self.run.get(table)
@@ -117,8 +119,9 @@ def _kind_of(value: Any) -> str:
 def check_user_config(data: dict[str, Any], path: Path) -> None:
     """The shape of a user config file: known tables, known [defaults] keys, the types of values (exit 3).
 
-    Backend options in [providers.*]/[profiles.*] and the settings under [models.*] are checked by
-    their typed models when the model is opened (llmctl.providers.options).
+    Backend options in [providers.*]/[profiles.*] are checked by their typed models when a command
+    starts (llmctl.providers.registry.check_backend_tables), the settings under [models.*] when the
+    model is opened (llmctl.providers.options).
     """
     for key, value in data.items():
         if key not in KNOWN_TABLES:
@@ -192,6 +195,7 @@ def load_config(user_path: Path | None = None) -> Config:
         defaults=merged.get("defaults", {}),
         user_path=path if path.is_file() else None,
         run={name: merged[name] for name in RUN_TABLES if isinstance(merged.get(name), dict)},
+        user_backends=tuple((table, name) for table in ("profiles", "providers") for name in user.get(table, {})),
     )
 
 

@@ -233,7 +233,7 @@ def collect_inputs(
     jsonl: str | None = None,
     field_name: str = "text",
     *,
-    allow_empty_text: bool = False,
+    allow_empty_text: bool = False,  # `tokenize` counts an empty input (0), other commands refuse it
     join_args: bool = False,
     join_files: bool = False,
 ) -> list[InputItem]:
@@ -284,7 +284,9 @@ def collect_inputs(
     if not items and piped:
         items.append(InputItem(piped, STDIN_NAME))
     if not items and not texts and not files and not jsonl and stdin_is_piped():
-        raise InputError(f"{STDIN_NAME}: empty input")
+        if not allow_empty_text:
+            raise InputError(f"{STDIN_NAME}: empty input")
+        items.append(InputItem("", STDIN_NAME))
     if not items:
         raise InputError("no input: give TEXT, -f FILE, --jsonl FILE, or pipe text on stdin")
     if not allow_empty_text:

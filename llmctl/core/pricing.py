@@ -2,6 +2,8 @@
 
 Three layers, each entry taken whole from the first that has it: the user's own [prices] entries,
 then a list fetched by `llmctl prices update` (the user data folder), then configs/prices.toml.
+A profile's models are priced from its own `[prices.<profile>]` table, then the table its
+`prices` key names.
 """
 
 from __future__ import annotations
@@ -66,16 +68,39 @@ def _rate(entry: dict[str, Any], key: str, where: str) -> Decimal | None:
     return value
 
 
-def priced_as(provider: str, settings: dict[str, Any]) -> str | None:
-    """Whose prices a model's usage is billed at, or None where nobody can say.
+def price_tables(provider: str, settings: dict[str, Any]) -> list[str]:
+    """The [prices.*] tables a model's usage is looked up in, first match wins; empty where nobody can say.
 
-    A custom endpoint (a profile, --base-url) is somebody's own server: it is priced only when its
-    profile names a price table (`prices = "openai"` for a proxy in front of OpenAI itself).
+    An API's own model: its provider's table. A profile is somebody's own server: its own
+    `[prices.<profile>]` table, then the table its `prices` key names (`prices = "openai"` for a
+    proxy in front of OpenAI itself). An ad hoc --base-url endpoint has no table of its own.
     """
     if not settings.get("custom_endpoint"):
-        return provider
-    named = settings.get("prices")
-    return named if isinstance(named, str) and named else None
+        return [provider]
+    tables: list[str] = []
+    for name in (settings.get("profile"), settings.get("prices")):
+        if isinstance(name, str) and name and name not in tables:
+            tables.append(name)
+    return tables
+
+
+def priced_as(provider: str, settings: dict[str, Any]) -> str | None:
+    """The first table of price_tables, or None where nobody can say."""
+    tables = price_tables(provider, settings)
+    return tables[0] if tables else None
+
+
+def _toml_key(name: str) -> str:
+    return name if name.replace("_", "").replace("-", "").isalnum() and name.isascii() else f'"{name}"'
+
+
+def price_hint(provider: str, model: str, settings: dict[str, Any]) -> str:
+    """Where llmctl looked for a model's price and where the user can add one, for an 'unknown cost' line."""
+    tables = price_tables(provider, settings)
+    if not tables:
+        return "an ad hoc --base-url endpoint is unpriced; make it a profile and price it under [prices.PROFILE]"
+    looked = " and ".join(f"[prices.{_toml_key(t)}]" for t in tables)
+    return f'looked in {looked}; add [prices.{_toml_key(tables[0])}."{model}"] to the config'
 
 
 def _threshold(entry: dict[str, Any], where: str) -> int | None:
@@ -153,16 +178,24 @@ class PriceTable:
             name = target
         return None
 
+    def find(self, provider: str, model: str, settings: dict[str, Any]) -> Price | None:
+        """The price of a model as resolved, from the first of its price_tables that has it."""
+        for table in price_tables(provider, settings):
+            price = self.lookup(table, model)
+            if price is not None:
+                return price
+        return None
+
     def cost_for(self, provider: str, model: str, settings: dict[str, Any], usage: Usage, *,
                  batch: bool = False) -> Cost:
-        """cost_of for a model as resolved: custom endpoints are unpriced unless a profile names prices."""
-        table = priced_as(provider, settings)
-        if table is None:
-            return Cost(None, None)
-        return self.cost_of(table, model, usage, batch=batch)
+        """cost_of for a model as resolved: a custom endpoint is priced by its profile's tables only."""
+        return self.cost_at(self.find(provider, model, settings), usage, batch=batch)
 
     def cost_of(self, provider: str, model: str, usage: Usage, *, batch: bool = False) -> Cost:
-        price = self.lookup(provider, model)
+        return self.cost_at(self.lookup(provider, model), usage, batch=batch)
+
+    @staticmethod
+    def cost_at(price: Price | None, usage: Usage, *, batch: bool = False) -> Cost:
         if price is None:
             return Cost(None, None)
         input_rate = price.batch_input if batch and price.batch_input is not None else price.input

@@ -12,11 +12,10 @@ from llmctl.core.config import Config
 from llmctl.core.errors import LlmctlError, UsageError
 from llmctl.core.pricing import PriceTable
 from llmctl.providers.base import ModelRef
+from llmctl.providers.hf_cache import cached_files
 from llmctl.providers.registry import (
     _provider_settings,
-    find_in_hf_cache,
     get_provider,
-    hf_cache_dir,
     provider_class,
     resolve_model,
 )
@@ -104,18 +103,7 @@ def aliases(config: Config) -> list[ModelInfo]:
 
 def hf_cache_ggufs() -> list[tuple[str, Path]]:
     """(name as typed after gguf:, file) for each GGUF file in the local Hugging Face cache."""
-    root = hf_cache_dir()
-    found: list[tuple[str, Path]] = []
-    if not root.is_dir():
-        return found
-    for repo in sorted(root.glob("models--*")):
-        repo_id = repo.name.removeprefix("models--").replace("--", "/")
-        snapshot = find_in_hf_cache(repo_id)
-        if snapshot is None:
-            continue
-        for path in sorted(snapshot.rglob("*.gguf")):
-            found.append((f"{repo_id}/{path.relative_to(snapshot).as_posix()}", path))
-    return found
+    return cached_files(".gguf")
 
 
 def cached_ggufs() -> list[ModelInfo]:

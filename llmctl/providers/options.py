@@ -32,6 +32,8 @@ class BackendOptions(BaseModel):
 
     #: fields set by llmctl itself or by the config, never flags of their own
     internal: ClassVar[frozenset[str]] = frozenset({"verbose"})
+    #: internal fields a [providers.*]/[profiles.*] table may still set
+    config_only: ClassVar[frozenset[str]] = frozenset()
 
     verbose: bool = Field(False, description="Trace what the backend does on stderr (the global --verbose).")
 
@@ -57,6 +59,7 @@ class GGUFOptions(BackendOptions):
 
 class HFOptions(BackendOptions):
     internal: ClassVar[frozenset[str]] = frozenset({"verbose", "key_env"})
+    config_only: ClassVar[frozenset[str]] = frozenset({"key_env"})
 
     device: str = Field("cpu", pattern=r"^(cpu|auto|mps|cuda(:\d+)?)$",
                         description="Device: cpu, cuda, cuda:N, mps or auto.")
@@ -70,6 +73,7 @@ class HostedOptions(BackendOptions):
     internal: ClassVar[frozenset[str]] = frozenset(
         {"verbose", "key_env", "profile", "profile_base_url", "tokenizer", "prices", "custom_endpoint", "transport",
          "backoff_base", "trace"})
+    config_only: ClassVar[frozenset[str]] = frozenset({"key_env", "tokenizer", "prices"})
 
     base_url: str | None = Field(None, min_length=1, description="Send requests to this OpenAI-compatible "
                                                                  "endpoint.")
@@ -226,7 +230,7 @@ def build_options(kind: str, settings: Mapping[str, Any] | None = None, given: M
         error = exc.errors()[0]
         name = str((error.get("loc") or ("?",))[0])
         if error.get("type") == "extra_forbidden":
-            keys = ["kind", *(k for k in cls.model_fields if k not in cls.internal or k == "key_env")]
+            keys = ["kind", *(k for k in cls.model_fields if k not in cls.internal or k in cls.config_only)]
             raise ConfigError(f"{where} unknown key {name!r}; the {kind} backend takes: {', '.join(keys)}") from None
         raise ConfigError(f"{where} {name} {_expected(error)}, not {error.get('input')!r}") from None
     chosen = check_given(kind, given or {}, label)

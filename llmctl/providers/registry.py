@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from llmctl.core.config import Config, get_config, shipped_config_dir
 from llmctl.core.errors import ConfigError, LlmctlError, MissingDependencyError, UsageError
 from llmctl.providers.base import ModelRef, Provider
+from llmctl.providers.hf_cache import cached_files, cached_snapshot, hf_hub_cache
 
 if TYPE_CHECKING:
     from llmctl.providers.options import BackendOptions
@@ -71,27 +72,14 @@ def expand_local_path(value: str) -> Path:
     return Path(os.path.expandvars(value)).expanduser()
 
 
-def hf_cache_dir() -> Path:
-    explicit = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
-    if explicit:
-        return Path(explicit).expanduser()
-    home = os.environ.get("HF_HOME") or str(Path.home() / ".cache" / "huggingface")
-    return Path(home).expanduser() / "hub"
+def hf_cache_dir() -> Path | None:
+    """Where the local Hugging Face cache is, as huggingface_hub says (None without it)."""
+    return hf_hub_cache()
 
 
 def find_in_hf_cache(repo_id: str) -> Path | None:
     """The snapshot folder of a model id in the local Hugging Face cache (never the network)."""
-    repo = hf_cache_dir() / ("models--" + repo_id.replace("/", "--"))
-    snapshots = repo / "snapshots"
-    if not snapshots.is_dir():
-        return None
-    main_ref = repo / "refs" / "main"
-    if main_ref.is_file():
-        candidate = snapshots / main_ref.read_text().strip()
-        if candidate.is_dir():
-            return candidate
-    found = sorted(snapshots.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
-    return found[0] if found else None
+    return cached_snapshot(repo_id)
 
 
 def _follow_points_to(config: Config, provider: str, model: str) -> dict[str, Any] | None:
@@ -126,18 +114,39 @@ def _known_provider_names(config: Config) -> list[str]:
     return sorted(set(config.providers) | set(config.profiles))
 
 
+def _backend_kind(config: Config, name: str, settings: dict[str, Any]) -> str:
+    kind = str(settings.get("kind", name))
+    if kind not in PROVIDER_KINDS:
+        table = "profiles" if "profile" in settings else "providers"
+        where = config.user_path or shipped_config_dir() / "providers.toml"
+        raise ConfigError(f"{where}: [{table}.{name}] kind {kind!r} is not a backend; expected one of: "
+                          f"{_list(PROVIDER_KINDS)}")
+    return kind
+
+
+def check_backend_tables(config: Config | None = None) -> None:
+    """Every [profiles.*] and [providers.*] table of the user's file, used or not: a backend kind,
+    keys its options take, values of the right type (exit 3 naming the file, the table and the key)."""
+    from llmctl.providers.options import build_options
+
+    config = config or get_config()
+    for table, name in config.user_backends:
+        settings = dict(config.profiles[name]) if table == "profiles" else dict(config.providers[name])
+        if table == "profiles":
+            settings.setdefault("kind", "openai")
+            settings["profile"] = name
+        kind = _backend_kind(config, name, settings)
+        build_options(kind, {k: v for k, v in settings.items() if k != "profile"},
+                      source=config.user_path, table=f"{table}.{name}")
+
+
 def _resolve_explicit(config: Config, provider: str, model: str, base_url: str | None) -> ModelRef:
     settings = _provider_settings(config, provider)
     if settings is None:
         raise UsageError(
             f"unknown provider {provider!r}; valid providers: {_list(_known_provider_names(config))}"
         )
-    kind = str(settings.get("kind", provider))
-    if kind not in PROVIDER_KINDS:
-        table = "profiles" if "profile" in settings else "providers"
-        where = config.user_path or shipped_config_dir() / "providers.toml"
-        raise ConfigError(f"{where}: [{table}.{provider}] kind {kind!r} is not a backend; expected one of: "
-                          f"{_list(PROVIDER_KINDS)}")
+    kind = _backend_kind(config, provider, settings)
     if not model:
         raise UsageError(f"no model after {provider}: (for example {provider}:NAME)")
     if base_url:
@@ -202,12 +211,37 @@ def _resolve_hf(model: str) -> Path:
         cached = find_in_hf_cache(model)
         if cached is not None:
             return cached
-        raise UsageError(f"hf:{model}: no such folder, and not in the local Hugging Face cache ({hf_cache_dir()})")
+        raise UsageError(f"hf:{model}: no such folder, and not in the local Hugging Face cache "
+                         f"({hf_cache_dir() or 'huggingface_hub is not installed'})")
     raise UsageError(f"hf:{model}: no such folder")
+
+
+class DefaultModelName(str):
+    """A model name llmctl took from $LLMCTL_MODEL or the config's [defaults], not from -m: an
+    error resolving it names where it came from (exit 3 when that is the config file)."""
+
+    source: str = ""
+    from_config: bool = False
+
+    @classmethod
+    def of(cls, name: str, source: str, *, from_config: bool = False) -> DefaultModelName:
+        found = cls(name)
+        found.source, found.from_config = source, from_config
+        return found
 
 
 def resolve_model(name: str, config: Config | None = None, *, base_url: str | None = None) -> ModelRef:
     """What the user typed (`openai:gpt-4o`, `smollm2`, `./model.gguf`) -> a ModelRef."""
+    if not isinstance(name, DefaultModelName):
+        return _resolve_name(name, config, base_url)
+    try:
+        return _resolve_name(str(name), config, base_url)
+    except (UsageError, ConfigError) as exc:
+        error = ConfigError if name.from_config else type(exc)
+        raise error(f"{name.source}: {exc.message}", hint=exc.hint) from exc
+
+
+def _resolve_name(name: str, config: Config | None, base_url: str | None) -> ModelRef:
     config = config or get_config()
     name = name.strip()
     if not name:
@@ -245,10 +279,7 @@ def model_names(config: Config) -> list[str]:
     names += [f"{provider}:{model}" for provider, table in config.models.items() for model in table
               if isinstance(table.get(model), dict) and model not in config.aliases]
     names += [f"{profile}:" for profile in config.profiles]
-    snapshots = hf_cache_dir().glob("models--*/snapshots/*/*.gguf") if hf_cache_dir().is_dir() else []
-    for path in snapshots:
-        repo = path.parents[2].name.removeprefix("models--").replace("--", "/")
-        names.append(f"gguf:{repo}/{path.name}")
+    names += [f"gguf:{name}" for name, _ in cached_files(".gguf")]
     return sorted(set(names))
 
 
@@ -275,15 +306,17 @@ def _resolve_bare(config: Config, name: str, base_url: str | None) -> ModelRef:
 
 
 def default_model_name(config: Config | None = None, *, purpose: str = "complete") -> str:
-    """No -m: $LLMCTL_MODEL, then the user config, then the embedded default."""
+    """No -m: $LLMCTL_MODEL, then the user config, then the embedded default; the first two carry
+    where they came from (DefaultModelName), for the error if they do not resolve."""
     config = config or get_config()
     env = os.environ.get("LLMCTL_MODEL")
     if env:
-        return env
+        return DefaultModelName.of(env, "$LLMCTL_MODEL")
     key = "embed_model" if purpose == "embed" else "model"
     configured = config.defaults.get(key)
     if isinstance(configured, str) and configured:
-        return configured
+        return DefaultModelName.of(configured, f"{config.user_path or 'the config'}: [defaults] {key}",
+                                   from_config=True)
     return "default-embed" if purpose == "embed" else "default"
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from llmctl.core.config import get_config, user_data_dir
 from llmctl.core.errors import ProviderError, UsageError
 from llmctl.core.inputs import InputItem
-from llmctl.core.pricing import PriceTable, priced_as
+from llmctl.core.pricing import PriceTable
 from llmctl.core.usage import Usage
 from llmctl.providers.base import ModelRef, Provider
 from llmctl.run.jobs import CompleteJob, EmbedJob, Job
@@ -315,8 +315,7 @@ def records_of(entry: dict[str, Any], ref: ModelRef, lines: list[dict[str, Any]]
                secrets: Sequence[str] = ()) -> list[dict[str, Any]]:
     """The provider's output and error lines as llmctl records, in input order, at batch prices."""
     prices = PriceTable(get_config())
-    table = priced_as(ref.provider, ref.settings)
-    price = prices.lookup(table, ref.model) if table is not None else None
+    price = prices.find(ref.provider, ref.model, ref.settings)
     # Where prices.toml lists no batch rates for the model, the live rates are charged and the
     # record says `"batch": false`.
     batch_rates = price is not None and price.batch_input is not None

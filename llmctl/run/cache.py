@@ -62,7 +62,8 @@ CREATE TABLE IF NOT EXISTS responses (
     value     TEXT NOT NULL,     -- JSON: the record's result fields, usage and cost when it was paid
     size      INTEGER NOT NULL,
     created   REAL NOT NULL,
-    used      REAL NOT NULL
+    used      REAL NOT NULL,
+    label     TEXT NOT NULL DEFAULT ''   -- the model as the user named it (`gguf:smollm2`), for stats
 );
 CREATE INDEX IF NOT EXISTS responses_used ON responses (used);
 """
@@ -93,7 +94,11 @@ class ResponseCache:
 
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
-            self._db = open_store(self.path, SCHEMA)
+            db = open_store(self.path, SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(responses)")}
+            if "label" not in columns:  # a cache written before entries carried the model's name
+                db.execute("ALTER TABLE responses ADD COLUMN label TEXT NOT NULL DEFAULT ''")
+            self._db = db
         return self._db
 
     def _failed(self, exc: Exception) -> None:
@@ -135,9 +140,9 @@ class ResponseCache:
         with self._lock:
             try:
                 db = self._connect()
-                db.execute("INSERT OR REPLACE INTO responses VALUES (?,?,?,?,?,?,?,?)",
+                db.execute("INSERT OR REPLACE INTO responses VALUES (?,?,?,?,?,?,?,?,?)",
                            (key, ref.provider if ref else "", ref.model if ref else "", command, blob, len(blob),
-                            now, now))
+                            now, now, ref.label if ref else ""))
                 self._stores += 1
                 if self._stores % TRIM_EVERY == 1:
                     self._trim(db)
@@ -157,8 +162,9 @@ class ResponseCache:
         with self._lock:
             db = self._connect()
             count, size = db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM responses").fetchone()
-            by_model = db.execute("SELECT provider || ':' || model, COUNT(*), SUM(size) FROM responses "
-                                  "GROUP BY 1 ORDER BY 1").fetchall()
+            # Entries from before the label column name the model as resolved (a path for a local one).
+            by_model = db.execute("SELECT CASE WHEN label != '' THEN label ELSE provider || ':' || model END, "
+                                  "COUNT(*), SUM(size) FROM responses GROUP BY 1 ORDER BY 1").fetchall()
         return {"path": str(self.path), "entries": count, "bytes": size, "max_bytes": self.max_bytes,
                 "models": [{"model": m, "entries": n, "bytes": b} for m, n, b in by_model]}
 

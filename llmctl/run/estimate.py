@@ -9,6 +9,7 @@ from typing import Any
 
 from llmctl.core.errors import LlmctlError, MissingDependencyError, UsageError
 from llmctl.core.inputs import InputItem
+from llmctl.core.pricing import price_hint
 from llmctl.core.usage import Usage, format_money
 from llmctl.providers.base import Tokenizer
 from llmctl.providers.registry import get_tokenizer
@@ -110,7 +111,7 @@ def estimate_run(job: Job, targets: Sequence[Target], items: Sequence[InputItem]
         no_output_price = price(ref, provider, Usage(0, 1)).output is None
         if need_price and not probe.local and probe.input is None:
             raise UsageError(f"no price is known for {ref.label}; cannot estimate its cost "
-                             "(add one under [prices] in the config)")
+                             f"({price_hint(ref.provider, ref.model, ref.settings)})")
         tokens_in = tokens_out = largest = count = retry_in = retry_out = unbounded = 0
         cost_in = cost_max = Decimal(0)
         for index, item in enumerate(items):
@@ -119,7 +120,7 @@ def estimate_run(job: Job, targets: Sequence[Target], items: Sequence[InputItem]
             guess = job.estimate(ref, provider, tokenizer, item.text)
             if need_price and not probe.local and guess.max_output_tokens and no_output_price:
                 raise UsageError(f"no output price is known for {ref.label}; cannot estimate its cost "
-                                 "(add one under [prices] in the config)")
+                                 f"({price_hint(ref.provider, ref.model, ref.settings)})")
             low = price(ref, provider, Usage(guess.input_tokens, 0)).total or Decimal(0)
             # The worst case (and what a budget reserves) includes a retry of every answer that may be
             # asked for again: a request is never sent that could cross a limit.

@@ -14,6 +14,7 @@ from typing import Any
 from llmctl.core.batch import run_batch
 from llmctl.core.errors import BudgetExceededError, ConfigError, InputError, LlmctlError, ProviderError
 from llmctl.core.inputs import InputItem
+from llmctl.core.pricing import price_hint
 from llmctl.core.usage import Usage
 from llmctl.providers.base import ModelRef, Provider
 from llmctl.providers.registry import get_provider, resolve_model
@@ -87,6 +88,8 @@ class Report:
     seconds: float
     budget_stop: str | None = None
     failures: list[BaseException] = field(default_factory=list)
+    #: where each model's price was looked for, by label: for the "cost is unknown" warning
+    price_hints: dict[str, str] = field(default_factory=dict)
 
     def raise_for_failures(self) -> None:
         """Exit 6 when the budget stopped the run, else exit 4 when any record failed."""
@@ -152,7 +155,8 @@ def run_job(job: Job, targets: Sequence[Target], items: Sequence[InputItem], con
     if controls.bug is not None:
         raise controls.bug
     stop = controls.budget.stopped if controls.budget is not None else None
-    return Report(totals, time.perf_counter() - started, stop, controls.failures)
+    hints = {t.ref.label: price_hint(t.ref.provider, t.ref.model, t.ref.settings) for t in targets}
+    return Report(totals, time.perf_counter() - started, stop, controls.failures, hints)
 
 
 def _each(targets: Sequence[Target], fn: Callable[[Target], Any], controls: Controls) -> None:

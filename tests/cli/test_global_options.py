@@ -83,8 +83,9 @@ def test_quiet_drops_the_unknown_price_warning_and_summary(user_config) -> None:
 
 
 def test_quiet_keeps_errors() -> None:
-    result = run("tokenize", "-q", "-m", "openai:gpt-4o", input="")
-    assert (result.exit_code, result.stderr) == (2, "llmctl: error: <stdin>: empty input\n")
+    result = run("tokenize", "-q", "-m", "openai:gpt-4o", "--truncate", "0", "hi")
+    assert (result.exit_code, result.stderr) == (2, "llmctl: error: --truncate must be a positive number of tokens, "
+                                                    "not 0\n")
 
 
 def test_readme_says_what_quiet_does() -> None:

@@ -60,7 +60,7 @@ def hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (snapshot / "smol.Q4_1.gguf").symlink_to(SMOLLM2)
     (tmp_path / "hub" / "models--someone--smol-GGUF" / "refs").mkdir()
     (tmp_path / "hub" / "models--someone--smol-GGUF" / "refs" / "main").write_text("abc123")
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hub"))
     return snapshot
 
 

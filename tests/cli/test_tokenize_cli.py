@@ -121,7 +121,6 @@ def test_user_price_overrides_shipped(user_config) -> None:
 @pytest.mark.parametrize(
     ("args", "stdin", "message"),
     [
-        (["tokenize", "-m", "openai:gpt-4o"], "", "llmctl: error: <stdin>: empty input\n"),
         (["tokenize", "-m", "openai:gpt-4o", "-f", "/nonexistent/x.txt"], None,
          "llmctl: error: /nonexistent/x.txt: no such file\n"),
         (["tokenize", "-m", "openai:gpt-4o", "--truncate", "0", "hi"], None,
@@ -231,3 +230,50 @@ def test_tokenize_openai_imports_no_sdk() -> None:
             " if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.splitlines()[-1] == "|"
+
+
+# ------------------------------------------------------------------ empty input counts 0
+@pytest.mark.parametrize(("args", "stdin"), [
+    ([], ""),          # nothing piped
+    ([], "\n"),        # `echo | llmctl tokenize`: the echo's newline is dropped
+    ([""], None),      # an empty argument
+])
+def test_empty_input_counts_zero_as_wc_and_ttok_do(real_tiktoken, args: list[str], stdin: str | None) -> None:
+    text = stdin.removesuffix("\n") if stdin is not None else args[0]
+    # The references: tiktoken's own count of the same text, and `wc -w` on it.
+    wc = subprocess.run(["wc", "-w"], input=text, capture_output=True, text=True, check=True)
+    assert len(real_tiktoken["o200k_base"].encode(text)) == int(wc.stdout) == 0
+    result = run("tokenize", "-m", "openai:gpt-4o", *args, input=stdin)
+    assert (result.exit_code, result.stdout) == (0, "0\n")
+    assert "openai:gpt-4o · 0 tokens · " in result.stderr
+    record = json.loads(run("tokenize", "--json", "-m", "openai:gpt-4o", *args, input=stdin).stdout)
+    assert (record["tokens"], record["cost"]["input"]) == (0, 0)
+
+
+def test_empty_files_and_records_count_zero_beside_the_others(tmp_path: Path) -> None:
+    empty, jsonl = tmp_path / "empty.txt", tmp_path / "in.jsonl"
+    empty.write_text("")
+    jsonl.write_text('{"id": 1, "text": ""}\n{"id": 2, "text": "hello"}\n')
+    assert run("tokenize", "-m", "openai:gpt-4o", "-f", str(empty)).stdout == "0\n"
+    assert run("tokenize", "-m", "openai:gpt-4o", "", "hello").stdout.splitlines() == [
+        "0 <argument 1>", "1 <argument 2>", "1 total"]
+    records = [json.loads(line) for line in run("tokenize", "--json", "-m", "openai:gpt-4o", "--jsonl",
+                                                str(jsonl)).stdout.splitlines()]
+    assert [(r["id"], r["tokens"]) for r in records] == [(1, 0), (2, 1)]
+    compared = run("tokenize", "-m", "openai:gpt-4o", "-m", "mistral:mistral-large-2411", input="")
+    assert compared.exit_code == 0
+    assert [line.split("\t")[:2] for line in compared.stdout.splitlines()[1:]] == [
+        ["openai:gpt-4o", "0"], ["mistral:mistral-large-2411", "0"]]
+
+
+def test_a_record_whose_text_is_not_a_string_is_still_an_error(tmp_path: Path) -> None:
+    jsonl = tmp_path / "in.jsonl"
+    jsonl.write_text('{"text": 5}\n')
+    result = run("tokenize", "-m", "openai:gpt-4o", "--jsonl", str(jsonl))
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == f"llmctl: error: {jsonl} line 1: field 'text' must be a string, not int\n"
+
+
+def test_other_commands_still_refuse_empty_input() -> None:
+    result = run("embed", "-m", "openai:text-embedding-3-small", input="")
+    assert (result.exit_code, result.stderr) == (2, "llmctl: error: <stdin>: empty input\n")

@@ -53,7 +53,8 @@ def test_bare_gguf_path_and_hf_folder(tmp_path: Path) -> None:
 
 
 def test_hf_id_found_in_local_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    # huggingface_hub read $HF_HUB_CACHE when first imported; its resolved value is what llmctl follows.
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path))
     snap = tmp_path / "models--org--tiny" / "snapshots" / "abc123"
     snap.mkdir(parents=True)
     (tmp_path / "models--org--tiny" / "refs").mkdir()

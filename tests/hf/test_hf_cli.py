@@ -103,7 +103,7 @@ def test_a_model_id_found_in_the_local_hf_cache(tiny_gpt2: Path, tmp_path: Path,
     shutil.copytree(tiny_gpt2, repo / "snapshots" / "abc123")
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text("abc123")
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hub"))
     from transformers import AutoTokenizer
 
     text = "Frogs sing at night"

@@ -161,3 +161,28 @@ def test_a_local_model_whose_answers_are_all_cached_is_not_loaded(tmp_path: Path
     assert len(loads) == 2
     assert [r.get("cached", False) for r in both] == [True, False]
     assert both[0]["text"] == first["text"] and both[1]["error"] is None
+
+
+def test_stats_name_models_as_the_user_did(data_dir: Path) -> None:
+    """An alias of a local file is listed under the alias its records carry, not the file's path."""
+    record = json.loads(run("complete", "-m", "smollm2", "--temperature", "0", "--max-tokens", "2", "--json",
+                            "hi").stdout)
+    run("embed", "-m", "scripted:vec", "a")
+    stats = json.loads(run("cache", "stats", "--json").stdout)
+    assert record["model"] == "gguf:smollm2"
+    assert [m["model"] for m in stats["models"]] == ["gguf:smollm2", "scripted:vec"]
+    table = run("cache", "stats", "--format", "tsv").stdout.splitlines()
+    assert [line.split("\t")[0] for line in table] == ["model", "gguf:smollm2", "scripted:vec"]
+
+
+def test_a_cache_written_before_labels_still_reads(data_dir: Path) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(data_dir / "cache.db")
+    db.executescript("CREATE TABLE responses (key TEXT PRIMARY KEY, provider TEXT NOT NULL, model TEXT NOT NULL, "
+                     "command TEXT NOT NULL, value TEXT NOT NULL, size INTEGER NOT NULL, created REAL NOT NULL, "
+                     "used REAL NOT NULL);"
+                     "INSERT INTO responses VALUES ('k', 'gguf', '/models/old.gguf', 'complete', '{}', 2, 0, 0);")
+    db.close()
+    run("embed", "-m", "scripted:vec", "a")
+    stats = json.loads(run("cache", "stats", "--json").stdout)
+    assert [(m["model"], m["entries"]) for m in stats["models"]] == [("gguf:/models/old.gguf", 1), ("scripted:vec", 1)]

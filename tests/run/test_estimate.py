@@ -46,7 +46,7 @@ def test_estimate_with_no_price_or_no_tokenizer_is_exit_2(scripted_backend) -> N
     result = run("complete", "--estimate", "-m", "scripted:free", "hi")
     assert result.exit_code == 2
     assert result.stderr == ("llmctl: error: no price is known for scripted:free; cannot estimate its cost "
-                             "(add one under [prices] in the config)\n")
+                             "(looked in [prices.scripted]; add [prices.scripted.\"free\"] to the config)\n")
     scripted_backend('[models.scripted."notok"]\ncapabilities = ["complete", "tokenize"]\n'
                      '[prices.scripted."notok"]\ninput = "1"\noutput = "1"\nas_of = "2026-11-01"\nsource = "t"\n')
     result = run("complete", "--estimate", "-m", "scripted:notok", "hi")
