@@ -37,9 +37,10 @@ DEFAULT_MAX_RETRIES = 3
 DEFAULT_MAX_WAIT = 60.0
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 #: Headers whose values are secrets; a trace shows them as [redacted].
-SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization", "cookie"})
+SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "x-goog-api-key", "proxy-authorization",
+                            "cookie"})
 #: Headers that carry a provider key; only the one the provider set on purpose is sent.
-KEY_HEADERS = ("authorization", "api-key", "x-api-key")
+KEY_HEADERS = ("authorization", "api-key", "x-api-key", "x-goog-api-key")
 REDACTED = "[redacted]"
 # Keys as providers print them back in error bodies (OpenAI masks all but a few characters),
 # bearer tokens echoed by proxies, and long opaque tokens such as Mistral's 32-character keys.
@@ -89,9 +90,13 @@ def is_generation(request: httpx2.Request) -> bool:
     return request.method == "POST" and bool(_GENERATION_PATHS.search(request.url.path))
 
 
+#: A request extension a provider sets on a POST that is free and changes nothing (a token count).
+SAFE_TO_RESEND = "llmctl_safe_to_resend"
+
+
 def is_idempotent(request: httpx2.Request) -> bool:
     """Whether sending this request twice has the effect of sending it once."""
-    return request.method in _IDEMPOTENT_METHODS or (
+    return request.method in _IDEMPOTENT_METHODS or request.extensions.get(SAFE_TO_RESEND) is True or (
         request.method == "POST" and bool(_IDEMPOTENT_POSTS.search(request.url.path)))
 
 

@@ -142,6 +142,8 @@ OPTIONS_BY_KIND: dict[str, type[BackendOptions]] = {
     "hf": HFOptions,
     "openai": HostedOptions,
     "mistral": HostedOptions,
+    "anthropic": HostedOptions,
+    "gemini": HostedOptions,
 }
 
 
