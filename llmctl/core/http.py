@@ -35,7 +35,8 @@ CONNECT_TIMEOUT = 5.0
 DEFAULT_MAX_RETRIES = 3
 #: The longest `Retry-After` llmctl waits by itself (seconds); `--max-wait` changes it.
 DEFAULT_MAX_WAIT = 60.0
-RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+#: 529 is "overloaded", answered before any output, as a 503 is.
+RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 #: Headers whose values are secrets; a trace shows them as [redacted].
 SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "x-goog-api-key", "proxy-authorization",
                             "cookie"})

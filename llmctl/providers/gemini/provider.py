@@ -11,7 +11,8 @@ import os
 from typing import Any
 from urllib.parse import quote
 
-from llmctl.core.errors import ProviderError, UsageError
+from llmctl.core.errors import AuthError, LlmctlError, ProviderError, UsageError
+from llmctl.providers.api_errors import provider_message
 from llmctl.core.usage import Usage
 from llmctl.providers.base import Completion, CompletionRequest, ModelRef, TextSink
 from llmctl.providers.native import NativeProvider, finish_reason, int_field, refuse
@@ -114,6 +115,14 @@ class GeminiProvider(NativeProvider):
             finish = reason or finish
         return self.stream_result(ref, request, parts, finish, usage, model)
 
+    def status_error(self, ref: ModelRef, status: int, body: Any, attempts: int | None = None,
+                     refused_wait: float | None = None) -> LlmctlError:
+        # A key that is not valid comes back as 400 INVALID_ARGUMENT with the reason API_KEY_INVALID: exit 3.
+        if status == 400 and "API_KEY_INVALID" in _reasons(body):
+            return AuthError(f"{ref.label}: authentication failed (400, API_KEY_INVALID): "
+                             f"{self.redacted(provider_message(body))}", hint=self._key_hint())
+        return super().status_error(ref, status, body, attempts, refused_wait)
+
     # ------------------------------------------------------------------ counts
     def count_messages(self, ref: ModelRef, request: CompletionRequest) -> int:
         conversation = self._conversation(request)
@@ -143,6 +152,13 @@ def _candidate(ref: ModelRef, answer: dict[str, Any]) -> tuple[str, str | None]:
     text = "".join(part.get("text", "") for part in parts
                    if isinstance(part, dict) and not part.get("thought") and isinstance(part.get("text"), str))
     return text, finish_reason(first.get("finishReason"), FINISH)
+
+
+def _reasons(body: Any) -> list[str]:
+    """The `reason` of each ErrorInfo in a Google error body."""
+    error = body.get("error") if isinstance(body, dict) else None
+    details = error.get("details") if isinstance(error, dict) else None
+    return [str(d.get("reason")) for d in details or [] if isinstance(d, dict) and d.get("reason")]
 
 
 def _usage(raw: Any) -> Usage | None:
