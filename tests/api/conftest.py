@@ -26,7 +26,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 OPENAI_KEY = "sk-test-0123456789abcdefSECRET"
 MISTRAL_KEY = "mistral-test-key-0123456789SECRET"
 ANTHROPIC_KEY = "sk-ant-api03-test0123456789abcdefSECRET"
-GEMINI_KEY = "AIzaSyTest0123456789abcdefghijSECRET"
+GEMINI_KEY = "AIzaSyD-test_0123-4567_89ab-cdSECRET"
 
 
 def fixture_text(name: str) -> str:
