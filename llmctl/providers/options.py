@@ -71,8 +71,8 @@ class HostedOptions(BackendOptions):
         {"verbose", "key_env", "profile", "profile_base_url", "tokenizer", "prices", "custom_endpoint", "transport",
          "backoff_base", "trace"})
 
-    base_url: str | None = Field(None, min_length=1, description="Send requests to this OpenAI-compatible "
-                                                                 "endpoint.")
+    base_url: str | None = Field(None, min_length=1, description="Send requests to this endpoint (a server that "
+                                                                 "speaks the provider's API).")
     timeout: float = Field(600.0, gt=0, description="Seconds to wait for a response (connecting: 5 s).")
     max_retries: int = Field(3, ge=0, description="Retries on 429, 5xx and connection errors.")
     max_wait: float = Field(60.0, ge=0, description="Longest Retry-After to wait, in seconds; a longer one ends "
