@@ -40,7 +40,8 @@ def native_chat_body(path: str, model: str) -> dict[str, Any] | None:
                 "content": [{"type": "text", "text": CHAT_ANSWER}], "stop_reason": "end_turn",
                 "usage": {"input_tokens": 11, "output_tokens": 6}}
     if ":generateContent" in path:
-        return {"candidates": [{"content": {"role": "model", "parts": [{"text": CHAT_ANSWER}]}, "finishReason": "STOP"}],
+        answer = {"content": {"role": "model", "parts": [{"text": CHAT_ANSWER}]}, "finishReason": "STOP"}
+        return {"candidates": [answer],
                 "usageMetadata": {"promptTokenCount": 11, "candidatesTokenCount": 6, "totalTokenCount": 17}}
     return None
 

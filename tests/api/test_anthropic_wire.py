@@ -84,7 +84,8 @@ def test_stream_text_usage_and_finish(recorder: Recorder, open_model) -> None:
 
 def test_stream_error_event_is_exit_4(recorder: Recorder, open_model) -> None:
     events = fixture_text("anthropic_messages_stream.sse").split("event: content_block_stop")[0]
-    events += 'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}\n\n'
+    events += ('event: error\n'
+               'data: {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}\n\n')
     recorder.reply(sse=events)
     ref, provider = open_model("anthropic:claude-sonnet-4-5")
     with pytest.raises(ProviderError) as err:

@@ -12,8 +12,8 @@ from typing import Any
 from urllib.parse import quote
 
 from llmctl.core.errors import AuthError, LlmctlError, ProviderError, UsageError
-from llmctl.providers.api_errors import provider_message
 from llmctl.core.usage import Usage
+from llmctl.providers.api_errors import provider_message
 from llmctl.providers.base import Completion, CompletionRequest, ModelRef, TextSink
 from llmctl.providers.native import NativeProvider, finish_reason, int_field, refuse
 
