@@ -168,3 +168,15 @@ def test_models_lists_one_providers_windows_prices_and_capabilities() -> None:
     unknown = _cli("models", "--provider", "antropic")
     assert unknown.exit_code == 2
     assert unknown.stderr.startswith("llmctl: error: unknown provider 'antropic'; valid providers: anthropic, ")
+
+
+def test_a_budget_reserves_the_counted_input_and_the_max_output(hosts: Hosts) -> None:
+    # Worst case: 14 counted input tokens at $3/1M and 64,000 output tokens at $15/1M = $0.960042.
+    refused = _cli("complete", "-m", "anthropic:claude-sonnet-4-5", "--max-cost", "0.96", "hi")
+    assert refused.exit_code == 6, refused.stderr
+    assert [r.url.path for r in hosts.seen] == ["/v1/messages/count_tokens"]
+    hosts.seen.clear()
+    allowed = _cli("complete", "-m", "anthropic:claude-sonnet-4-5", "--max-cost", "0.96", "--max-tokens", "100", "hi")
+    assert allowed.exit_code == 0, allowed.stderr
+    assert [r.url.path for r in hosts.seen] == ["/v1/messages/count_tokens", "/v1/messages"]
+    assert json.loads(hosts.seen[1].content)["max_tokens"] == 100
