@@ -1,4 +1,5 @@
-"""What the HTTP API providers (openai, mistral) share: keys, option checks, errors, embed batching."""
+"""What the HTTP API providers (openai, mistral, and the native ones) share: keys, option checks, errors, embed
+batching."""
 
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ class Credentials:
 
 
 class HostedProvider(Provider):
-    """A provider that speaks to an HTTP API through one of the official SDKs."""
+    """A provider that speaks to an HTTP API (through an official SDK, or natively: providers/native.py)."""
 
     default_key_env: ClassVar[str]
     default_base_url: ClassVar[str]
