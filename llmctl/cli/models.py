@@ -23,6 +23,8 @@ def models_command(
     source: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--from", help="List what an OpenAI-compatible server serves: a profile name (or openai).",
         show_default=False)] = None,
+    provider: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--provider", help="Only this provider's models (anthropic, gemini, openai, ...).", show_default=False)] = None,
     json_mode: JsonOpt = False,
     table_format: FormatOpt = None,
 ) -> None:
@@ -32,6 +34,7 @@ def models_command(
     Local aliases are read from their files; GGUF files in the Hugging Face cache are listed too.
       llmctl models
       llmctl models --from vllm        # what the profile's server lists at /v1/models
+      llmctl models --provider anthropic
     """
     from llmctl.core.config import get_config
     from llmctl.providers import catalog
@@ -42,6 +45,8 @@ def models_command(
         rows = catalog.served_models(config, source)
     else:
         rows = catalog.configured_models(config) + catalog.aliases(config) + catalog.cached_ggufs()
+    if provider is not None:
+        rows = catalog.of_provider(config, rows, provider)
     if out.json_mode:
         for row in rows:
             out.record(row.to_json())

@@ -28,7 +28,8 @@ PACKAGE_MEMBER = "litellm/model_prices_and_context_window_backup.json"
 #: A date in a model name (`gpt-5.5-2026-04-23`): the list carries no date of its own.
 _NAME_DATE = re.compile(r"(?<!\d)(20\d\d)-(\d\d)-(\d\d)(?!\d)")
 #: LiteLLM's provider names for the APIs llmctl prices, and the prefix its keys carry for each.
-PROVIDERS = {"openai": ("openai", ""), "text-completion-openai": ("openai", ""), "mistral": ("mistral", "mistral/")}
+PROVIDERS = {"openai": ("openai", ""), "text-completion-openai": ("openai", ""), "mistral": ("mistral", "mistral/"),
+             "anthropic": ("anthropic", ""), "gemini": ("gemini", "gemini/")}
 #: Modes billed per token that llmctl calls; images, audio and realtime are priced otherwise.
 PRICED_MODES = frozenset({"chat", "completion", "embedding", "responses"})
 #: LiteLLM field -> llmctl rate, all per token there and per 1M tokens here.
@@ -88,7 +89,7 @@ def per_million(value: Any, where: str, name: str, bad: type[LlmctlError]) -> st
 
 
 def parse(text: str, source: str, today: dt.date, bad: type[LlmctlError]) -> PriceList:
-    """Every OpenAI and Mistral entry billed per token, checked; the first bad one is named."""
+    """Every entry of the providers in PROVIDERS billed per token, checked; the first bad one is named."""
     try:
         data = json.loads(text)
     except ValueError as exc:
@@ -105,6 +106,8 @@ def parse(text: str, source: str, today: dt.date, bad: type[LlmctlError]) -> Pri
         if found is None or raw.get("mode") not in PRICED_MODES:
             continue
         provider, prefix = found
+        if prefix and not key.startswith(prefix) and prefix + key in data:
+            continue  # a second copy under the bare name (gemini-exp-1206): the prefixed entry is the API's
         if "/" in key.removeprefix(prefix):
             continue  # a sized or routed variant (`low/1024-x-1024/...`), not a model name
         entry = _entry(key, raw, bad)
@@ -112,7 +115,7 @@ def parse(text: str, source: str, today: dt.date, bad: type[LlmctlError]) -> Pri
         entry["source"] = source
         entries.setdefault(provider, {})[key.removeprefix(prefix)] = entry
     if not entries:
-        raise bad(f"price list {source} has no OpenAI or Mistral prices; the old prices are kept")
+        raise bad(f"price list {source} has no prices of the providers llmctl knows; the old prices are kept")
     digest = hashlib.sha256(text.encode()).hexdigest()
     return PriceList(source, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), digest, entries)
 

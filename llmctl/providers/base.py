@@ -45,6 +45,8 @@ class Tokenizer(ABC):
     """A model's own tokenizer. Special tokens in user text are encoded as plain text."""
 
     name: str = "tokenizer"
+    #: True where the counts only approximate the model's own (its provider publishes no tokenizer)
+    estimated: bool = False
 
     @abstractmethod
     def encode(self, text: str) -> list[int]: ...
@@ -214,6 +216,21 @@ class Provider(ABC):
     @classmethod
     def standalone_tokenizer(cls, ref: ModelRef) -> Tokenizer | None:
         """The tokenizer when it depends on the model alone, not on options or a loaded model."""
+        return None
+
+    def counting_tokenizer(self, ref: ModelRef) -> Tokenizer:
+        """What `tokenize` and `--estimate` count with: the model's tokenizer, or a provider's count
+        endpoint where it publishes no tokenizer (`tokenizer()` stays local for chunking)."""
+        return self.tokenizer(ref)
+
+    def count_request(self, ref: ModelRef, request: CompletionRequest) -> int | None:
+        """The input tokens of `request` as the provider itself counts them (a count endpoint), or None
+        where the tokenizer counts them here."""
+        return None
+
+    @classmethod
+    def unlisted_model_spec(cls, model: str) -> dict[str, Any] | None:
+        """What is known of a model configs/models.toml does not list (a newer one), or None: unknown."""
         return None
 
     def count_chat(self, ref: ModelRef, messages: list[dict[str, str]]) -> int | None:

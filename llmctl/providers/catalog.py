@@ -69,6 +69,14 @@ def configured_models(config: Config) -> list[ModelInfo]:
     return rows
 
 
+def of_provider(config: Config, rows: list[ModelInfo], provider: str) -> list[ModelInfo]:
+    """The rows of one provider or profile (exit 2 for a name llmctl does not know)."""
+    known = sorted(set(config.providers) | set(config.profiles))
+    if provider not in known:
+        raise UsageError(f"unknown provider {provider!r}; valid providers: {', '.join(known)}")
+    return [row for row in rows if row.provider == provider]
+
+
 def _local_info(name: str, ref: ModelRef, alias_of: str | None) -> ModelInfo:
     from llmctl.providers.defaults import model_defaults
 

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 PROVIDER_KINDS: dict[str, str] = {
     "openai": "llmctl.providers.openai:OpenAIProvider",
     "mistral": "llmctl.providers.mistral:MistralProvider",
+    "anthropic": "llmctl.providers.anthropic:AnthropicProvider",
+    "gemini": "llmctl.providers.gemini:GeminiProvider",
     "hf": "llmctl.providers.hf:HFProvider",
     "gguf": "llmctl.providers.gguf:GGUFProvider",
 }
@@ -168,6 +170,8 @@ def _resolve_explicit(config: Config, provider: str, model: str, base_url: str |
     spec = _follow_points_to(config, provider, model)
     if spec is None and kind == "openai" and provider == "openai":
         spec = _openai_family_spec(model)
+    if spec is None and not settings.get("custom_endpoint"):
+        spec = provider_class(kind).unlisted_model_spec(model)
     if spec is None and not settings.get("custom_endpoint"):
         known = [m for m in config.models.get(provider, {})]
         raise UsageError(f"unknown model {label}; known {provider} models: {_list(known)}")
@@ -382,4 +386,4 @@ def get_tokenizer(ref: ModelRef, options: Mapping[str, Any] | None = None) -> An
             return found
     provider = get_provider(ref, options)
     provider.require(ref, "tokenize")
-    return provider.tokenizer(ref)
+    return provider.counting_tokenizer(ref)

@@ -47,7 +47,11 @@ def mistral_chat_tokens(tokenizer: Tokenizer, request: CompletionRequest) -> int
 
 
 def chat_input_tokens(ref: ModelRef, provider: Provider, tokenizer: Tokenizer, request: CompletionRequest) -> int:
-    """The prompt tokens the provider will report for `request` (no network)."""
+    """The prompt tokens the provider will report for `request` (no network, but for a provider's free count
+    endpoint)."""
+    counted = provider.count_request(ref, request)
+    if counted is not None:
+        return counted
     if ref.kind == "openai":
         return openai_chat_tokens(tokenizer, request)
     if ref.kind == "mistral":
