@@ -304,6 +304,14 @@ class GGUFProvider(Provider):
     def constrains_json(self, ref: ModelRef) -> bool:
         return True
 
+    def attachment_problem(self, ref: ModelRef, attachment: Any) -> str | None:
+        # llama-cpp-python reads images only through a multimodal chat handler (Llava15ChatHandler and
+        # kin) built on the model's vision projector, a second file that a text-only GGUF has none of.
+        return (f"{ref.label} cannot read {attachment.mime} attachments ({attachment.source}): a local GGUF "
+                "model sees images only with its vision projector (mmproj) file and a multimodal model "
+                "(LLaVA, Qwen2-VL, Gemma 3), which llmctl does not load yet; use an API model that takes "
+                "images (`llmctl models` lists what each takes)")
+
     def gives_logprobs(self, ref: ModelRef) -> bool:
         return True
 
