@@ -1,0 +1,127 @@
+"""Tools: the loop against a scripted server (results sent back, usage summed, chain limit, raising tools)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from chat_script import ChatScript, tool_call
+from conftest import run_cli
+
+
+def _tool_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [m for m in body["messages"] if m["role"] == "tool"]
+
+
+def test_calc_round_trip_sends_the_result_back_and_sums_usage(chat_script: ChatScript, data_dir: Path) -> None:
+    def first(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
+        names = [t["function"]["name"] for t in body["tools"]]
+        assert names == ["calc"], names
+        return tool_call("call_1", "calc", {"expression": "1234 * 5678"}), {"in": 40, "out": 9}
+
+    def second(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
+        sent = _tool_messages(body)
+        assert sent == [{"role": "tool", "tool_call_id": "call_1", "content": str(1234 * 5678)}], sent
+        assistant = body["messages"][-2]
+        assert assistant["tool_calls"][0]["function"]["name"] == "calc"
+        return {"content": "1234 * 5678 = 7006652"}, {"in": 60, "out": 11}
+
+    chat_script.steps = [first, second]
+    result = run_cli("complete", "-m", "openai:some-model", "--base-url", chat_script.base_url, "-T", "calc",
+                     "--td", "--json", "What is 1234 * 5678?")
+    assert result.exit_code == 0, result.output
+    assert chat_script.failures == []
+    record = json.loads(result.stdout)
+    assert record["text"] == "1234 * 5678 = 7006652"
+    assert record["usage"]["input_tokens"] == 100 and record["usage"]["output_tokens"] == 20
+    assert record["tool_calls"] == [{"id": "call_1", "name": "calc", "arguments": '{"expression": "1234 * 5678"}',
+                                     "output": "7006652", "error": False}]
+    assert 'tool calc({"expression": "1234 * 5678"}) -> result: 7006652' in result.stderr
+    rows = sqlite3.connect(data_dir / "usage.db").execute(
+        "SELECT input_tokens, output_tokens FROM calls ORDER BY id").fetchall()
+    assert rows == [(40, 9), (60, 11)]
+
+
+def test_a_raising_tool_sends_its_error_to_the_model(chat_script: ChatScript, tmp_path: Path) -> None:
+    tools = tmp_path / "tools.py"
+    tools.write_text('def lookup(city: str, year: int = 2020) -> str:\n'
+                     '    """Population of a city."""\n'
+                     '    raise KeyError(f"no data for {city}")\n\n'
+                     'def _hidden() -> None:\n    pass\n')
+
+    def first(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
+        (spec,) = body["tools"]
+        assert spec["function"]["name"] == "lookup"
+        assert spec["function"]["description"] == "Population of a city."
+        params = spec["function"]["parameters"]
+        assert params["properties"] == {"city": {"type": "string"}, "year": {"type": "integer", "default": 2020}}
+        assert params["required"] == ["city"]
+        return tool_call("c9", "lookup", {"city": "Lyon"}), {"in": 5, "out": 5}
+
+    def second(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
+        (sent,) = _tool_messages(body)
+        assert sent["content"] == "Error: KeyError: 'no data for Lyon'", sent
+        return {"content": "I could not find it."}, {"in": 5, "out": 5}
+
+    chat_script.steps = [first, second]
+    result = run_cli("complete", "-m", "openai:m", "--base-url", chat_script.base_url, "--functions", str(tools),
+                     "Population of Lyon?")
+    assert result.exit_code == 0, result.output
+    assert chat_script.failures == []
+    assert result.stdout == "I could not find it.\n"
+
+
+def test_chain_limit_stops_a_model_that_keeps_calling(chat_script: ChatScript) -> None:
+    chat_script.steps = [lambda body: (tool_call(f"c{len(body['messages'])}", "calc", {"expression": "1+1"}),
+                                       {"in": 3, "out": 2})]
+    result = run_cli("complete", "-m", "openai:m", "--base-url", chat_script.base_url, "-T", "calc",
+                     "--chain-limit", "3", "--json", "loop")
+    assert result.exit_code == 0, result.output
+    assert len(chat_script.bodies) == 3
+    record = json.loads(result.stdout)
+    assert len(record["tool_calls"]) == 2  # the third call's request was not run
+    assert record["usage"]["input_tokens"] == 9
+    assert "stopped after 3 model calls (--chain-limit)" in result.stderr
+
+
+def test_a_tool_file_that_fails_to_import_is_exit_2_before_any_call(chat_script: ChatScript, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.py"
+    broken.write_text("import not_a_module_anywhere\n")
+    chat_script.steps = [lambda body: ({"content": "x"}, {"in": 1, "out": 1})]
+    result = run_cli("complete", "-m", "openai:m", "--base-url", chat_script.base_url, "--functions", str(broken),
+                     "hi")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (f"llmctl: error: --functions {broken}: cannot be imported: "
+                                     "ModuleNotFoundError: No module named 'not_a_module_anywhere'")
+    assert chat_script.bodies == []
+
+
+def test_tools_on_a_backend_without_them_name_those_that_have_them() -> None:
+    result = run_cli("complete", "-m", "smollm2", "-T", "calc", "2+2?")
+    assert result.exit_code == 2
+    assert "gguf:smollm2 cannot call tools; tools work with " in result.stderr
+    assert "openai" in result.stderr and "mistral" in result.stderr
+
+
+def test_an_unknown_builtin_is_exit_2() -> None:
+    result = run_cli("complete", "-T", "shell", "hi")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == ("llmctl: error: -T shell: no such tool; the built-in tools are calc, llm_time "
+                                     "(--functions FILE offers your own)")
+
+
+def test_calc_is_arithmetic_only() -> None:
+    import ast
+
+    from llmctl.tools.builtin import calc
+
+    assert calc("(1234 * 5678) / 2") == str(ast.literal_eval("3503326"))
+    assert calc("2 ** 10 - sqrt(16)") == "1020"
+    for bad in ("__import__('os')", "open('x')", "[1, 2]", "(1).__class__"):
+        try:
+            calc(bad)
+        except (ValueError, SyntaxError):
+            continue
+        raise AssertionError(f"{bad} was evaluated")
