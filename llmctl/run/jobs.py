@@ -46,6 +46,8 @@ class Estimate:
     #: is asked for once more) could add: in the worst case, never in the expected one
     retry_input_tokens: int = 0
     retry_output_tokens: int = 0
+    #: of input_tokens, those counted for attachments by the provider's rule (always an estimate)
+    attachment_tokens: int = 0
     #: no bound on the output is known (no --max-tokens, no max_output, no context window): the
     #: answer may run as long as the server lets it, so no budget can hold it
     unbounded: bool = False
@@ -217,7 +219,8 @@ class CompleteJob(Job):
             # No limit known but a default cap from the model's settings (an alias's max_tokens): that is sent.
             ceiling = request.max_tokens
         bounded = request.max_tokens is not None or isinstance(limit, int) or bool(window)
-        inputs += self._attachment_tokens(ref)
+        attached = self._attachment_tokens(ref)
+        inputs += attached
         # The schema and the tools' descriptions travel with the request, and are read as input.
         if self.features.schema is not None:
             inputs += tokenizer.count(json.dumps(self.features.schema))
@@ -233,7 +236,7 @@ class CompleteJob(Job):
             # One retry, carrying the first answer, where it does not match.
             retry_in, retry_out = inputs + ceiling + 64, ceiling
         return Estimate(inputs, ceiling, unbounded=not bounded, retry_input_tokens=retry_in,
-                        retry_output_tokens=retry_out)
+                        retry_output_tokens=retry_out, attachment_tokens=attached)
 
     def _attachment_tokens(self, ref: ModelRef) -> int:
         """Images by the model's documented rule; a type with no rule counts nothing (said in the README)."""
