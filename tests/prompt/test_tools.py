@@ -125,3 +125,27 @@ def test_calc_is_arithmetic_only() -> None:
         except (ValueError, SyntaxError):
             continue
         raise AssertionError(f"{bad} was evaluated")
+
+
+def test_mistral_tool_round_on_the_wire(recorder: Any, monkeypatch: Any, keys: None, data_dir: Path) -> None:
+    from conftest import api
+
+    from llmctl.run import runner
+
+    real = runner.get_provider
+    monkeypatch.setattr(runner, "get_provider", lambda ref, options=None: real(
+        ref, {**(options or {}), "transport": recorder.transport, "backoff_base": 0.001}))
+    asks = api.fixture_json("mistral_chat.json")
+    asks["choices"][0]["message"].update(content="", tool_calls=[
+        {"id": "abc123XYZ", "type": "function", "function": {"name": "calc", "arguments": '{"expression": "6*7"}'}}])
+    asks["choices"][0]["finish_reason"] = "tool_calls"
+    recorder.reply(json_body=asks)
+    recorder.reply(json_body=api.fixture_json("mistral_chat.json"))
+    result = run_cli("complete", "-m", "mistral:mistral-small-latest", "-T", "calc", "--json", "6 times 7?")
+    assert result.exit_code == 0, result.output
+    first, second = recorder.body(0), recorder.body(1)
+    assert first["tools"][0]["function"]["name"] == "calc"
+    assert second["messages"][-2]["tool_calls"][0]["id"] == "abc123XYZ"
+    assert second["messages"][-1] == {"role": "tool", "tool_call_id": "abc123XYZ", "name": "calc", "content": "42"}
+    record = json.loads(result.stdout)
+    assert record["usage"]["input_tokens"] == 32 and record["tool_calls"][0]["output"] == "42"
