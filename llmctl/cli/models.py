@@ -9,7 +9,8 @@ import typer
 from llmctl.cli.common import guarded, make_output
 from llmctl.cli.options import FormatOpt, JsonOpt
 
-COLUMNS = ["model", "alias_of", "context_window", "capabilities", "attachments", "defaults", "input_$/1M", "output_$/1M"]
+COLUMNS = ["model", "alias_of", "context_window", "capabilities", "attachments", "defaults", "input_$/1M",
+           "output_$/1M"]
 
 
 def _defaults_text(defaults: dict[str, Any]) -> str:

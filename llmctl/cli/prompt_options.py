@@ -60,8 +60,7 @@ def prompt_features(out: Output, *, schema: str | None = None, schema_multi: str
         chosen = choose_tools(tools or [], functions or [])
 
     def show(result: ToolResult) -> None:
-        mark = "error" if result.error else "result"
-        out.info(f"tool {result.call.name}({result.call.arguments}) -> {mark}: {result.output}")
+        out.info(f"tool {result.call.name}({result.call.arguments}) -> {result.output}")
 
     return PromptFeatures(schema=parsed, attachments=found, tools=chosen, chain_limit=chain_limit,
                           on_tool=show if tools_debug else None)

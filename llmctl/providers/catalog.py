@@ -65,7 +65,8 @@ def configured_models(config: Config) -> list[ModelInfo]:
                 model=f"{provider}:{name}", provider=provider,
                 alias_of=f"{provider}:{target}" if isinstance(target, str) else None,
                 context_window=merged.get("context_window"), capabilities=sorted(merged.get("capabilities", [])),
-                attachments=list(merged.get("attachments", [])), tokenizer=merged.get("encoding") or merged.get("tokenizer"),
+                attachments=list(merged.get("attachments", [])),
+                tokenizer=merged.get("encoding") or merged.get("tokenizer"),
                 input_per_1m=str(price.input) if price and price.input is not None else None,
                 output_per_1m=str(price.output) if price and price.output is not None else None))
     return rows

@@ -58,7 +58,8 @@ def image_tokens(rule: dict[str, Any] | None, width: int | None, height: int | N
     w, h = width or UNKNOWN_SIDE, height or UNKNOWN_SIDE
     kind = rule.get("rule")
     if kind == "tiles":
-        return openai_tiles(w, h, base=int(rule["base"]), tile=int(rule["tile"]), detail=str(rule.get("detail", "high")))
+        return openai_tiles(w, h, base=int(rule["base"]), tile=int(rule["tile"]),
+                            detail=str(rule.get("detail", "high")))
     if kind == "patches":
         return openai_patches(w, h, multiplier=float(rule["multiplier"]))
     if kind == "mistral":

@@ -117,9 +117,9 @@ class CompleteJob(Job):
         #: stream even when nobody prints, to measure time to first token (compare mode)
         self.measure_stream = measure_stream
         if self.features.schema is not None:
-            self.result_keys = ("text", "finish_reason", "json")
+            self.result_keys = ("text", "finish_reason", "json")  # type: ignore[misc]
         if self.features.tools:
-            self.result_keys = (*self.result_keys, "tool_calls")
+            self.result_keys = (*self.result_keys, "tool_calls")  # type: ignore[misc]
 
     def settings(self) -> dict[str, Any]:
         request = {f.name: getattr(self.template, f.name) for f in dataclasses.fields(self.template)}

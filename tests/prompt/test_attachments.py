@@ -1,4 +1,4 @@
-"""Attachments: a real PNG made here, sent in each provider's own format, checked, and counted by the documented rules."""
+"""Attachments: a real PNG made here, sent in each provider's format, checked, and counted by the documented rules."""
 
 from __future__ import annotations
 
@@ -75,7 +75,8 @@ def test_a_missing_or_mistyped_attachment_is_exit_2_naming_it(photo: Path, tmp_p
     assert missing.stderr.strip() == f"llmctl: error: attachment {tmp_path / 'nope.png'}: no such file"
     claimed = run_cli("complete", "--at", str(photo), "application/pdf", "hi")
     assert claimed.exit_code == 2
-    assert claimed.stderr.strip() == f"llmctl: error: attachment {photo} is not application/pdf: its bytes are image/png"
+    assert claimed.stderr.strip() == (f"llmctl: error: attachment {photo} is not application/pdf: "
+                                      "its bytes are image/png")
     fake = tmp_path / "fake.png"
     fake.write_text("not an image")
     named = run_cli("complete", "-a", str(fake), "hi")

@@ -103,7 +103,8 @@ def test_a_schema_that_is_not_json_schema_is_exit_2_with_the_validators_message(
         expected = exc.message
     result = run_cli("complete", "--schema", json.dumps(bad), "hi")
     assert result.exit_code == 2
-    assert result.stderr.strip() == f"llmctl: error: --schema: not a valid JSON Schema: {expected} (at properties/n/type)"
+    assert result.stderr.strip() == (f"llmctl: error: --schema: not a valid JSON Schema: {expected} "
+                                     "(at properties/n/type)")
 
 
 def test_concise_syntax_errors_name_the_field() -> None:

@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
 from chat_script import ChatScript, tool_call
 from conftest import run_cli
 
@@ -38,7 +39,7 @@ def test_calc_round_trip_sends_the_result_back_and_sums_usage(chat_script: ChatS
     assert record["usage"]["input_tokens"] == 100 and record["usage"]["output_tokens"] == 20
     assert record["tool_calls"] == [{"id": "call_1", "name": "calc", "arguments": '{"expression": "1234 * 5678"}',
                                      "output": "7006652", "error": False}]
-    assert 'tool calc({"expression": "1234 * 5678"}) -> result: 7006652' in result.stderr
+    assert 'tool calc({"expression": "1234 * 5678"}) -> 7006652' in result.stderr
     rows = sqlite3.connect(data_dir / "usage.db").execute(
         "SELECT input_tokens, output_tokens FROM calls ORDER BY id").fetchall()
     assert rows == [(40, 9), (60, 11)]
@@ -98,11 +99,26 @@ def test_a_tool_file_that_fails_to_import_is_exit_2_before_any_call(chat_script:
     assert chat_script.bodies == []
 
 
-def test_tools_on_a_backend_without_them_name_those_that_have_them() -> None:
-    result = run_cli("complete", "-m", "smollm2", "-T", "calc", "2+2?")
+def test_tools_on_a_backend_without_them_name_those_that_have_them(smollm2_hf_dir: Path) -> None:
+    result = run_cli("complete", "-m", f"hf:{smollm2_hf_dir}", "-T", "calc", "2+2?")
     assert result.exit_code == 2
-    assert "gguf:smollm2 cannot call tools; tools work with " in result.stderr
-    assert "openai" in result.stderr and "mistral" in result.stderr
+    assert result.stderr.strip() == (f"llmctl: error: hf:{smollm2_hf_dir} cannot call tools; tools work with openai, "
+                                     "mistral, gguf models (OpenAI-compatible servers through a profile or "
+                                     "--base-url)")
+
+
+@pytest.mark.slow
+def test_smollm2_calls_tools_through_its_grammar(data_dir: Path) -> None:
+    result = run_cli("complete", "-m", "smollm2", "-T", "calc", "--chain-limit", "2", "--json",
+                     "Use the calc tool to compute 1234 * 5678.")
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    # The grammar lets a turn be only a call of an offered tool with its schema's arguments, or the answer.
+    for call in record["tool_calls"]:
+        assert call["name"] == "calc" and list(json.loads(call["arguments"])) == ["expression"]
+    rows = sqlite3.connect(data_dir / "usage.db").execute("SELECT input_tokens FROM calls").fetchall()
+    assert 1 <= len(rows) <= 2
+    assert sum(r[0] for r in rows) == record["usage"]["input_tokens"]
 
 
 def test_an_unknown_builtin_is_exit_2() -> None:

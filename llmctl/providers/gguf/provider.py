@@ -76,6 +76,7 @@ class GGUFTokenizer(Tokenizer):
 
 class GGUFProvider(Provider):
     kind = "gguf"
+    tool_calling = True
     extra = "gguf"
     local = True
     max_concurrency = 1
@@ -282,6 +283,10 @@ class GGUFProvider(Provider):
         return sampling
 
     def complete(self, ref: ModelRef, request: CompletionRequest, on_text: TextSink | None = None) -> Completion:
+        if request.tools:
+            from llmctl.providers.gguf.tools import read_turn, tool_turn_request
+
+            return read_turn(self.complete(ref, tool_turn_request(request)), request)
         llm = self.chat_model(ref)
         tokens, template_stops = self.prompt_tokens(ref, request)
         n_ctx = self.context_size(ref, llm)
@@ -302,6 +307,11 @@ class GGUFProvider(Provider):
         return Completion(result.text, usage, result.finish_reason, ref.label)
 
     def constrains_json(self, ref: ModelRef) -> bool:
+        return True
+
+    def supports_tools(self, ref: ModelRef) -> bool:
+        # A turn is grammar-constrained JSON (gguf/tools.py), which a model without a chat template,
+        # continuing plain text, would not follow.
         return True
 
     def attachment_problem(self, ref: ModelRef, attachment: Any) -> str | None:
