@@ -169,7 +169,13 @@ class CompleteJob(Job):
         completion = provider.complete(ref, self.request_for(ref, provider, text, stream), sink if stream else None)
         ttft = round((first[0] - started) * 1000, 1) if first else None
         return Outcome({"text": completion.text, "finish_reason": completion.finish_reason},
-                       completion.usage, ttft)
+                       completion.usage, ttft, extra=self._attached())
+
+    def _attached(self) -> dict[str, Any]:
+        """The record's note of what was attached: path or URL, type and hash, never the bytes."""
+        if not self.features.attachments:
+            return {}
+        return {"attachments": [a.to_json() for a in self.features.attachments]}
 
     def _run_featured(self, ref: ModelRef, provider: Provider, text: str) -> Outcome:
         """A prompt with a schema or tools: no streaming (the answer is checked, or not the last word)."""
@@ -200,6 +206,7 @@ class CompleteJob(Job):
             fields["json"] = value
         out_text = json.dumps(fields["json"], ensure_ascii=False) if "json" in fields else completion.text
         return Outcome({"text": out_text, "finish_reason": completion.finish_reason, **fields}, _sum(rounds),
+                       extra=self._attached(),
                        rounds=rounds if len(rounds) > 1 else [])
 
     def estimate(self, ref: ModelRef, provider: Provider, tokenizer: Tokenizer, text: str) -> Estimate:

@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-_API = Path(__file__).parent.parent / "api" / "conftest.py"
-_spec = importlib.util.spec_from_file_location("llmctl_api_conftest_prompt", _API)
-assert _spec is not None and _spec.loader is not None
-api = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(api)
+sys.path.insert(0, str(Path(__file__).parent))
+
+from chat_script import ChatScript  # noqa: E402
+from prompt_support import api, run_cli  # noqa: E402
 
 Recorder = api.Recorder
 recorder = api.recorder
 keys = api.keys
 open_model = api.open_model
 close_cached_providers = api.close_cached_providers
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from chat_script import ChatScript  # noqa: E402
 
 
 @pytest.fixture
@@ -39,9 +33,17 @@ def data_dir(isolated_user_dirs: Path) -> Path:
     return isolated_user_dirs.parent / "xdg-data" / "llmctl"
 
 
-def run_cli(*args: str, input: str | None = None) -> Any:  # noqa: A002
-    from typer.testing import CliRunner
+@pytest.fixture
+def wire(recorder: Any, monkeypatch: pytest.MonkeyPatch, keys: None) -> Callable[..., Any]:
+    """The CLI with every API provider sending through the recorder."""
+    from llmctl.run import runner
 
-    from llmctl.cli.app import app
+    real = runner.get_provider
 
-    return CliRunner().invoke(app, list(args), input=input, catch_exceptions=False)
+    def with_transport(ref: Any, options: dict[str, Any] | None = None) -> Any:
+        if ref.kind not in ("openai", "mistral"):
+            return real(ref, options)
+        return real(ref, {**(options or {}), "transport": recorder.transport, "backoff_base": 0.001})
+
+    monkeypatch.setattr(runner, "get_provider", with_transport)
+    return run_cli

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import struct
 import zlib
@@ -10,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import api, run_cli
-from test_schema import wire  # noqa: F401 - the fixture
+from prompt_support import api, run_cli
 
 from llmctl.providers.image_tokens import mistral_patches, openai_patches, openai_tiles
 
@@ -42,6 +42,9 @@ def test_openai_gets_an_image_url_part_with_the_png_as_a_data_url(wire: Any, rec
     assert recorder.body()["messages"][-1] == {"role": "user", "content": [
         {"type": "text", "text": "What is in this picture?"},
         {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{data}"}}]}
+    # The record keeps where it came from, its type and hash (what a stored exchange keeps), not the bytes.
+    assert json.loads(result.stdout)["attachments"] == [
+        {"path": str(photo), "type": "image/png", "sha256": hashlib.sha256(photo.read_bytes()).hexdigest()}]
 
 
 def test_mistral_gets_image_url_and_document_url_chunks(wire: Any, recorder: Any, photo: Path,

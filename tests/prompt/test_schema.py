@@ -3,32 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import api, run_cli
+from prompt_support import api, run_cli
 
 FIELDS = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"},
                                            "bio": {"type": "string", "description": "a short biography"}},
           "required": ["name", "age", "bio"], "additionalProperties": False}
-
-
-@pytest.fixture
-def wire(recorder: Any, monkeypatch: pytest.MonkeyPatch, keys: None) -> Callable[..., Any]:
-    """The CLI with every API provider sending through the recorder."""
-    from llmctl.run import runner
-
-    real = runner.get_provider
-
-    def with_transport(ref: Any, options: dict[str, Any] | None = None) -> Any:
-        if ref.kind not in ("openai", "mistral"):
-            return real(ref, options)
-        return real(ref, {**(options or {}), "transport": recorder.transport, "backoff_base": 0.001})
-
-    monkeypatch.setattr(runner, "get_provider", with_transport)
-    return run_cli
 
 
 def _openai(content: str) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from chat_script import ChatScript, tool_call
-from conftest import run_cli
+from prompt_support import run_cli
 
 
 def _tool_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -144,7 +144,7 @@ def test_calc_is_arithmetic_only() -> None:
 
 
 def test_mistral_tool_round_on_the_wire(recorder: Any, monkeypatch: Any, keys: None, data_dir: Path) -> None:
-    from conftest import api
+    from prompt_support import api
 
     from llmctl.run import runner
 
