@@ -9,8 +9,11 @@ from typing import Any
 
 from llmctl.core.errors import InputError, UsageError
 
-#: concise-syntax types and the JSON Schema type each stands for
-CONCISE_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}
+#: concise-syntax types and the JSON Schema each stands for (`list`, a list of strings, is ours: llm has none)
+CONCISE_TYPES: dict[str, dict[str, Any]] = {
+    "str": {"type": "string"}, "int": {"type": "integer"}, "float": {"type": "number"},
+    "bool": {"type": "boolean"}, "list": {"type": "array", "items": {"type": "string"}},
+}
 _FIELD = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\s+([A-Za-z]+))?$")
 
 
@@ -18,7 +21,8 @@ def concise_schema(text: str) -> dict[str, Any]:
     """`name, age int, bio: a short biography` -> an object schema with every field required.
 
     Fields are separated by commas, or by newlines when the text has any (a description may then
-    hold commas); each is `NAME [TYPE][: description]`, TYPE one of str (default), int, float, bool.
+    hold commas); each is `NAME [TYPE][: description]`, TYPE one of str (default), int, float, bool,
+    list (of strings).
     """
     parts = text.splitlines() if "\n" in text.strip() else text.split(",")
     properties: dict[str, Any] = {}
@@ -36,7 +40,7 @@ def concise_schema(text: str) -> dict[str, Any]:
                              f"{', '.join(CONCISE_TYPES)}")
         if name in properties:
             raise UsageError(f"--schema: field {name!r} is given twice")
-        prop: dict[str, Any] = {"type": CONCISE_TYPES[kind]}
+        prop: dict[str, Any] = dict(CONCISE_TYPES[kind])
         if description.strip():
             prop["description"] = description.strip()
         properties[name] = prop

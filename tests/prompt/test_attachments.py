@@ -133,3 +133,29 @@ def test_mistral_patch_rule_agrees_with_mistral_common(photo: Path, monkeypatch:
                          "What?")
     assert json.loads(with_image.stdout)["attachment_tokens"]["tokens"] == mistral_patches(
         1000, 600, patch=14, max_size=1540, merge=2)
+
+
+@pytest.mark.parametrize("fmt, mime", [("JPEG", "image/jpeg"), ("GIF", "image/gif"), ("WEBP", "image/webp"),
+                                       ("PNG", "image/png")])
+def test_type_and_size_are_read_from_the_header_as_pillow_reads_them(tmp_path: Path, fmt: str, mime: str) -> None:
+    from PIL import Image
+
+    from llmctl.core.attachments import load_attachment
+
+    path = tmp_path / f"picture.{fmt.lower()}"
+    Image.new("RGB", (321, 123), (200, 10, 10)).save(path, fmt)
+    found = load_attachment(str(path))
+    with Image.open(path) as reference:
+        assert (found.mime, found.width, found.height) == (mime, *reference.size)
+
+
+def test_jpeg_on_the_openai_wire(wire: Any, recorder: Any, tmp_path: Path) -> None:
+    from PIL import Image
+
+    photo = tmp_path / "photo.jpg"
+    Image.new("RGB", (64, 48)).save(photo, "JPEG")
+    recorder.reply(json_body=api.fixture_json("openai_chat.json"))
+    result = wire("complete", "-a", str(photo), "What is in this picture?", "-m", "openai:gpt-4o-mini")
+    assert result.exit_code == 0, result.output
+    part = recorder.body()["messages"][-1]["content"][1]
+    assert part["image_url"]["url"].startswith("data:image/jpeg;base64,/9j/")

@@ -94,7 +94,7 @@ def test_concise_syntax_errors_name_the_field() -> None:
     result = run_cli("complete", "--schema", "name, age integer", "hi")
     assert result.exit_code == 2
     assert result.stderr.strip() == ("llmctl: error: --schema: field 'age' has type 'integer'; "
-                                     "the types are str, int, float, bool")
+                                     "the types are str, int, float, bool, list")
 
 
 def test_batch_records_carry_the_object(wire: Any, recorder: Any, tmp_path: Path) -> None:
@@ -118,3 +118,25 @@ def test_smollm2_answers_through_its_grammar() -> None:
     answer = json.loads(result.stdout)
     validate(answer, {"type": "object", "properties": {"city": {"type": "string"}, "population": {"type": "integer"}},
                       "required": ["city", "population"]})
+
+
+def test_the_issue_example_with_a_list_field(wire: Any, recorder: Any) -> None:
+    recorder.reply(json_body=_openai('{"name": "Lyon", "population": 522000, "rivers": ["Rhone", "Saone"]}'))
+    result = wire("complete", "-m", "openai:gpt-5-mini", "--schema", "name, population int, rivers list",
+                  "A French city")
+    assert result.exit_code == 0, result.output
+    schema = recorder.body()["response_format"]["json_schema"]["schema"]
+    assert schema["properties"] == {"name": {"type": "string"}, "population": {"type": "integer"},
+                                    "rivers": {"type": "array", "items": {"type": "string"}}}
+    assert json.loads(result.stdout)["rivers"] == ["Rhone", "Saone"]
+
+
+@pytest.mark.slow
+def test_an_hf_model_answers_through_llguidance(smollm2_hf_dir: Path) -> None:
+    from jsonschema import validate
+
+    result = run_cli("complete", "-m", f"hf:{smollm2_hf_dir}", "--schema", "city, population int", "--max-tokens",
+                     "40", "Name a French city and its population.")
+    assert result.exit_code == 0, result.output
+    validate(json.loads(result.stdout), {"type": "object", "required": ["city", "population"],
+                                         "properties": {"population": {"type": "integer"}}})

@@ -165,3 +165,17 @@ def test_mistral_tool_round_on_the_wire(recorder: Any, monkeypatch: Any, keys: N
     assert second["messages"][-1] == {"role": "tool", "tool_call_id": "abc123XYZ", "name": "calc", "content": "42"}
     record = json.loads(result.stdout)
     assert record["usage"]["input_tokens"] == 32 and record["tool_calls"][0]["output"] == "42"
+
+
+def test_estimate_counts_the_worst_case_of_a_whole_chain() -> None:
+    from llmctl.core.tooling import RESULT_BYTES
+
+    base = json.loads(run_cli("complete", "--estimate", "--json", "-m", "openai:gpt-4o-mini", "--max-tokens", "100",
+                              "-T", "calc", "--chain-limit", "1", "What is 6*7?").stdout)
+    three = json.loads(run_cli("complete", "--estimate", "--json", "-m", "openai:gpt-4o-mini", "--max-tokens", "100",
+                               "-T", "calc", "--chain-limit", "3", "What is 6*7?").stdout)
+    inputs = base["input_tokens"]
+    assert "retries_at_most" not in base
+    # Round k resends everything so far: the prompt, k answers of at most 100 tokens, k results of at
+    # most RESULT_BYTES bytes (a token is at least one byte).
+    assert three["retries_at_most"] == {"input_tokens": 2 * inputs + 3 * (100 + RESULT_BYTES), "output_tokens": 200}
