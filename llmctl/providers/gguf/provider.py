@@ -76,6 +76,7 @@ class GGUFTokenizer(Tokenizer):
 
 class GGUFProvider(Provider):
     kind = "gguf"
+    #: a tool turn is grammar-constrained JSON (gguf/tools.py)
     tool_calling = True
     extra = "gguf"
     local = True
@@ -307,11 +308,6 @@ class GGUFProvider(Provider):
         return Completion(result.text, usage, result.finish_reason, ref.label)
 
     def constrains_json(self, ref: ModelRef) -> bool:
-        return True
-
-    def supports_tools(self, ref: ModelRef) -> bool:
-        # A turn is grammar-constrained JSON (gguf/tools.py), which a model without a chat template,
-        # continuing plain text, would not follow.
         return True
 
     def attachment_problem(self, ref: ModelRef, attachment: Any) -> str | None:
