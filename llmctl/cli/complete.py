@@ -29,6 +29,16 @@ from llmctl.cli.options import (
     TrustRemoteCodeOpt,
     VerboseOpt,
 )
+from llmctl.cli.prompt_options import (
+    AttachmentOpt,
+    AttachmentTypeOpt,
+    ChainLimitOpt,
+    FunctionsOpt,
+    SchemaMultiOpt,
+    SchemaOpt,
+    ToolOpt,
+    ToolsDebugOpt,
+)
 from llmctl.cli.run_options import (
     BatchApiOpt,
     DedupeOpt,
@@ -76,6 +86,14 @@ def complete_command(
     stream: Annotated[Optional[bool], typer.Option(  # noqa: UP045
         "--stream/--no-stream", help="Stream text as it arrives (default: when stdout is a terminal).",
         show_default=False)] = None,
+    schema: SchemaOpt = None,
+    schema_multi: SchemaMultiOpt = None,
+    attachment: AttachmentOpt = None,
+    attachment_type: AttachmentTypeOpt = None,
+    tool: ToolOpt = None,
+    functions: FunctionsOpt = None,
+    chain_limit: ChainLimitOpt = 5,
+    tools_debug: ToolsDebugOpt = False,
     base_url: BaseUrlOpt = None,
     timeout: TimeoutOpt = None,
     max_retries: MaxRetriesOpt = None,
@@ -116,8 +134,12 @@ def complete_command(
       llmctl complete -m openai:gpt-4o-mini -m mistral:mistral-small-latest -m smollm2 "Compare us"
       llmctl complete --estimate -m openai:gpt-4o --max-tokens 500 -f prompt.txt
       llmctl complete --jsonl prompts.jsonl -o answers.jsonl --resume --max-cost 5
+      llmctl complete --schema 'name, population int' "A French city"          # a JSON object out
+      llmctl complete -a photo.jpg "What is in this picture?" -m openai:gpt-4o-mini
+      llmctl complete -T calc "What is 1234 * 5678?" -m openai:gpt-5-mini --td
     """
     from llmctl.cli import complete_show as show
+    from llmctl.cli.prompt_options import prompt_features
     from llmctl.cli.run_command import model_names, run_options
     from llmctl.core.errors import UsageError
     from llmctl.core.inputs import collect_inputs
@@ -137,9 +159,12 @@ def complete_command(
     template = CompletionRequest(prompt="", system=system, max_tokens=max_tokens, temperature=temperature,
                                  top_p=top_p, top_k=top_k, stop=list(stop or []), seed=seed,
                                  repeat_penalty=repeat_penalty)
+    features = prompt_features(out, schema=schema, schema_multi=schema_multi, attachments=attachment,
+                               typed=attachment_type, tools=tool, functions=functions, chain_limit=chain_limit,
+                               tools_debug=tools_debug)
     names = model_names(model, models_file, "complete")
     items = collect_inputs(prompt, file, jsonl, field, join_args=True, join_files=not each)
-    job = CompleteJob(template, measure_stream=len(names) > 1 and not estimate)
+    job = CompleteJob(template, measure_stream=len(names) > 1 and not estimate, features=features)
     session = Session(job, names, options, base_url)
     if estimate:
         show.estimate(out, session, items)

@@ -9,7 +9,8 @@ import typer
 from llmctl.cli.common import guarded, make_output
 from llmctl.cli.options import FormatOpt, JsonOpt
 
-COLUMNS = ["model", "alias_of", "context_window", "capabilities", "defaults", "input_$/1M", "output_$/1M"]
+COLUMNS = ["model", "alias_of", "context_window", "capabilities", "attachments", "defaults", "input_$/1M",
+           "output_$/1M"]
 
 
 def _defaults_text(defaults: dict[str, Any]) -> str:
@@ -52,7 +53,13 @@ def models_command(
             out.record(row.to_json())
         return
     out.table(COLUMNS, [[row.model, row.alias_of or "", row.context_window or "", ", ".join(row.capabilities),
-                         _defaults_text(row.defaults), row.input_per_1m or "",
+                         _attachments_text(row.attachments), _defaults_text(row.defaults), row.input_per_1m or "",
                          row.output_per_1m or ""] for row in rows],
               right_align=("context_window", "input_$/1M", "output_$/1M"), no_wrap=("model", "alias_of"),
-              droppable=("defaults", "alias_of", "capabilities", "output_$/1M", "input_$/1M"))
+              droppable=("defaults", "attachments", "alias_of", "capabilities", "output_$/1M", "input_$/1M"))
+
+
+def _attachments_text(types: list[str]) -> str:
+    """image/png, image/jpeg, application/pdf -> images, pdf (the table stays narrow; --json has them all)."""
+    kinds = sorted({"images" if t.startswith("image/") else "pdf" if t == "application/pdf" else t for t in types})
+    return ", ".join(kinds)

@@ -134,6 +134,9 @@ class ModelSettings(SamplingOptions):
     endpoint: str | None = None
     reasoning: bool = False
     system: str | None = None
+    #: MIME types the model reads besides text, and its provider's rule for an image's tokens
+    attachments: list[str] = Field(default_factory=list)
+    image_tokens: dict[str, Any] | None = None
     points_to: str | None = None
     # set by name resolution: the dated model an alias points to, the family of an unlisted model
     dated: str | None = None
