@@ -1,4 +1,4 @@
-"""`llmctl batch list|status|fetch|cancel`, and `--batch-api` runs: provider batch endpoints at batch prices."""
+"""`llmctl batch list|status|fetch|cancel`, and how a `--batch-api` run is shown: provider batch jobs."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from llmctl.cli.options import FormatOpt, JsonOpt, QuietOpt
 from llmctl.core.errors import ProviderError, UsageError
 
 if TYPE_CHECKING:
-    from llmctl.core.inputs import InputItem
     from llmctl.core.output import Output
+    from llmctl.run.outcome import BatchJob
 
 batch_app = typer.Typer(help="Provider batch jobs: list, status, fetch, cancel.", no_args_is_help=True,
                         add_completion=False)
@@ -56,44 +56,10 @@ def _finish(out: Output, label: str, records: Sequence[dict[str, object]]) -> No
         raise ProviderError(f"{failed} of {len(records)} records failed; see their `error` fields")
 
 
-def run_with_batch_api(out: Output, session: object, items: Sequence[InputItem], *, output: str | None,
-                       poll_interval: float, dedupe: bool = False) -> None:
-    """Submit every input as one provider batch, wait for it, and write its records like a live run."""
-    from llmctl.run.batch_api import BatchClient, fetch_records, recall, remember
-    from llmctl.run.outfile import drop_repeated_ids
-    from llmctl.run.session import Session
-
-    assert isinstance(session, Session)
-    if len(session.targets) != 1:
-        raise UsageError("--batch-api sends one model's batch; give one -m")
-    if poll_interval <= 0:
-        raise UsageError(f"--poll-interval must be more than 0, not {poll_interval}")
-    dropped = drop_repeated_ids(items, dedupe=dedupe, warn=out.warn)
-    items = [item for index, item in enumerate(items) if index not in dropped]
-    bad = next((i for i in items if i.problem is not None), None)
-    if bad is not None:
-        raise UsageError(f"{bad.problem} (a provider batch is sent whole: fix the input first)")
-    target = session.targets[0]
-    client = BatchClient(target.ref, target.provider)
-    try:
-        info = client.submit(session.job, items)
-        remember(info, target.ref.label, target.ref, session.job, items)
-        out.info(f"batch {info.id} submitted: {len(items)} requests to {target.ref.label}; waiting "
-                 f"(Ctrl-C leaves it running; later: llmctl batch fetch {info.id})")
-        seen: list[str] = []
-
-        def on_status(current: object) -> None:
-            status = getattr(current, "status", "")
-            if not seen or seen[-1] != status:
-                seen.append(status)
-                out.info(f"batch {info.id}: {status}")
-
-        done = client.wait(info.id, poll_interval, on_status)
-        records = fetch_records(client, recall(info.id), done, out.warn)
-    finally:
-        client.close()
-    _write(out, records, output)
-    _finish(out, target.ref.label, records)
+def show_batch_job(out: Output, job: BatchJob, output: str | None) -> None:
+    """A --batch-api run's records, written like a live run's, then its summary line."""
+    _write(out, job.records, output)
+    _finish(out, job.label, job.records)
 
 
 @batch_app.command("list")

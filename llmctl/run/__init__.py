@@ -40,10 +40,12 @@ is written, and `run` raises it.
 
 from llmctl.run.estimate import ModelEstimate, estimate_run
 from llmctl.run.jobs import CompleteJob, EmbedJob, Estimate, Job, Outcome
+from llmctl.run.outcome import Batch, BatchJob, Compare, Estimated, Mode, Plan, Single
 from llmctl.run.runner import Controls, Report, Target, open_targets, run_job
 from llmctl.run.session import RunOptions, Session, read_models_file
 
 __all__ = [
-    "CompleteJob", "Controls", "EmbedJob", "Estimate", "Job", "ModelEstimate", "Outcome", "Report", "RunOptions",
-    "Session", "Target", "estimate_run", "open_targets", "read_models_file", "run_job",
+    "Batch", "BatchJob", "Compare", "CompleteJob", "Controls", "EmbedJob", "Estimate", "Estimated", "Job", "Mode",
+    "ModelEstimate", "Outcome", "Plan", "Report", "RunOptions", "Session", "Single", "Target", "estimate_run",
+    "open_targets", "read_models_file", "run_job",
 ]
