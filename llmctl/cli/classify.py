@@ -7,20 +7,15 @@ from typing import Annotated, Any, Optional
 import typer
 
 from llmctl.cli.model_command import ModelFlags, model_command
-from llmctl.cli.options import FieldOpt, FileOpt, JsonlOpt, ModelOpt, TaskTextArg
-from llmctl.cli.run_options import ModelsFileOpt
 from llmctl.core.output import Output
 
 GoldOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045
     "--gold", help="JSONL field with the right answer: print accuracy and cost per model.", show_default=False)]
 
 
-@model_command(table_format=False)
+@model_command(table_format=False, task=True)
 def classify_command(
     ctx: typer.Context,
-    text: TaskTextArg = None,
-    model: ModelOpt = None,
-    models_file: ModelsFileOpt = None,
     labels: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--labels", "-l", help="Labels, comma-separated, or @FILE with one a line.", show_default=False)] = None,
     multi_label: Annotated[bool, typer.Option("--multi-label", help="Any number of labels may apply.")] = False,
@@ -31,9 +26,6 @@ def classify_command(
         "--examples", help="JSONL of worked examples ({text, label}) for a few-shot prompt.",
         show_default=False)] = None,
     gold: GoldOpt = None,
-    file: FileOpt = None,
-    jsonl: JsonlOpt = None,
-    field: FieldOpt = "text",
     *,
     flags: ModelFlags,
 ) -> None:
@@ -47,7 +39,7 @@ def classify_command(
       llmctl classify --estimate -m openai:gpt-4o-mini --labels pos,neg --jsonl reviews.jsonl
       llmctl classify --labels pos,neg --jsonl reviews.jsonl -o labels.jsonl --resume --max-cost 1
     """
-    from llmctl.cli.task_show import TaskInputs, TaskView, run_task
+    from llmctl.cli.task_show import TaskView, run_task
     from llmctl.tasks.classify import ClassifyJob, ClassifySpec
     from llmctl.tasks.labels import load_examples, parse_labels
     from llmctl.tasks.metrics import classification_metrics
@@ -67,7 +59,7 @@ def classify_command(
                                                                          else r[key])})
         return classification_metrics(gold_answers, predicted, known)
 
-    run_task(flags, TaskInputs(text, model, models_file, file, jsonl, field), ClassifyJob(spec),
+    run_task(flags, ClassifyJob(spec),
              TaskView(_render, score, _metric_lines), gold=gold)
 
 

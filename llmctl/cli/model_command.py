@@ -31,14 +31,19 @@ from llmctl.cli.options import (
     BaseUrlOpt,
     ConcurrencyOpt,
     DeviceOpt,
+    FieldOpt,
+    FileOpt,
     FormatOpt,
+    JsonlOpt,
     JsonOpt,
     MaxRetriesOpt,
     MaxWaitOpt,
+    ModelOpt,
     NCtxOpt,
     NGpuLayersOpt,
     QuietOpt,
     RetryTimeoutsOpt,
+    TaskTextArg,
     ThreadsOpt,
     TimeoutOpt,
     TrustRemoteCodeOpt,
@@ -49,6 +54,7 @@ from llmctl.cli.run_options import (
     DedupeOpt,
     EstimateOpt,
     MaxCostOpt,
+    ModelsFileOpt,
     NoCacheOpt,
     OrderedOpt,
     OutputFileOpt,
@@ -114,6 +120,22 @@ class OutputFlags:
 
 
 @dataclass
+class TaskInputs:
+    """A task's text and models (before its own options) and its files (after them)."""
+
+    text: TaskTextArg = None
+    model: ModelOpt = None
+    models_file: ModelsFileOpt = None
+    file: FileOpt = None
+    jsonl: JsonlOpt = None
+    field: FieldOpt = "text"
+
+
+#: TaskInputs' fields that come before a task's own options; the rest come after them
+_TASK_LEAD = ("text", "model", "models_file")
+
+
+@dataclass
 class ModelFlags:
     """Everything a model command takes besides its own options, with the Output made from them."""
 
@@ -121,6 +143,8 @@ class ModelFlags:
     backend: BackendFlags
     run: RunFlags
     batch: BatchFlags
+    #: a task command's inputs and models (see `model_command(task=True)`)
+    inputs: TaskInputs | None = None
 
     def options(self) -> dict[str, Any]:
         """The backend options as the provider's option model takes them."""
@@ -143,22 +167,27 @@ class ModelFlags:
         return Session(job, names, self.options(), self.backend.base_url)
 
 
-def _parameters(group: type, skip: tuple[str, ...] = ()) -> list[inspect.Parameter]:
+def _parameters(group: type, skip: tuple[str, ...] = (), only: tuple[str, ...] | None = None
+                ) -> list[inspect.Parameter]:
     hints = typing.get_type_hints(group, include_extras=True)
-    return [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=hints[f.name])
-            for f in dataclasses.fields(group) if f.name not in skip]
+    return [inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=f.default,
+                              annotation=hints[f.name])
+            for f in dataclasses.fields(group) if f.name not in skip and (only is None or f.name in only)]
 
 
 def _take(group: type, values: dict[str, Any]) -> Any:
     return group(**{f.name: values.pop(f.name) for f in dataclasses.fields(group) if f.name in values})
 
 
-def model_command(*, batch: bool = False, table_format: bool = True) -> Callable[[Callable[..., None]],
-                                                                                 Callable[..., None]]:
+def model_command(*, batch: bool = False, table_format: bool = True, task: bool = False
+                  ) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Attach the shared options to a command whose last parameter is `*, flags: ModelFlags`.
 
-    `batch`: the command takes --batch-api and --poll-interval; `table_format`: it takes --format."""
-    groups: list[tuple[type, tuple[str, ...]]] = [(BackendFlags, ()), (RunFlags, ())]
+    `batch`: the command takes --batch-api and --poll-interval; `table_format`: it takes --format;
+    `task`: the command is a task, whose TEXT, -m and --models-file come first, then its own
+    options, then -f, --jsonl and --field (`flags.inputs`)."""
+    groups: list[tuple[type, tuple[str, ...]]] = [(TaskInputs, _TASK_LEAD)] if task else []
+    groups += [(BackendFlags, ()), (RunFlags, ())]
     if batch:
         groups.append((BatchFlags, ()))
     groups.append((OutputFlags, () if table_format else ("table_format",)))
@@ -166,6 +195,8 @@ def model_command(*, batch: bool = False, table_format: bool = True) -> Callable
     def attach(command: Callable[..., None]) -> Callable[..., None]:
         own = inspect.signature(command, eval_str=True)
         params = [p for p in own.parameters.values() if p.name != "flags"]
+        if task:
+            params[1:1] = _parameters(TaskInputs, only=_TASK_LEAD)
         for group, skip in groups:
             params.extend(_parameters(group, skip))
 
@@ -175,7 +206,9 @@ def model_command(*, batch: bool = False, table_format: bool = True) -> Callable
             ctx = values.get("ctx", args[0] if args else None)
             out = make_output(ctx, json_mode=shown.json_mode, quiet=shown.quiet, verbose=shown.verbose,
                               table_format=shown.table_format)
-            flags = ModelFlags(out, _take(BackendFlags, values), _take(RunFlags, values), _take(BatchFlags, values))
+            inputs = _take(TaskInputs, values) if task else None
+            flags = ModelFlags(out, _take(BackendFlags, values), _take(RunFlags, values), _take(BatchFlags, values),
+                               inputs)
             command(*args, **values, flags=flags)
 
         run.__signature__ = own.replace(parameters=params)  # type: ignore[attr-defined]
@@ -186,4 +219,4 @@ def model_command(*, batch: bool = False, table_format: bool = True) -> Callable
     return attach
 
 
-__all__ = ["BackendFlags", "BatchFlags", "ModelFlags", "OutputFlags", "RunFlags", "model_command"]
+__all__ = ["BackendFlags", "BatchFlags", "ModelFlags", "OutputFlags", "RunFlags", "TaskInputs", "model_command"]

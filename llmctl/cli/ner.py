@@ -7,8 +7,6 @@ from typing import Annotated, Any, Optional
 import typer
 
 from llmctl.cli.model_command import ModelFlags, model_command
-from llmctl.cli.options import FieldOpt, FileOpt, JsonlOpt, ModelOpt, TaskTextArg
-from llmctl.cli.run_options import ModelsFileOpt
 from llmctl.core.output import Output
 
 #: ANSI colours per entity type on a terminal (reverse video for types without one)
@@ -16,20 +14,14 @@ _COLOURS = {"PER": "\x1b[1;36m", "ORG": "\x1b[1;33m", "LOC": "\x1b[1;32m", "MISC
 _RESET = "\x1b[0m"
 
 
-@model_command(table_format=False)
+@model_command(table_format=False, task=True)
 def ner_command(
     ctx: typer.Context,
-    text: TaskTextArg = None,
-    model: ModelOpt = None,
-    models_file: ModelsFileOpt = None,
     types: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--types", help="Entity types, comma-separated (default: PER,ORG,LOC,MISC).", show_default=False)] = None,
     gold: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--gold", help="JSONL field with the right entities: print entity-level P/R/F1 per model.",
         show_default=False)] = None,
-    file: FileOpt = None,
-    jsonl: JsonlOpt = None,
-    field: FieldOpt = "text",
     *,
     flags: ModelFlags,
 ) -> None:
@@ -40,7 +32,7 @@ def ner_command(
       llmctl ner -m hf:~/models/bert-base-NER --types PER,ORG,LOC -f article.txt --json
       llmctl ner --jsonl conll.jsonl --gold entities -m smollm2 -m hf:~/models/bert-base-NER
     """
-    from llmctl.cli.task_show import TaskInputs, TaskView, run_task
+    from llmctl.cli.task_show import TaskView, run_task
     from llmctl.tasks.metrics import ner_metrics
     from llmctl.tasks.ner import NerJob, NerSpec, parse_types
 
@@ -50,8 +42,7 @@ def ner_command(
     def score(gold_entities: list[Any], records: list[dict[str, Any] | None]) -> dict[str, Any]:
         return ner_metrics(gold_entities, [r["entities"] if r is not None else None for r in records])
 
-    run_task(flags, TaskInputs(text, model, models_file, file, jsonl, field), NerJob(spec),
-             TaskView(_render, score, _metric_lines, check_gold=_check_gold), gold=gold)
+    run_task(flags, NerJob(spec), TaskView(_render, score, _metric_lines, check_gold=_check_gold), gold=gold)
 
 
 def _check_gold(answers: list[Any], items: list[Any]) -> None:

@@ -8,17 +8,12 @@ from typing import Annotated, Any, Optional
 import typer
 
 from llmctl.cli.model_command import ModelFlags, model_command
-from llmctl.cli.options import FieldOpt, FileOpt, JsonlOpt, ModelOpt, TaskTextArg
-from llmctl.cli.run_options import ModelsFileOpt
 from llmctl.core.output import Output
 
 
-@model_command(table_format=False)
+@model_command(table_format=False, task=True)
 def summarize_command(
     ctx: typer.Context,
-    text: TaskTextArg = None,
-    model: ModelOpt = None,
-    models_file: ModelsFileOpt = None,
     max_words: Annotated[Optional[int], typer.Option(  # noqa: UP045
         "--max-words", help="Ask for at most this many words.", show_default=False)] = None,
     max_tokens: Annotated[Optional[int], typer.Option(  # noqa: UP045
@@ -28,9 +23,6 @@ def summarize_command(
         "--language", help="Write the summary in this language.", show_default=False)] = None,
     strategy: Annotated[str, typer.Option(
         "--strategy", help="For text longer than the window: map-reduce or refine.")] = "map-reduce",
-    file: FileOpt = None,
-    jsonl: JsonlOpt = None,
-    field: FieldOpt = "text",
     *,
     flags: ModelFlags,
 ) -> None:
@@ -42,7 +34,7 @@ def summarize_command(
       llmctl summarize -m hf:~/models/bart-large-cnn -f article.txt     # an encoder-decoder summariser
       llmctl summarize --estimate -m openai:gpt-4o-mini -f book.txt      # every chunk's call counted, no network
     """
-    from llmctl.cli.task_show import TaskInputs, TaskRun, TaskView, run_task
+    from llmctl.cli.task_show import TaskRun, TaskView, run_task
     from llmctl.tasks.summarize import SummarizeJob, SummarySpec
 
     out = flags.out
@@ -61,7 +53,7 @@ def summarize_command(
         return SummarizeJob(spec, progress if shown[-1] else None)
 
     try:
-        run_task(flags, TaskInputs(text, model, models_file, file, jsonl, field), job, TaskView(_render))
+        run_task(flags, job, TaskView(_render))
     finally:
         if any(shown):
             sys.stderr.write("\r\x1b[K")

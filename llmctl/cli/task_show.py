@@ -2,8 +2,7 @@
 
 A task command parses its own options into its spec, then hands the rest to `run_task`:
 
-    run_task(flags, TaskInputs(text, model, models_file, file, jsonl, field), NerJob(spec),
-             TaskView(render=_render, score=_score, metric_lines=_metric_lines), gold=gold)
+    run_task(flags, NerJob(spec), TaskView(render=_render, score=_score, metric_lines=_metric_lines), gold=gold)
 
 which reads the inputs, opens the models, runs the session and draws its outcome: one input shown
 as the task draws it (per model), a batch of JSONL records (with --gold metrics per model), or an estimate.
@@ -43,18 +42,6 @@ class TaskView:
 
 
 @dataclass(frozen=True)
-class TaskInputs:
-    """The inputs and models a task command was given, as parsed."""
-
-    text: list[str] | None
-    model: list[str] | None
-    models_file: str | None
-    file: list[str] | None
-    jsonl: str | None
-    field: str
-
-
-@dataclass(frozen=True)
 class TaskRun:
     """What a task runs on: the model names and the inputs read; `batch` when there is more than one text."""
 
@@ -63,12 +50,13 @@ class TaskRun:
     batch: bool
 
 
-def run_task(flags: ModelFlags, inputs: TaskInputs, job: Job | Callable[[TaskRun], Job], view: TaskView, *,
+def run_task(flags: ModelFlags, job: Job | Callable[[TaskRun], Job], view: TaskView, *,
              gold: str | None = None) -> None:
     """Read the inputs, open the models, run the task's job and draw what came of it.
 
     `job` may be built from the run (what summarize's progress line needs to know)."""
-    out = flags.out
+    out, inputs = flags.out, flags.inputs
+    assert inputs is not None, "a task command is made with model_command(task=True)"
     settings = flags.run_options()
     names = model_names(inputs.model, inputs.models_file, "complete")
     items = collect_inputs(inputs.text, inputs.file, inputs.jsonl, inputs.field, join_args=True)
@@ -127,4 +115,4 @@ def _show_metrics(out: Output, label: str, count: int, metrics: dict[str, Any],
     sys.stderr.flush()
 
 
-__all__ = ["TaskInputs", "TaskRun", "TaskView", "run_task"]
+__all__ = ["TaskRun", "TaskView", "run_task"]
