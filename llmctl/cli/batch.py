@@ -21,15 +21,6 @@ batch_app = typer.Typer(help="Provider batch jobs: list, status, fetch, cancel."
 IdArg = Annotated[str, typer.Argument(help="The batch id that --batch-api printed.", show_default=False)]
 
 
-def _client(entry: dict[str, object]):  # type: ignore[no-untyped-def]
-    from llmctl.providers.registry import get_provider, resolve_model
-    from llmctl.run.batch_api import BatchClient
-
-    base_url = entry.get("base_url")
-    ref = resolve_model(str(entry["model"]), base_url=str(base_url) if base_url else None)
-    return BatchClient(ref, get_provider(ref, {}))
-
-
 def _write(out: Output, records: Sequence[dict[str, object]], output: str | None) -> None:
     if output is None:
         for record in records:
@@ -66,42 +57,26 @@ def show_batch_job(out: Output, job: BatchJob, output: str | None) -> None:
 @guarded
 def batch_list(ctx: typer.Context, json_mode: JsonOpt = False, table_format: FormatOpt = None) -> None:
     """Batches submitted from here, with their status now."""
-    from llmctl.run.batch_api import known_batches
+    from llmctl.run.batch_run import batch_rows
 
     out = make_output(ctx, json_mode=json_mode, table_format=table_format)
-    rows = []
-    for entry in known_batches():
-        client = _client(entry)
-        try:
-            status = client.status(str(entry["id"])).to_json()
-        except (ProviderError, UsageError) as exc:
-            status = {"status": f"unknown ({exc.one_line()})", "total": "", "completed": "", "failed": ""}
-        finally:
-            client.close()
-        record = {"id": entry["id"], "model": entry["label"], "command": entry["command"],
-                  "records": len(entry["inputs"]), **{k: status[k] for k in ("status", "completed", "failed")}}
-        if out.json_mode:
-            out.record(record)
-        else:
-            rows.append(list(record.values()))
-    if not out.json_mode:
-        out.table(["id", "model", "command", "records", "status", "completed", "failed"], rows,
-                  right_align=("records", "completed", "failed"))
+    rows = batch_rows()
+    if out.json_mode:
+        for row in rows:
+            out.record(row)
+        return
+    out.table(["id", "model", "command", "records", "status", "completed", "failed"],
+              [list(row.values()) for row in rows], right_align=("records", "completed", "failed"))
 
 
 @batch_app.command("status")
 @guarded
 def batch_status(ctx: typer.Context, batch_id: IdArg, json_mode: JsonOpt = False) -> None:
     """Where one batch is: queued, running, completed, failed, expired, cancelling, cancelled."""
-    from llmctl.run.batch_api import recall
+    from llmctl.run import batch_run
 
     out = make_output(ctx, json_mode=json_mode)
-    entry = recall(batch_id)
-    client = _client(entry)
-    try:
-        info = client.status(batch_id)
-    finally:
-        client.close()
+    info, entry = batch_run.batch_status(batch_id)
     if out.json_mode:
         out.record({**info.to_json(), "model": entry["label"], "command": entry["command"]})
     else:
@@ -118,30 +93,18 @@ def batch_fetch(
     quiet: QuietOpt = False,
 ) -> None:
     """A finished batch's results, as JSONL records in input order (the shape of a live run)."""
-    from llmctl.run.batch_api import fetch_records, recall
+    from llmctl.run.batch_run import fetch_batch
 
     out = make_output(ctx, quiet=quiet)
-    entry = recall(batch_id)
-    client = _client(entry)
-    try:
-        records = fetch_records(client, entry, client.status(batch_id), out.warn)
-    finally:
-        client.close()
-    _write(out, records, output)
-    _finish(out, str(entry["label"]), records)
+    show_batch_job(out, fetch_batch(batch_id, out.warn), output)
 
 
 @batch_app.command("cancel")
 @guarded
 def batch_cancel(ctx: typer.Context, batch_id: IdArg, quiet: QuietOpt = False) -> None:
     """Ask the provider to stop a batch; what finished before is still fetched."""
-    from llmctl.run.batch_api import recall, update
+    from llmctl.run.batch_run import cancel_batch
 
     out = make_output(ctx, quiet=quiet)
-    client = _client(recall(batch_id))
-    try:
-        info = client.cancel(batch_id)
-    finally:
-        client.close()
-    update(batch_id, status=info.status)
+    info = cancel_batch(batch_id)
     out.line(f"{info.id}\t{info.status}")

@@ -1,17 +1,20 @@
-"""`--batch-api`: a session's inputs sent as one provider batch job, under the same budget rules as a live run."""
+"""Provider batch jobs from the run layer: `--batch-api` runs (under the same budget rules as a live run),
+and list, status, fetch and cancel of the batches submitted from here."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from llmctl.core.errors import BudgetExceededError, UsageError
+from llmctl.core.errors import BudgetExceededError, ProviderError, UsageError
 from llmctl.core.inputs import InputItem
 from llmctl.core.usage import format_money
 from llmctl.run.outcome import BatchJob
 
 if TYPE_CHECKING:
+    from llmctl.run.batch_api import BatchClient, BatchInfo
     from llmctl.run.session import RunOptions, Session
 
 
@@ -74,3 +77,63 @@ def _reserve(session: Session, items: Sequence[InputItem], options: RunOptions) 
         need = sum((budget.worst.get((label, i), Decimal(0)) for i in range(len(items))), Decimal(0))
         raise BudgetExceededError(f"the batch could cost up to {format_money(need)}, over the {budget.what} limit "
                                   f"of {format_money(budget.limit)}; nothing was sent")
+
+
+@contextmanager
+def _client_of(entry: dict[str, Any]) -> Iterator[BatchClient]:
+    """A client for the model a remembered batch was sent to (the same endpoint, the same key)."""
+    from llmctl.providers.registry import get_provider, resolve_model
+    from llmctl.run.batch_api import BatchClient
+
+    base_url = entry.get("base_url")
+    ref = resolve_model(str(entry["model"]), base_url=str(base_url) if base_url else None)
+    client = BatchClient(ref, get_provider(ref, {}))
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def batch_rows() -> list[dict[str, Any]]:
+    """Every batch submitted from here with its status now (`unknown (why)` where it cannot be asked)."""
+    from llmctl.run.batch_api import known_batches
+
+    rows = []
+    for entry in known_batches():
+        with _client_of(entry) as client:
+            try:
+                status = client.status(str(entry["id"])).to_json()
+            except (ProviderError, UsageError) as exc:
+                status = {"status": f"unknown ({exc.one_line()})", "total": "", "completed": "", "failed": ""}
+        rows.append({"id": entry["id"], "model": entry["label"], "command": entry["command"],
+                     "records": len(entry["inputs"]), **{k: status[k] for k in ("status", "completed", "failed")}})
+    return rows
+
+
+def batch_status(batch_id: str) -> tuple[BatchInfo, dict[str, Any]]:
+    """Where one remembered batch is, and what was remembered of it."""
+    from llmctl.run.batch_api import recall
+
+    entry = recall(batch_id)
+    with _client_of(entry) as client:
+        return client.status(batch_id), entry
+
+
+def fetch_batch(batch_id: str, warn: Callable[[str], None]) -> BatchJob:
+    """A finished batch's records in input order (logged once, however often fetched)."""
+    from llmctl.run.batch_api import fetch_records, recall
+
+    entry = recall(batch_id)
+    with _client_of(entry) as client:
+        records = fetch_records(client, entry, client.status(batch_id), warn)
+    return BatchJob(batch_id, str(entry["label"]), records)
+
+
+def cancel_batch(batch_id: str) -> BatchInfo:
+    """Ask the provider to stop a batch; the remembered status follows."""
+    from llmctl.run.batch_api import recall, update
+
+    with _client_of(recall(batch_id)) as client:
+        info = client.cancel(batch_id)
+    update(batch_id, status=info.status)
+    return info
