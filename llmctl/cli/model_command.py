@@ -12,7 +12,8 @@ to the command's signature, in that order, as Typer options, so Typer builds the
 parameter (`--help`, metavars, completion). When the command runs, their values are gathered into
 one `ModelFlags` (with the Output already made) and the command gets that instead. Adding an option
 every model command takes is one field in one of the groups below; an option of one command stays
-in that command's signature.
+in that command's signature. A task (`task=True`) also gets its TEXT, -m, --models-file, -f, --jsonl
+and --field from here (`TaskInputs`), and hands everything to `cli.task_show.run_task`.
 """
 
 from __future__ import annotations

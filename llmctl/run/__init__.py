@@ -9,6 +9,12 @@ A command describes its work as a `Job` and hands it, with model names and input
     report = session.run(items, on_record, RunOptions(concurrency=8, output="out.jsonl", resume=True,
                                                       max_cost=Decimal("2")))
     report.raise_for_failures()                   # exit 6 when the budget stopped it, 4 when records failed
+    outcome = session.perform(items, Plan(single=True, compare=True), RunOptions())
+                                                  # -> Estimated | Single | Compare | Batch | BatchJob
+
+`Session.perform` is where a command's run takes its shape (an estimate, one answer, a compare of
+several models, a batch of records, or a provider batch job under the same budget rules), chosen
+once from the `Plan`, the models and the inputs; the command draws the typed outcome it returns.
 
 `on_record(item, index, record)` gets every finished record, one at a time, in input order per
 model (or as they finish with `ordered=False`, the default with `output`). Models run at once;
