@@ -5,22 +5,21 @@ Each is a fresh process, alternated round by round; the figure is the median wal
 --help baseline is the fastest a Typer CLI can answer --help (two commands, completion on, plain
 help as llmctl uses, nothing else imported); the target for llmctl is < 150 ms. The one-shot
 baseline is a bare openai-SDK script making the same chat call to the same loopback server
-(a canned answer with usage, in this process); the target for `llmctl complete` is <= 1.0x.
+(bench_api's: a canned answer with usage); the target for `llmctl complete` is <= 1.0x.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from bench_api import LoopbackServer
 
 ROOT = Path(__file__).resolve().parents[1]
 MINIMAL = '''import typer
@@ -37,32 +36,14 @@ app()
 SDK_SCRIPT = '''import sys
 import openai
 client = openai.OpenAI(base_url=sys.argv[1], api_key="sk-bench", max_retries=0)
-answer = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+answer = client.chat.completions.create(model="bench", messages=[{"role": "user", "content": "hi"}])
 print(answer.choices[0].message.content)
 '''
-ANSWER = {"id": "chatcmpl-bench", "object": "chat.completion", "created": 1732600000, "model": "gpt-4o-mini",
-          "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello!"}, "finish_reason": "stop",
-                       "logprobs": None}],
-          "usage": {"prompt_tokens": 8, "completion_tokens": 2, "total_tokens": 10}}
-
-
-class _Chat(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        body = json.dumps(ANSWER).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 def wall(args: list[str], env: dict[str, str] | None = None) -> float:
     started = time.perf_counter()
-    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, cwd=ROOT, env=env)
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, env=env)
     return time.perf_counter() - started
 
 
@@ -70,27 +51,23 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    runs: dict[str, list[float]] = {"python": [], "typer": [], "llmctl": [], "sdk": [], "complete": []}
+    with tempfile.TemporaryDirectory() as tmp, LoopbackServer(0.0) as server:  # a canned chat answer with usage
         minimal = Path(tmp) / "minimal.py"
         minimal.write_text(MINIMAL)
         sdk = Path(tmp) / "sdk.py"
         sdk.write_text(SDK_SCRIPT)
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Chat)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
         # llmctl's user dirs in the temporary folder: its usage log and cache are written, as a user's are.
         env = {**os.environ, "OPENAI_API_KEY": "sk-bench", "XDG_CONFIG_HOME": f"{tmp}/config",
                "XDG_DATA_HOME": f"{tmp}/data", "XDG_CACHE_HOME": f"{tmp}/cache", "XDG_STATE_HOME": f"{tmp}/state"}
-        one_shot = [sys.executable, "-m", "llmctl", "complete", "-m", "openai:gpt-4o-mini", "--base-url", url,
-                    "--max-retries", "0", "hi"]
-        runs: dict[str, list[float]] = {"python": [], "typer": [], "llmctl": [], "sdk": [], "complete": []}
+        one_shot = [sys.executable, "-m", "llmctl", "complete", "-m", "openai:bench", "--base-url",
+                    server.base_url, "--max-retries", "0", "hi"]
         for _ in range(args.rounds):
             runs["python"].append(wall([sys.executable, "-c", "pass"]))
             runs["typer"].append(wall([sys.executable, str(minimal), "--help"]))
             runs["llmctl"].append(wall([sys.executable, "-m", "llmctl", "--help"]))
-            runs["sdk"].append(wall([sys.executable, str(sdk), url], env))
+            runs["sdk"].append(wall([sys.executable, str(sdk), server.base_url], env))
             runs["complete"].append(wall(one_shot, env))
-        server.shutdown()
     median = {name: statistics.median(times) for name, times in runs.items()}
     print(f"bare python                 {median['python'] * 1000:6.0f} ms")
     print(f"minimal Typer --help        {median['typer'] * 1000:6.0f} ms  (baseline)")
