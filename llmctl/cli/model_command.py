@@ -168,12 +168,14 @@ class ModelFlags:
         return Session(job, names, self.options(), self.backend.base_url)
 
 
+@functools.cache
 def _parameters(group: type, skip: tuple[str, ...] = (), only: tuple[str, ...] | None = None
-                ) -> list[inspect.Parameter]:
+                ) -> tuple[inspect.Parameter, ...]:
+    """The group's fields as parameters (made once per group: every command shares them)."""
     hints = typing.get_type_hints(group, include_extras=True)
-    return [inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=f.default,
+    return tuple(inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=f.default,
                               annotation=hints[f.name])
-            for f in dataclasses.fields(group) if f.name not in skip and (only is None or f.name in only)]
+            for f in dataclasses.fields(group) if f.name not in skip and (only is None or f.name in only))
 
 
 def _take(group: type, values: dict[str, Any]) -> Any:
