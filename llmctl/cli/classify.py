@@ -41,7 +41,9 @@ from llmctl.cli.run_options import (
 from llmctl.core.output import Output
 
 GoldOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045
-    "--gold", help="JSONL field with the right answer: print accuracy and cost per model.", show_default=False)]
+    "--gold", show_default=False,
+    help="JSONL field with the right answer: print accuracy and cost per model (records keep it as "
+         "gold.FIELD).")]
 
 
 @guarded
@@ -102,7 +104,7 @@ def classify_command(
     from llmctl.core.inputs import collect_inputs
     from llmctl.run import Session
     from llmctl.tasks.classify import ClassifySpec
-    from llmctl.tasks.gold import gold_values
+    from llmctl.tasks.gold import gold_values, labels_outside, outside_warning, with_gold
     from llmctl.tasks.job import ClassifyJob
     from llmctl.tasks.labels import load_examples, parse_labels
     from llmctl.tasks.metrics import classification_metrics
@@ -124,6 +126,11 @@ def classify_command(
     names = model_names(model, models_file, "complete")
     items = collect_inputs(text, file, jsonl, field, join_args=True)
     answers = gold_values(items, gold, jsonl) if gold is not None else None
+    if gold is not None and answers is not None:
+        items = with_gold(items, gold)
+        outside = labels_outside(answers, label_list) if label_list is not None else None
+        if outside:
+            out.warn(outside_warning(gold, outside, label_list or []))
     session = Session(ClassifyJob(spec), names, options, base_url)
 
     def score(gold_answers: list[Any], records: list[dict[str, Any] | None]) -> dict[str, Any]:
@@ -131,7 +138,7 @@ def classify_command(
         predicted = [r.get(key) if r is not None else None for r in records]
         known = label_list or sorted({p for r in records if r for p in ([r[key]] if isinstance(r[key], str)
                                                                          else r[key])})
-        return classification_metrics(gold_answers, predicted, known)
+        return classification_metrics(gold_answers, predicted, known, closed=label_list is not None)
 
     run_task_command(out, session, items, settings, render=_render, batch=jsonl is not None or len(items) > 1,
                      estimate=estimate, gold=answers, score=score, metric_lines=_metric_lines)
@@ -149,8 +156,12 @@ def _render(out: Output, text: str, record: dict[str, Any]) -> None:
 
 
 def _metric_lines(metrics: dict[str, Any]) -> list[str]:
-    lines = [f"accuracy {metrics['accuracy']:.4f} · macro-F1 {metrics['macro_f1']:.4f}",
-             "label\tprecision\trecall\tF1\tsupport"]
+    lines = [f"accuracy {metrics['accuracy']:.4f} · macro-F1 {metrics['macro_f1']:.4f}"]
+    outside = metrics.get("gold_outside_labels")
+    if outside:
+        apart = ", ".join(f"{label} {count}" for label, count in outside.items())
+        lines[0] += f" over {metrics['scored']} of {metrics['records']} records (gold outside --labels: {apart})"
+    lines.append("label\tprecision\trecall\tF1\tsupport")
     for label, row in metrics["per_label"].items():
         lines.append(f"{label}\t{row['precision']:.4f}\t{row['recall']:.4f}\t{row['f1']:.4f}\t{row['support']}")
     confusion = metrics.get("confusion")
