@@ -54,8 +54,12 @@ def ner_command(
     models_file: ModelsFileOpt = None,
     types: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--types", help="Entity types, comma-separated (default: PER,ORG,LOC,MISC).", show_default=False)] = None,
+    max_tokens: Annotated[Optional[int], typer.Option(  # noqa: UP045
+        "--max-tokens", help="Most tokens each chunk's answer (the entity list) may take.",
+        show_default=False)] = None,
     gold: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--gold", help="JSONL field with the right entities: print entity-level P/R/F1 per model.",
+        "--gold", help="JSONL field with the right entities: print entity-level P/R/F1 per "
+        "model (records keep it as gold.FIELD).",
         show_default=False)] = None,
     file: FileOpt = None,
     jsonl: JsonlOpt = None,
@@ -94,13 +98,15 @@ def ner_command(
     from llmctl.cli.task_show import run_task_command
     from llmctl.core.inputs import collect_inputs
     from llmctl.run import Session
-    from llmctl.tasks.gold import gold_values
+    from llmctl.tasks.gold import gold_values, with_gold
     from llmctl.tasks.job import NerJob
     from llmctl.tasks.metrics import ner_metrics
     from llmctl.tasks.ner import NerSpec, parse_types
 
     out = make_output(ctx, json_mode=json_mode, quiet=quiet, verbose=verbose)
-    spec = NerSpec(parse_types(types))
+    from llmctl.providers.base import CompletionRequest
+
+    spec = NerSpec(parse_types(types), CompletionRequest("", temperature=0.0, max_tokens=max_tokens))
     spec.check()
     settings = run_options(out, concurrency=concurrency or 4, max_cost=max_cost, output=output, resume=resume,
                            retry_failed=retry_failed, ordered=ordered, no_cache=no_cache)
@@ -113,6 +119,7 @@ def ner_command(
     answers = gold_values(items, gold, jsonl) if gold is not None else None
     if answers is not None:
         _check_gold(answers, items)
+        items = with_gold(items, gold)
     session = Session(NerJob(spec), names, options, base_url)
 
     def score(gold_entities: list[Any], records: list[dict[str, Any] | None]) -> dict[str, Any]:
@@ -135,9 +142,11 @@ def _check_gold(answers: list[Any], items: list[Any]) -> None:
 
 def _render(out: Output, text: str, record: dict[str, Any]) -> None:
     entities = record["entities"]
+    for lost in record.get("dropped_entities") or []:
+        out.debug(f"dropped (not in the text): {lost['type']}\t{lost['text']!r}")
     if not out.stdout_is_tty():
-        if entities:
-            out.line("start\tend\ttype\ttext")
+        # The header even with no entity: a reader of the TSV can tell "none" from "no output".
+        out.line("start\tend\ttype\ttext")
         for e in entities:
             out.line(f"{e['start']}\t{e['end']}\t{e['type']}\t{' '.join(e['text'].split())}")
         return
