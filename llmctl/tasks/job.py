@@ -144,7 +144,8 @@ class SummarizeJob(TaskJob):
     """`summarize`: one summary per text, however long (chunks, map-reduce or refine)."""
 
     command = "summarize"
-    result_keys = ("summary", "chunks", "strategy", "calls")
+    result_keys = ("summary", "chunks", "strategy", "finish_reason", "method", "words", "max_words_exceeded",
+                   "calls")
 
     def __init__(self, spec: SummarySpec, progress: Callable[[int, int], None] | None = None) -> None:
         super().__init__(spec.template)
@@ -169,7 +170,7 @@ class NerJob(TaskJob):
     """`ner`: entities with character offsets into each text."""
 
     command = "ner"
-    result_keys = ("entities", "chunks", "dropped", "calls")
+    result_keys = ("entities", "chunks", "dropped", "dropped_entities", "calls")
 
     def __init__(self, spec: NerSpec) -> None:
         super().__init__(spec.template)
