@@ -203,3 +203,28 @@ def test_gguf_summarize_and_ner_over_many_chunks(tmp_path: Path) -> None:
     record = json.loads(result.stdout)
     assert record["chunks"] > 1 and record["calls"] == record["chunks"] + 1
     assert record["usage"]["input_tokens"] > len(doc) // 8 and record["cost"]["local"] is True
+
+
+@pytest.mark.slow
+def test_gguf_ner_cli_header_offsets_and_verbose_dropped_entities() -> None:
+    """On the embedded model: every entity's offsets map to the text (the model often changes case or
+    adds a period), the TSV has its header even with no entity, and -v names what was dropped."""
+    text = "paris is the capital of france, and berlin is the capital of germany."
+    record_run = run_cli("ner", "--json", "-m", "smollm2", text)
+    assert record_run.exit_code == 0, record_run.stderr
+    record = json.loads(record_run.stdout)
+    for e in record["entities"]:
+        assert text[e["start"]:e["end"]] == e["text"]
+    assert record["dropped"] == len(record["dropped_entities"])
+    assert record_run.stderr.count("does ner poorly: entity F1") == 1
+    tsv = run_cli("ner", "-v", "-m", "smollm2", text)
+    assert tsv.exit_code == 0, tsv.stderr
+    lines = tsv.stdout.splitlines()
+    assert lines[0] == "start\tend\ttype\ttext" and len(lines) == 1 + len(record["entities"])
+    for line in lines[1:]:
+        start, end, _, shown = line.split("\t")
+        assert " ".join(text[int(start):int(end)].split()) == shown
+    for lost in record["dropped_entities"]:
+        assert f"· dropped (not in the text): {lost['type']}\t{lost['text']!r}" in tsv.stderr
+    none = run_cli("ner", "-m", "smollm2", "...")
+    assert none.exit_code == 0 and none.stdout.startswith("start\tend\ttype\ttext\n")
