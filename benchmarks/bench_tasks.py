@@ -1,7 +1,7 @@
 """Speed of the classify task's two local fast paths, and what the three tasks get right on the embedded model.
 
     .venv/bin/python benchmarks/bench_tasks.py [--texts 1000] [--prompts 20] [--repeats 3]
-    .venv/bin/python benchmarks/bench_tasks.py --only quality       # a few minutes on 2 cores
+    .venv/bin/python benchmarks/bench_tasks.py --only quality [--tasks classify,summarize,ner]   # ~10 min, 2 cores
 
 1. Native HF classification: N short texts through llmctl's classification-head path (padded
    batches sorted by length) against transformers' own `pipeline("text-classification")` on the
