@@ -1,6 +1,7 @@
-"""Speed of the classify task's two local fast paths, each against a baseline measured in the same run.
+"""Speed of the classify task's two local fast paths, and what the three tasks get right on the embedded model.
 
     .venv/bin/python benchmarks/bench_tasks.py [--texts 1000] [--prompts 20] [--repeats 3]
+    .venv/bin/python benchmarks/bench_tasks.py --only quality [--tasks classify,summarize,ner]   # ~10 min, 2 cores
 
 1. Native HF classification: N short texts through llmctl's classification-head path (padded
    batches sorted by length) against transformers' own `pipeline("text-classification")` on the
@@ -13,6 +14,13 @@
    every label (the same llama.cpp calls otherwise). Both give the same log-probabilities.
 
 Each figure is the best of --repeats runs; ratios are baseline time / llmctl time (>1: llmctl faster).
+
+3. Quality (`--only quality`, benchmarks/bench_task_quality.py) on the labelled sets in
+   benchmarks/task_sets/ (written for this, 20+ items each), embedded SmolLM2-135M with its defaults:
+   classify by generation (the old path) against label scoring, each with --labels in the given and
+   the reversed order; summarize (copies, words against --max-words, ROUGE-1 F against a written
+   reference, finish_reason) against the input's lead sentences as the baseline; ner entity-level
+   P/R/F1 with exact-only offsets (the old lookup) against the fuzzy lookup.
 """
 
 from __future__ import annotations
@@ -138,7 +146,10 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=1000)
     parser.add_argument("--prompts", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--only", choices=["head", "scoring"])
+    parser.add_argument("--only", choices=["head", "scoring", "quality"])
+    parser.add_argument("--alias-defaults", action="store_true",
+                        help="quality: add the alias's system prompt and repeat penalty to every task request")
+    parser.add_argument("--tasks", default="classify,summarize,ner", help="quality: which tasks, comma-separated")
     parser.add_argument("--threads", type=int, help="llama.cpp threads for the scoring part (default: all CPUs)")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} CPUs visible, {len(os.sched_getaffinity(0))} usable")
@@ -146,6 +157,10 @@ def main() -> None:
         bench_head(args.texts, args.repeats)
     if args.only in (None, "scoring"):
         bench_scoring(args.prompts, args.repeats, args.threads)
+    if args.only == "quality":
+        from bench_task_quality import bench_quality
+
+        bench_quality(args.threads, args.alias_defaults, tuple(args.tasks.split(",")))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ from llmctl.cli.model_command import ModelFlags, model_command
 from llmctl.core.output import Output
 
 GoldOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045
-    "--gold", help="JSONL field with the right answer: print accuracy and cost per model.", show_default=False)]
+    "--gold", show_default=False,
+    help="JSONL field with the right answer: print accuracy and cost per model (records keep it as "
+         "gold.FIELD).")]
 
 
 @model_command(table_format=False, task=True)
@@ -41,6 +43,7 @@ def classify_command(
     """
     from llmctl.cli.task_show import TaskView, run_task
     from llmctl.tasks.classify import ClassifyJob, ClassifySpec
+    from llmctl.tasks.gold import labels_outside, outside_warning
     from llmctl.tasks.labels import load_examples, parse_labels
     from llmctl.tasks.metrics import classification_metrics
 
@@ -57,10 +60,14 @@ def classify_command(
         predicted = [r.get(key) if r is not None else None for r in records]
         known = label_list or sorted({p for r in records if r for p in ([r[key]] if isinstance(r[key], str)
                                                                          else r[key])})
-        return classification_metrics(gold_answers, predicted, known)
+        return classification_metrics(gold_answers, predicted, known, closed=label_list is not None)
+
+    def gold_warning(field: str, answers: list[Any]) -> str | None:
+        outside = labels_outside(answers, label_list) if label_list is not None else None
+        return outside_warning(field, outside, label_list or []) if outside else None
 
     run_task(flags, ClassifyJob(spec),
-             TaskView(_render, score, _metric_lines), gold=gold)
+             TaskView(_render, score, _metric_lines, gold_warning=gold_warning), gold=gold)
 
 
 def _render(out: Output, text: str, record: dict[str, Any]) -> None:
@@ -75,8 +82,12 @@ def _render(out: Output, text: str, record: dict[str, Any]) -> None:
 
 
 def _metric_lines(metrics: dict[str, Any]) -> list[str]:
-    lines = [f"accuracy {metrics['accuracy']:.4f} · macro-F1 {metrics['macro_f1']:.4f}",
-             "label\tprecision\trecall\tF1\tsupport"]
+    lines = [f"accuracy {metrics['accuracy']:.4f} · macro-F1 {metrics['macro_f1']:.4f}"]
+    outside = metrics.get("gold_outside_labels")
+    if outside:
+        apart = ", ".join(f"{label} {count}" for label, count in outside.items())
+        lines[0] += f" over {metrics['scored']} of {metrics['records']} records (gold outside --labels: {apart})"
+    lines.append("label\tprecision\trecall\tF1\tsupport")
     for label, row in metrics["per_label"].items():
         lines.append(f"{label}\t{row['precision']:.4f}\t{row['recall']:.4f}\t{row['f1']:.4f}\t{row['support']}")
     confusion = metrics.get("confusion")

@@ -19,8 +19,12 @@ def ner_command(
     ctx: typer.Context,
     types: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--types", help="Entity types, comma-separated (default: PER,ORG,LOC,MISC).", show_default=False)] = None,
+    max_tokens: Annotated[Optional[int], typer.Option(  # noqa: UP045
+        "--max-tokens", help="Most tokens each chunk's answer (the entity list) may take.",
+        show_default=False)] = None,
     gold: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--gold", help="JSONL field with the right entities: print entity-level P/R/F1 per model.",
+        "--gold", help="JSONL field with the right entities: print entity-level P/R/F1 per "
+        "model (records keep it as gold.FIELD).",
         show_default=False)] = None,
     *,
     flags: ModelFlags,
@@ -36,7 +40,9 @@ def ner_command(
     from llmctl.tasks.metrics import ner_metrics
     from llmctl.tasks.ner import NerJob, NerSpec, parse_types
 
-    spec = NerSpec(parse_types(types))
+    from llmctl.providers.base import CompletionRequest
+
+    spec = NerSpec(parse_types(types), CompletionRequest("", temperature=0.0, max_tokens=max_tokens))
     spec.check()
 
     def score(gold_entities: list[Any], records: list[dict[str, Any] | None]) -> dict[str, Any]:
@@ -58,9 +64,11 @@ def _check_gold(answers: list[Any], items: list[Any]) -> None:
 
 def _render(out: Output, text: str, record: dict[str, Any]) -> None:
     entities = record["entities"]
+    for lost in record.get("dropped_entities") or []:
+        out.debug(f"dropped (not in the text): {lost['type']}\t{lost['text']!r}")
     if not out.stdout_is_tty():
-        if entities:
-            out.line("start\tend\ttype\ttext")
+        # The header even with no entity: a reader of the TSV can tell "none" from "no output".
+        out.line("start\tend\ttype\ttext")
         for e in entities:
             out.line(f"{e['start']}\t{e['end']}\t{e['type']}\t{' '.join(e['text'].split())}")
         return

@@ -23,7 +23,7 @@ from llmctl.core.output import Output
 from llmctl.run.jobs import Job
 from llmctl.run.outcome import Batch, Estimated, Plan, Single
 from llmctl.run.session import Session
-from llmctl.tasks.gold import Scorer, gold_values, model_metrics, records_in_file
+from llmctl.tasks.gold import Scorer, gold_values, model_metrics, records_in_file, with_gold
 
 #: draws one record for a person: (output, the input text, the record)
 Render = Callable[[Output, str, dict[str, Any]], None]
@@ -39,6 +39,8 @@ class TaskView:
     metric_lines: MetricLines | None = None
     #: refuses gold answers of the wrong shape (exit 2) before anything is sent
     check_gold: Callable[[list[Any], list[InputItem]], None] | None = None
+    #: a warning about the gold answers (labels outside --labels, say), or None
+    gold_warning: Callable[[str, list[Any]], str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -62,8 +64,13 @@ def run_task(flags: ModelFlags, job: Job | Callable[[TaskRun], Job], view: TaskV
     items = collect_inputs(inputs.text, inputs.file, inputs.jsonl, inputs.field, join_args=True)
     run = TaskRun(names, items, batch=inputs.jsonl is not None or len(items) > 1)
     answers = gold_values(items, gold, inputs.jsonl) if gold is not None else None
-    if answers is not None and view.check_gold is not None:
-        view.check_gold(answers, items)
+    if answers is not None and gold is not None:
+        if view.check_gold is not None:
+            view.check_gold(answers, items)
+        items = with_gold(items, gold)
+        warning = view.gold_warning(gold, answers) if view.gold_warning is not None else None
+        if warning:
+            out.warn(warning)
     session = flags.session(job if isinstance(job, Job) else job(run), names)
     plan = Plan(estimate=flags.run.estimate, single=not run.batch and not out.json_mode)
     outcome = perform(out, session, items, plan, settings)

@@ -15,6 +15,7 @@ from llmctl.core.usage import Usage
 from llmctl.providers.base import COMPLETE, CompletionRequest, ModelRef, Provider, Tokenizer
 from llmctl.run.jobs import Estimate, Outcome
 from llmctl.tasks.job import TaskJob, count_requests, outcome_of, template_settings
+from llmctl.tasks.fitness import warn_unfit
 from llmctl.tasks.labels import Example
 from llmctl.tasks.result import TaskResult
 from llmctl.tasks.scoring import option_probabilities, require_scores, softmax
@@ -27,6 +28,10 @@ THRESHOLD = 0.5
 #: tokens a JSON label answer may take, and each further label of a multi-label answer
 LABEL_ANSWER_TOKENS = 64
 LABEL_TOKENS = 16
+#: a local model's reason (after label scores): at most this many characters, and tokens for its answer
+#: (a token is at least one character, plus the JSON around it)
+REASON_CHARS = 200
+REASON_TOKENS = 256
 
 
 @dataclass(frozen=True)
@@ -67,10 +72,20 @@ def check(provider: Provider, ref: ModelRef, spec: ClassifySpec) -> str:
         raise UsageError(f"{ref.label} is a {head} model; it cannot classify texts")
     if spec.labels is None:
         raise UsageError("--labels is required: name the labels, e.g. --labels pos,neg (or @labels.txt)")
+    warn_unfit(provider, ref, "classify")
     if spec.scores:
         require_scores(provider, ref)
         return "scores"
+    if provider.local and scores_locally(provider, ref):
+        # A small local model that writes its answer gives the label it read first; scored, its answer
+        # follows the text (benchmarks/bench_tasks.py --only quality, README figures).
+        return "scores"
     return "generate"
+
+
+def scores_locally(provider: Provider, ref: ModelRef) -> bool:
+    """Whether the model scores given continuations itself (gguf, hf generation models)."""
+    return provider.gives_logprobs(ref) and type(provider).score_continuations is not Provider.score_continuations
 
 
 # ---------------------------------------------------------------------- prompts
@@ -151,6 +166,7 @@ def _generate(provider: Provider, ref: ModelRef, text: str, spec: ClassifySpec, 
 def _scored(provider: Provider, ref: ModelRef, text: str, spec: ClassifySpec, labels: list[str]) -> TaskResult:
     usage, calls = Usage(0), 0
     scores: dict[str, float] = {}
+    given, labels = labels, canonical(labels)
     if spec.multi_label:
         # Each label on its own: P(yes) against P(no) for "does this label apply?".
         for label in labels:
@@ -163,12 +179,19 @@ def _scored(provider: Provider, ref: ModelRef, text: str, spec: ClassifySpec, la
         request = dataclasses.replace(spec.template, prompt=_prompt(text, spec, labels, label_only=True))
         probs, usage, calls = option_probabilities(provider, ref, request, labels)
         scores = dict(zip(labels, probs, strict=True))
+    scores = {label: scores[label] for label in given}
     chosen = _pick(spec, scores)
     reason = None
     if spec.explain:
         reason, used, n = _reason(provider, ref, text, spec, labels, chosen)
         usage, calls = usage + used, calls + n
-    return TaskResult(_fields(spec, scores, chosen, reason), usage, calls)
+    return TaskResult(_fields(spec, scores if spec.scores else None, chosen, reason), usage, calls)
+
+
+def canonical(labels: list[str]) -> list[str]:
+    """The labels in the order a scored prompt lists them: sorted, so the answer cannot depend on the
+    order --labels gave them in (a small model favours the label it read first)."""
+    return sorted(labels, key=lambda label: (label.casefold(), label))
 
 
 class _Reason(BaseModel):
@@ -176,13 +199,29 @@ class _Reason(BaseModel):
     reason: str
 
 
+class _LocalReason(BaseModel):
+    """A local model's reason, bounded so its grammar closes the JSON in time (a 135M model otherwise
+    writes until the window is full)."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(..., max_length=REASON_CHARS)
+
+
+def _reason_request(provider: Provider, spec: ClassifySpec) -> tuple[CompletionRequest, type[BaseModel]]:
+    if not provider.local:
+        return spec.template, _Reason
+    cap = spec.template.max_tokens or REASON_TOKENS
+    return dataclasses.replace(spec.template, max_tokens=cap), _LocalReason
+
+
 def _reason(provider: Provider, ref: ModelRef, text: str, spec: ClassifySpec, labels: list[str],
             chosen: str | list[str]) -> tuple[str, Usage, int]:
     shown = chosen if isinstance(chosen, str) else ", ".join(chosen) or "none of them"
     prompt = (f"{_instructions(spec, labels, True)}\n\nText: {text}\n\nThe answer is: {shown}. "
               "Say in one short sentence why.")
-    answer, usage, calls = ask_structured(provider, ref, spec.template, prompt, _Reason)
-    return answer.reason, usage, calls
+    template, model = _reason_request(provider, spec)
+    answer, usage, calls = ask_structured(provider, ref, template, prompt, model)
+    return str(answer.reason), usage, calls  # type: ignore[attr-defined]
 
 
 def _nli(provider: Provider, ref: ModelRef, text: str, spec: ClassifySpec, labels: list[str]) -> TaskResult:
@@ -241,6 +280,7 @@ def planned_requests(provider: Provider, ref: ModelRef, text: str, spec: Classif
         template, model, prompt = _generate_request(provider, ref, text, spec, labels)
         return [(structured_request(provider, ref, template, prompt, model), True)]
     one_token = dataclasses.replace(spec.template, max_tokens=1, temperature=0.0, json_schema=None, stream=False)
+    labels = canonical(labels)
     if spec.multi_label:
         requests = [(dataclasses.replace(one_token, prompt=(
             f"{_instructions(spec, labels, True)}\n\nText: {text}\n"
@@ -251,7 +291,8 @@ def planned_requests(provider: Provider, ref: ModelRef, text: str, spec: Classif
         shown = labels[0]
         prompt = (f"{_instructions(spec, labels, True)}\n\nText: {text}\n\nThe answer is: {shown}. "
                   "Say in one short sentence why.")
-        requests.append((structured_request(provider, ref, spec.template, prompt, _Reason), True))
+        template, model = _reason_request(provider, spec)
+        requests.append((structured_request(provider, ref, template, prompt, model), True))
     return requests
 
 

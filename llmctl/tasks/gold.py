@@ -1,7 +1,13 @@
-"""--gold: the right answers of a --jsonl batch, and each model's metrics over the records a run wrote."""
+"""--gold: the right answers of a --jsonl batch, and each model's metrics over the records a run wrote.
+
+The gold answer moves out of the carried input fields into a `gold` object keyed by its field name
+(`"gold": {"label": "pos"}`): a result field of the same name (`label`) would otherwise overwrite it.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from collections import Counter
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -10,6 +16,8 @@ from llmctl.core.errors import InputError, UsageError
 from llmctl.core.inputs import InputItem
 from llmctl.tasks.metrics import cost_metrics
 
+#: the record key that holds the gold answer, as {FIELD: value}
+GOLD_KEY = "gold"
 #: (gold answers, each record or None where it failed or is missing) -> the task's metrics
 Scorer = Callable[[list[Any], list[dict[str, Any] | None]], dict[str, Any]]
 
@@ -24,6 +32,40 @@ def gold_values(items: Sequence[InputItem], name: str, jsonl: str | None) -> lis
         raise InputError(f"--gold {name}: {len(missing)} of {len(items)} records in {items[0].source} lack it "
                          f"(line{'s' if len(missing) > 1 else ''} {lines})")
     return [item.fields[name] for item in items]
+
+
+def with_gold(items: Sequence[InputItem], name: str) -> list[InputItem]:
+    """The items with the gold field `name` carried as `gold: {name: value}` instead of beside the result."""
+    clash = next((item for item in items if name != GOLD_KEY and GOLD_KEY in item.fields), None)
+    if clash is not None:
+        raise InputError(f"{clash.source}:{clash.line}: --gold {name}: the record already has a field "
+                         f"{GOLD_KEY!r}, where the output keeps the gold answer; rename one of them")
+    moved = []
+    for item in items:
+        fields = {key: value for key, value in item.fields.items() if key != name}
+        if name in item.fields:
+            fields[GOLD_KEY] = {name: item.fields[name]}
+        moved.append(dataclasses.replace(item, fields=fields))
+    return moved
+
+
+def labels_outside(gold: Sequence[Any], labels: Sequence[str]) -> Counter[str]:
+    """Gold labels that are not among `labels`, with how many records name each."""
+    known = set(labels)
+    found: Counter[str] = Counter()
+    for value in gold:
+        for label in value if isinstance(value, list) else [value]:
+            if label not in known:
+                found[str(label)] += 1
+    return found
+
+
+def outside_warning(name: str, outside: Counter[str], labels: Sequence[str]) -> str:
+    """The one warning for gold labels a model was never offered (it cannot answer them)."""
+    listed = ", ".join(f"{label!r} ({count} record{'s' if count != 1 else ''})" for label, count in outside.items())
+    return (f"--gold {name}: gold label{'s' if len(outside) > 1 else ''} {listed} not among --labels "
+            f"({', '.join(labels)}); those records are counted apart (gold_outside_labels), "
+            "not in accuracy or macro-F1")
 
 
 def model_metrics(label: str, local: bool, gold: list[Any], records: Sequence[tuple[int, dict[str, Any]]],

@@ -19,9 +19,36 @@ def _prf(tp: int, fp: int, fn: int) -> dict[str, Any]:
 
 
 def classification_metrics(gold: Sequence[str | list[str]], predicted: Sequence[str | list[str] | None],
-                           labels: Sequence[str]) -> dict[str, Any]:
+                           labels: Sequence[str], *, closed: bool = False) -> dict[str, Any]:
     """Accuracy (exact match), macro-F1 over `labels`, per-label P/R/F1, and (single-label) the confusion
-    matrix with gold labels as rows. A failed record (None) is an answer that matches nothing."""
+    matrix with gold labels as rows. A failed record (None) is an answer that matches nothing.
+
+    `closed`: `labels` are every answer the model was offered (--labels). A record whose gold names
+    another label cannot be answered right: it is left out of every figure and counted per label in
+    `gold_outside_labels` (`scored` is the number of records the figures cover).
+    """
+    outside: Counter[str] = Counter()
+    if closed:
+        known = set(labels)
+        kept = []
+        for g, p in zip(gold, predicted, strict=True):
+            strays = [x for x in (g if isinstance(g, list) else [g]) if x not in known]
+            outside.update(str(x) for x in strays)
+            if not strays:
+                kept.append((g, p))
+        scored_gold, scored_pred = [g for g, _ in kept], [p for _, p in kept]
+    else:
+        scored_gold, scored_pred = list(gold), list(predicted)
+    result = _scored(scored_gold, scored_pred, labels)
+    result["records"] = len(gold)
+    if closed:
+        result["scored"] = len(scored_gold)
+        result["gold_outside_labels"] = dict(outside)
+    return result
+
+
+def _scored(gold: Sequence[str | list[str]], predicted: Sequence[str | list[str] | None],
+            labels: Sequence[str]) -> dict[str, Any]:
     multi = any(isinstance(g, list) for g in gold)
     gold_sets = [set(g) if isinstance(g, list) else {g} for g in gold]
     pred_sets = [set() if p is None else set(p) if isinstance(p, list) else {p} for p in predicted]

@@ -1,13 +1,15 @@
 """ner: named entities with character offsets into the original text, found and verified there.
 
 A generation model names entities as JSON; each one is looked up in the text (in order, each
-mention once) and one that is not there is dropped and counted. An HF token-classification
+mention once; as written, else ignoring case, spacing and edge punctuation) and one that is not
+there is dropped and listed in the record. An HF token-classification
 head gives spans straight from its tags. Long texts are chunked and offsets mapped back.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -20,6 +22,7 @@ from llmctl.providers.base import COMPLETE, CompletionRequest, ModelRef, Provide
 from llmctl.run.jobs import Estimate
 from llmctl.tasks.chunking import context_window, split_text
 from llmctl.tasks.job import TaskJob, count_requests, template_settings
+from llmctl.tasks.fitness import warn_unfit
 from llmctl.tasks.result import TaskResult
 from llmctl.tasks.structured import ask_structured, structured_request
 
@@ -44,7 +47,14 @@ class NerSpec:
     types: list[str] | None = None
     template: CompletionRequest = field(default_factory=lambda: CompletionRequest("", temperature=0.0))
 
+    @property
+    def answer_tokens(self) -> int:
+        """Room for each chunk's entity list: --max-tokens, else ANSWER_TOKENS."""
+        return self.template.max_tokens or ANSWER_TOKENS
+
     def check(self) -> None:
+        if self.template.max_tokens is not None and self.template.max_tokens < 1:
+            raise UsageError(f"--max-tokens must be at least 1, not {self.template.max_tokens}")
         if self.types is not None:
             if not self.types:
                 raise UsageError("--types names no type")
@@ -75,34 +85,66 @@ def _prompt(types: list[str], chunk: str) -> str:
             f"in the text. If there are none, give an empty list.\n\nText:\n{chunk}")
 
 
-def locate(text: str, named: list[tuple[str, str]], base: int = 0) -> tuple[list[dict[str, Any]], int]:
+#: what a model may add around an entity's text that the text does not have there
+_EDGE_MARKS = "\"'`“”‘’«».,;:!?()[]{}"
+
+
+def _patterns(surface: str) -> list[re.Pattern[str]]:
+    """How to look for a named entity: as written, then ignoring case, spacing and quotes or
+    punctuation a model put around it (a small model often writes "barack obama" or "Obama ,")."""
+    exact = re.compile(re.escape(surface))
+    words = surface.strip(_EDGE_MARKS + " ").split()
+    if not words:
+        return [exact]
+    loose = r"\s+".join(re.escape(w) for w in words)
+    # Whole words only: "us" ignoring case must not land inside "because".
+    left = r"(?<!\w)" if words[0][0].isalnum() else ""
+    right = r"(?!\w)" if words[-1][-1].isalnum() else ""
+    return [exact, re.compile(left + loose + right, re.IGNORECASE)]
+
+
+def _next_free(pattern: re.Pattern[str], text: str, start_at: int, taken: set[tuple[int, int]],
+               apart: bool) -> tuple[int, int] | None:
+    """The first match from `start_at` not found before (`apart`: overlapping none found before)."""
+    for match in pattern.finditer(text, start_at):
+        a, b = match.start(), match.end()
+        if b <= a or (a, b) in taken or (apart and any(a < end and start < b for start, end in taken)):
+            continue
+        return a, b
+    return None
+
+
+def locate(text: str, named: list[tuple[str, str]], base: int = 0
+           ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     """Offsets of each (surface, type) in `text`: the next mention after the previous one of the same
-    surface, else the first unused one; names not in the text are dropped and counted."""
+    surface, else the first unused one; as written, else ignoring case, spacing and edge punctuation
+    (the entity's text is then the text's own). Names not in the text come back as dropped."""
     found: list[dict[str, Any]] = []
+    dropped: list[dict[str, str]] = []
     taken: set[tuple[int, int]] = set()
     cursor: dict[str, int] = {}
-    dropped = 0
     for surface, kind in named:
         surface = surface.strip()
         if not surface:
-            dropped += 1
+            dropped.append({"text": surface, "type": kind})
             continue
-        start = text.find(surface, cursor.get(surface, 0))
-        while start >= 0 and (start, start + len(surface)) in taken:
-            start = text.find(surface, start + 1)
-        if start < 0:
-            start = text.find(surface)
-            while start >= 0 and (start, start + len(surface)) in taken:
-                start = text.find(surface, start + 1)
-        if start < 0:
-            if surface in text:
-                continue  # every mention already found: a repeat, not an invention
-            dropped += 1
-            continue
-        end = start + len(surface)
-        taken.add((start, end))
-        cursor[surface] = end
-        found.append({"text": surface, "type": kind, "start": base + start, "end": base + end})
+        key = " ".join(surface.lower().split())
+        span, seen = None, False
+        for loose, pattern in enumerate(_patterns(surface)):
+            # A loose match must not overlap one found before: "Obama." is "Obama" again, not a new entity.
+            span = (_next_free(pattern, text, cursor.get(key, 0), taken, bool(loose))
+                    or _next_free(pattern, text, 0, taken, bool(loose)))
+            seen = seen or pattern.search(text) is not None
+            if span is not None:
+                break
+        if span is None:
+            if not seen:
+                dropped.append({"text": surface, "type": kind})
+            continue  # else every mention is already found: a repeat, not an invention
+        start, end = span
+        taken.add(span)
+        cursor[key] = end
+        found.append({"text": text[start:end], "type": kind, "start": base + start, "end": base + end})
     return found, dropped
 
 
@@ -121,7 +163,8 @@ def _head_entities(provider: Provider, ref: ModelRef, text: str, spec: NerSpec) 
             if spec.types is None or entity["type"] in spec.types:
                 entities.append({"text": entity["text"], "type": entity["type"], "start": entity["start"],
                                  "end": entity["end"], "score": entity["score"]})
-    return TaskResult({"entities": entities, "chunks": len(spans), "dropped": 0}, usage, len(spans))
+    return TaskResult({"entities": entities, "chunks": len(spans), "dropped": 0, "dropped_entities": []},
+                      usage, len(spans))
 
 
 def planned_requests(provider: Provider, ref: ModelRef, text: str, spec: NerSpec,
@@ -134,11 +177,11 @@ def planned_requests(provider: Provider, ref: ModelRef, text: str, spec: NerSpec
     types = spec.types or CONLL_TYPES
     answer = _answer_model(types, provider.local)
     count = count or provider.tokenizer(ref).count
-    budget = context_window(provider, ref) - count(_prompt(types, "")) - ANSWER_TOKENS - 300
+    budget = context_window(provider, ref) - count(_prompt(types, "")) - spec.answer_tokens - 300
     if budget < 64:
         raise UsageError(f"{ref.label}'s window leaves no room for text beside the NER prompt (raise --n-ctx)")
     spans = split_text(text, count, budget) or [(0, len(text))]
-    request = dataclasses.replace(spec.template, max_tokens=spec.template.max_tokens or ANSWER_TOKENS)
+    request = dataclasses.replace(spec.template, max_tokens=spec.answer_tokens)
     return [structured_request(provider, ref, request, _prompt(types, text[a:b]), answer) for a, b in spans]
 
 
@@ -148,16 +191,18 @@ def ner(provider: Provider, ref: ModelRef, text: str, spec: NerSpec) -> TaskResu
     head = getattr(provider, "head", None)
     if callable(head) and head(ref) == "token-classification":
         return _head_entities(provider, ref, text, spec)
+    warn_unfit(provider, ref, "ner")
     types = spec.types or CONLL_TYPES
     answer = _answer_model(types, provider.local)
     count = provider.tokenizer(ref).count
-    budget = context_window(provider, ref) - count(_prompt(types, "")) - ANSWER_TOKENS - 300
+    budget = context_window(provider, ref) - count(_prompt(types, "")) - spec.answer_tokens - 300
     if budget < 64:
         raise UsageError(f"{ref.label}'s window leaves no room for text beside the NER prompt (raise --n-ctx)")
     spans = split_text(text, count, budget) or [(0, len(text))]
     entities: list[dict[str, Any]] = []
-    usage, calls, dropped = Usage(0), 0, 0
-    request = dataclasses.replace(spec.template, max_tokens=spec.template.max_tokens or ANSWER_TOKENS)
+    usage, calls = Usage(0), 0
+    dropped: list[dict[str, str]] = []
+    request = dataclasses.replace(spec.template, max_tokens=spec.answer_tokens)
     for a, b in spans:
         chunk = text[a:b]
         result, used, n = ask_structured(provider, ref, request, _prompt(types, chunk), answer)
@@ -165,19 +210,21 @@ def ner(provider: Provider, ref: ModelRef, text: str, spec: NerSpec) -> TaskResu
         named = [(e.text, e.type) for e in result.entities]  # type: ignore[attr-defined]
         found, lost = locate(chunk, named, a)
         entities.extend(found)
-        dropped += lost
+        dropped.extend(lost)
     entities.sort(key=lambda e: (e["start"], e["end"]))
     if dropped:
-        provider.warn(f"{ref.label} named {dropped} entit{'y' if dropped == 1 else 'ies'} that "
-                      f"{'is' if dropped == 1 else 'are'} not in the text; dropped")
-    return TaskResult({"entities": entities, "chunks": len(spans), "dropped": dropped}, usage, calls)
+        n = len(dropped)
+        provider.warn(f"{ref.label} named {n} entit{'y' if n == 1 else 'ies'} that {'is' if n == 1 else 'are'} "
+                      "not in the text; dropped (listed in the record's dropped_entities; -v shows them)")
+    return TaskResult({"entities": entities, "chunks": len(spans), "dropped": len(dropped),
+                       "dropped_entities": dropped}, usage, calls)
 
 
 class NerJob(TaskJob):
     """`ner`: entities with character offsets into each text."""
 
     command = "ner"
-    result_keys = ("entities", "chunks", "dropped", "calls")
+    result_keys = ("entities", "chunks", "dropped", "dropped_entities", "calls")
 
     def __init__(self, spec: NerSpec) -> None:
         super().__init__(spec.template)

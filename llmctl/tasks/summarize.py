@@ -13,7 +13,9 @@ from llmctl.providers.base import CompletionRequest, ModelRef, Provider, Tokeniz
 from llmctl.run.jobs import Estimate
 from llmctl.tasks.chunking import context_window, split_text
 from llmctl.tasks.job import TaskJob, count_requests, template_settings
+from llmctl.tasks.fitness import warn_once, warn_unfit
 from llmctl.tasks.result import TaskResult
+from llmctl.tasks.summary_shape import WORDS_TOLERANCE, Shaped, shape
 
 Style = Literal["paragraph", "bullets", "headline"]
 Strategy = Literal["map-reduce", "refine"]
@@ -76,6 +78,8 @@ class _Run:
     def __init__(self, provider: Provider, ref: ModelRef, spec: SummarySpec, progress: Progress | None) -> None:
         self.provider, self.ref, self.spec, self.progress = provider, ref, spec, progress
         self.usage, self.calls, self.planned = Usage(0), 0, 0
+        #: why the last call's answer ended ("stop", "length": its token cap)
+        self.finish: str | None = None
         self.count = provider.tokenizer(ref).count
         self.seq2seq = is_seq2seq(provider, ref)
         folder = getattr(provider, "folder", None)
@@ -91,6 +95,7 @@ class _Run:
                                       json_schema=None, logprobs=None)
         completion = self.provider.complete(self.ref, request)
         self.usage, self.calls = self.usage + completion.usage, self.calls + 1
+        self.finish = completion.finish_reason
         if self.progress is not None:
             self.progress(self.calls, max(self.planned, self.calls))
         return completion.text.strip()
@@ -117,7 +122,9 @@ class _Run:
 
 def summarize(provider: Provider, ref: ModelRef, text: str, spec: SummarySpec,
               progress: Progress | None = None) -> TaskResult:
-    """Summarise one text of any length; the record says `summary`, `chunks` and `strategy`."""
+    """Summarise one text of any length; the record says `summary`, `chunks`, `strategy`, the final call's
+    `finish_reason`, `method` (model, or extractive where the model copied the input), `words` and,
+    with --max-words, `max_words_exceeded` (the limit holds within WORDS_TOLERANCE, whole sentences kept)."""
     spec.check()
     run = _Run(provider, ref, spec, progress)
     final = spec.instruction("the text")
@@ -138,8 +145,29 @@ def summarize(provider: Provider, ref: ModelRef, text: str, spec: SummarySpec,
         summary = _refine(run, chunks, final)
     else:
         summary = _map_reduce(run, chunks, part, final)
-    fields = {"summary": summary, "chunks": len(chunks), "strategy": spec.strategy if len(chunks) > 1 else None}
+    cut = run.finish == "length"
+    shaped = shape(summary, text, spec.style, spec.max_words, cut)
+    _warn(provider, ref, spec, shaped, cut)
+    fields = {"summary": shaped.summary, "chunks": len(chunks),
+              "strategy": spec.strategy if len(chunks) > 1 else None, "finish_reason": run.finish,
+              "method": shaped.method, "words": shaped.words, "max_words_exceeded": shaped.max_words_exceeded}
     return TaskResult(fields, run.usage, run.calls)
+
+
+def _warn(provider: Provider, ref: ModelRef, spec: SummarySpec, shaped: Shaped, cut: bool) -> None:
+    """What a record says in its fields, said once on stderr too (a batch would repeat it per record)."""
+    warn_unfit(provider, ref, "summarize")
+    if cut:
+        warn_once(provider, f"{ref.label}: a summary reached its {spec.answer_tokens}-token cap and was cut "
+                            "(finish_reason \"length\"); its unfinished last sentence is dropped "
+                            "(raise --max-tokens for more room)")
+    if shaped.method == "extractive":
+        warn_once(provider, f"{ref.label} gave the text back or could not keep to --max-words; the record holds "
+                            "the text's leading sentences instead (method \"extractive\")")
+    if shaped.max_words_exceeded:
+        warn_once(provider, f"{ref.label}: a summary has {shaped.words} words, over --max-words {spec.max_words} "
+                            f"and its {round(WORDS_TOLERANCE * 100)}% tolerance even as one sentence "
+                            "(max_words_exceeded in the record)")
 
 
 def planned_calls(provider: Provider, ref: ModelRef, text: str, spec: SummarySpec,
@@ -215,7 +243,8 @@ class SummarizeJob(TaskJob):
     """`summarize`: one summary per text, however long (chunks, map-reduce or refine)."""
 
     command = "summarize"
-    result_keys = ("summary", "chunks", "strategy", "calls")
+    result_keys = ("summary", "chunks", "strategy", "finish_reason", "method", "words", "max_words_exceeded",
+                   "calls")
 
     def __init__(self, spec: SummarySpec, progress: Callable[[int, int], None] | None = None) -> None:
         super().__init__(spec.template)

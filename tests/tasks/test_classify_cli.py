@@ -127,6 +127,51 @@ def test_gold_metrics_per_model_match_sklearn(recorder, wire_cli, tmp_path: Path
     assert {lines[-2]["model"], lines[-1]["model"]} == {"openai:gpt-4o-mini", "openai:gpt-4.1-mini"}
 
 
+def test_gold_field_named_like_the_result_is_kept_and_outside_labels_are_counted_apart(
+        recorder, wire_cli, tmp_path: Path) -> None:
+    """--gold label: the record keeps the gold answer as gold.label beside the model's label; gold labels
+    outside --labels are one warning and left out of the figures, which match sklearn on the rest."""
+    from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+
+    recorder.answer_with(_answer_by_text)
+    rows = [("a good film", "pos"), ("good and long", "neg"), ("awful", "neg"), ("so-so", "neutral"),
+            ("boring", "pos"), ("good enough", "neutral"), ("bad", "neg"), ("odd", "mixed")]
+    path = _jsonl(tmp_path, [{"id": i, "text": t, "label": g} for i, (t, g) in enumerate(rows)])
+    result = wire_cli("classify", "--json", "--labels", "pos,neg", "--jsonl", path, "--gold", "label",
+                      "-m", "openai:gpt-4o-mini")
+    assert result.exit_code == 0, result.stderr
+    *records, final = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["gold"] for r in records] == [{"label": g} for _, g in rows]
+    assert [r["label"] for r in records] == ["pos" if "good" in t else "neg" for t, _ in rows]
+    assert result.stderr.count("warning: --gold label:") == 1
+    assert ("warning: --gold label: gold labels 'neutral' (2 records), 'mixed' (1 record) not among --labels "
+            "(pos, neg); those records are counted apart (gold_outside_labels), not in accuracy or macro-F1"
+            in result.stderr)
+    metrics = final["metrics"]
+    kept = [(g, r["label"]) for (_, g), r in zip(rows, records, strict=True) if g in ("pos", "neg")]
+    gold, predicted = [g for g, _ in kept], [p for _, p in kept]
+    assert metrics["records"] == 8 and metrics["scored"] == 5
+    assert metrics["gold_outside_labels"] == {"neutral": 2, "mixed": 1}
+    assert metrics["accuracy"] == pytest.approx(accuracy_score(gold, predicted), abs=1e-4)
+    assert metrics["macro_f1"] == pytest.approx(f1_score(gold, predicted, labels=["pos", "neg"], average="macro"),
+                                                abs=1e-4)
+    assert list(metrics["per_label"]) == ["pos", "neg"]
+    p, r, f, s = precision_recall_fscore_support(gold, predicted, labels=["pos", "neg"], zero_division=0)
+    for i, label in enumerate(["pos", "neg"]):
+        row = metrics["per_label"][label]
+        assert (row["precision"], row["recall"], row["f1"], row["support"]) == pytest.approx(
+            (p[i], r[i], f[i], s[i]), abs=1e-4)
+
+
+def test_gold_beside_an_input_field_named_gold_is_exit_2(tmp_path: Path) -> None:
+    path = _jsonl(tmp_path, [{"text": "a", "label": "pos", "gold": "x"}])
+    result = run_cli("classify", "--labels", "pos,neg", "--jsonl", path, "--gold", "label", "-m", "openai:gpt-4o-mini")
+    assert result.exit_code == 2
+    assert result.stderr == (f"llmctl: error: {path}:1: --gold label: the record already has a field 'gold', "
+                             "where the output keeps the gold answer; rename one of them\n")
+    assert result.stdout == ""
+
+
 def test_gold_metrics_table_goes_to_stderr(recorder, wire_cli, tmp_path: Path) -> None:
     recorder.answer_with(_answer_by_text)
     path = _jsonl(tmp_path, [{"text": "good", "gold": "pos"}, {"text": "bad", "gold": "pos"}])

@@ -11,7 +11,7 @@ import pytest
 
 from llmctl.providers.base import CompletionRequest
 from llmctl.providers.registry import get_provider, resolve_model
-from llmctl.tasks.classify import ClassifySpec, classify, classify_many
+from llmctl.tasks.classify import ClassifySpec, _generate, classify, classify_many
 
 TEXTS = ["Very bad movie, I want my money back.", "A wonderful film, I loved every minute.",
          "The invoice charged me twice.", "The app crashes when I open settings."]
@@ -71,6 +71,23 @@ def test_gguf_scores_match_llama_cpp_evaluating_every_position(gguf_smollm2) -> 
     assert result.fields["label"] == max(result.fields["scores"], key=result.fields["scores"].get)
 
 
+@pytest.mark.slow
+def test_gguf_classify_answer_does_not_depend_on_label_order(gguf_smollm2) -> None:
+    """By generation the 135M model answered the first label it read, whatever the text (24 of 24 in
+    benchmarks/bench_tasks.py); by label scores the answer is the text's, in either order."""
+    ref, provider = gguf_smollm2
+    cases = [("Very bad movie, I want my money back.", "negative"),
+             ("A wonderful film, I loved every minute.", "positive")]
+    for labels in (["positive", "negative"], ["negative", "positive"]):
+        for text, want in cases:
+            result = classify(provider, ref, text, ClassifySpec(labels))
+            assert result.fields["label"] == want, (labels, text)
+            assert result.fields["scores"] is None  # asked for with --scores only
+    scored = classify(provider, ref, cases[0][0], ClassifySpec(["negative", "positive"], scores=True))
+    assert list(scored.fields["scores"]) == ["negative", "positive"]
+    assert scored.fields["scores"]["negative"] > 0.5
+
+
 @pytest.fixture(scope="module")
 def hf_smollm2(smollm2_hf_dir: Path):
     ref = resolve_model(f"hf:{smollm2_hf_dir}")
@@ -105,7 +122,8 @@ def test_hf_llguidance_answers_validate(hf_smollm2) -> None:
     ref, provider = hf_smollm2
     assert provider.constrains_json(ref)
     for text in TEXTS[:2]:
-        result = classify(provider, ref, text, ClassifySpec(LABELS, explain=True))
+        # The generation path (a local model scores labels by default): one grammar-bound answer.
+        result = _generate(provider, ref, text, ClassifySpec(LABELS, explain=True), LABELS)
         assert result.fields["label"] in LABELS and isinstance(result.fields["reason"], str)
         assert result.calls == 1
 

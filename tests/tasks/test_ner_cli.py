@@ -51,7 +51,38 @@ def test_no_entities_is_an_empty_list_and_exit_0(recorder, wire_cli) -> None:
     assert json.loads(result.stdout)["entities"] == []
     recorder.reply(json_body=_reply([]))
     plain = wire_cli("ner", "-m", "openai:gpt-4o", "the cat sat on the mat")
-    assert (plain.exit_code, plain.stdout) == (0, "")
+    # The TSV header even with no entity: "none found" reads apart from "no output".
+    assert (plain.exit_code, plain.stdout) == (0, "start\tend\ttype\ttext\n")
+
+
+def test_names_written_in_another_case_or_spacing_map_to_the_text(recorder, wire_cli) -> None:
+    recorder.reply(json_body=_reply([{"text": "barack obama", "type": "PER"}, {"text": "Hawaii.", "type": "LOC"},
+                                     {"text": "united  States", "type": "LOC"}, {"text": "US", "type": "LOC"}]))
+    result = wire_cli("ner", "--json", "-m", "openai:gpt-4o", TEXT)
+    assert result.exit_code == 0, result.stderr
+    record = json.loads(result.stdout)
+    # "US" ignoring case is in "United States"? No: whole words only, so it is dropped, not put inside a word.
+    assert [(e["text"], e["start"], e["end"], e["type"]) for e in record["entities"]] == [
+        ("Barack Obama", 0, 12, "PER"), ("Hawaii", 25, 31, "LOC"), ("United States", 72, 85, "LOC")]
+    assert all(TEXT[e["start"]:e["end"]] == e["text"] for e in record["entities"])
+    assert record["dropped"] == 1 and record["dropped_entities"] == [{"text": "US", "type": "LOC"}]
+
+
+def test_verbose_lists_the_dropped_entities_and_max_tokens_reaches_the_wire(recorder, wire_cli) -> None:
+    recorder.reply(json_body=_reply([{"text": "Barack Obama", "type": "PER"}, {"text": "Honolulu", "type": "LOC"},
+                                     {"text": "White House", "type": "ORG"}]))
+    result = wire_cli("ner", "-v", "--max-tokens", "300", "-m", "openai:gpt-4o", TEXT)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "start\tend\ttype\ttext\n0\t12\tPER\tBarack Obama\n"
+    assert "· dropped (not in the text): LOC\t'Honolulu'\n" in result.stderr
+    assert "· dropped (not in the text): ORG\t'White House'\n" in result.stderr
+    body = recorder.body()
+    assert body.get("max_completion_tokens", body.get("max_tokens")) == 300
+    quiet = wire_cli("ner", "-m", "openai:gpt-4o", TEXT)
+    assert "dropped (not in the text)" not in quiet.stderr
+    assert "named 2 entities that are not in the text; dropped" in quiet.stderr
+    bad = wire_cli("ner", "--max-tokens", "0", "-m", "openai:gpt-4o", TEXT)
+    assert bad.exit_code == 2 and bad.stdout == ""
 
 
 def test_gold_entities_metrics_final_record(recorder, wire_cli, tmp_path: Path) -> None:
