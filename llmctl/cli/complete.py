@@ -7,6 +7,16 @@ from typing import Annotated, Optional
 import typer
 
 from llmctl.cli.common import guarded, make_output
+from llmctl.cli.conversation_options import (
+    CidOpt,
+    ContinueOpt,
+    NoLogOpt,
+    ParamOpt,
+    SaveOpt,
+    TemplateOpt,
+    TruncateHistoryOpt,
+    prompt_setup,
+)
 from llmctl.cli.options import (
     AllowPickleOpt,
     BaseUrlOpt,
@@ -102,6 +112,13 @@ def complete_command(
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
     table_format: FormatOpt = None,
+    continue_last: ContinueOpt = False,
+    cid: CidOpt = None,
+    truncate_history: TruncateHistoryOpt = False,
+    no_log: NoLogOpt = False,
+    template_name: TemplateOpt = None,
+    params: ParamOpt = None,
+    save: SaveOpt = None,
 ) -> None:
     """Complete a prompt with any model: API, OpenAI-compatible server, or local file.
 
@@ -116,6 +133,9 @@ def complete_command(
       llmctl complete -m openai:gpt-4o-mini -m mistral:mistral-small-latest -m smollm2 "Compare us"
       llmctl complete --estimate -m openai:gpt-4o --max-tokens 500 -f prompt.txt
       llmctl complete --jsonl prompts.jsonl -o answers.jsonl --resume --max-cost 5
+      llmctl complete -c "Which is the longest?"                    # go on with the last conversation
+      llmctl complete -s "You are terse." "Explain $topic" --save explain
+      llmctl complete --template explain -p topic BPE
     """
     from llmctl.cli import complete_show as show
     from llmctl.cli.run_command import model_names, run_options
@@ -134,13 +154,39 @@ def complete_command(
                    retry_timeouts=retry_timeouts, concurrency=concurrency, n_ctx=n_ctx, threads=threads,
                    n_gpu_layers=n_gpu_layers, device=device, allow_pickle=allow_pickle,
                    trust_remote_code=trust_remote_code, verbose=out.verbose)
-    template = CompletionRequest(prompt="", system=system, max_tokens=max_tokens, temperature=temperature,
-                                 top_p=top_p, top_k=top_k, stop=list(stop or []), seed=seed,
-                                 repeat_penalty=repeat_penalty)
+    # Conversations and templates (llmctl.run.conversations, llmctl.core.templates).
+    from llmctl.core import templates as tpl
+    from llmctl.run import conversations as conv
+
+    setup = prompt_setup(continue_last, cid, truncate_history, no_log, template_name, params, save)
+    sampling = dict(max_tokens=max_tokens, temperature=temperature, top_p=top_p, top_k=top_k, stop=list(stop or []),
+                    seed=seed, repeat_penalty=repeat_penalty)
+    if setup.save:
+        saved = tpl.save_template(tpl.Template(setup.save, system, " ".join(prompt or []) or None,
+                                               model[0] if model else None, tpl.merged_options(None, sampling)))
+        out.info(f"saved template {setup.save} to {saved}")
+        return
+    used = tpl.load_template(setup.template) if setup.template else None
+    if used is not None:
+        sampling = tpl.merged_options(used, sampling)
+        system = system if system is not None else used.render(setup.params, None)[0]
+        model = model or ([used.model] if used.model else None)
+        items = tpl.template_items(used, setup.params, lambda: collect_inputs(
+            prompt, file, jsonl, field, join_args=True, join_files=not each), not (prompt or file or jsonl))
+    else:
+        items = collect_inputs(prompt, file, jsonl, field, join_args=True, join_files=not each)
+    template = CompletionRequest(prompt="", system=system, **sampling)
+    single = (len(items) == 1 and not jsonl and not output and not batch_api and len(model or []) <= 1
+              and not models_file)
+    link = conv.begin(setup.conversation, single)
+    if link is not None and setup.conversation.continuing:
+        template = conv.with_history(template, link)
+        model = model or ([link.model] if link.model else None)
     names = model_names(model, models_file, "complete")
-    items = collect_inputs(prompt, file, jsonl, field, join_args=True, join_files=not each)
     job = CompleteJob(template, measure_stream=len(names) > 1 and not estimate)
     session = Session(job, names, options, base_url)
+    if not estimate:
+        conv.prepare(session, items, link, setup.conversation, out.warn)
     if estimate:
         show.estimate(out, session, items)
     elif batch_api:

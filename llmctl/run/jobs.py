@@ -7,11 +7,14 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from llmctl.core.errors import ProviderError
 from llmctl.core.usage import Usage
 from llmctl.providers.base import COMPLETE, EMBED, CompletionRequest, EmbeddingRequest, ModelRef, Provider, Tokenizer
+
+if TYPE_CHECKING:
+    from llmctl.run.conversations import ConversationLink
 
 #: Called with each piece of streamed text of one (model, input) pair.
 DeltaSink = Callable[[ModelRef, str], None]
@@ -57,6 +60,8 @@ class Job(ABC):
     result_keys: ClassVar[tuple[str, ...]] = ()
     #: inputs sent in one provider call (embeddings batch; completions go one at a time)
     chunk_size: int = 1
+    #: the conversation a single prompt belongs to: its exchange is stored with the call's log row
+    conversation: ConversationLink | None = None
 
     def settings(self) -> dict[str, Any]:
         return {}
@@ -111,7 +116,8 @@ class CompleteJob(Job):
         return request
 
     def cacheable(self) -> bool:
-        return self.template.temperature == 0 or self.template.seed is not None
+        # The cache key does not hold earlier turns: a conversation's later turns are always sent.
+        return (self.template.temperature == 0 or self.template.seed is not None) and not self.template.history
 
     def request_for(self, ref: ModelRef, provider: Provider, text: str, stream: bool) -> CompletionRequest:
         """The request for one input; what the user left unset comes from the model's defaults
