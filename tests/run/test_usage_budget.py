@@ -50,7 +50,7 @@ def test_no_log_env_keeps_the_cost_but_no_text(monkeypatch: pytest.MonkeyPatch, 
     # Budgets count the log, so LLMCTL_NO_LOG keeps the exchange's text out, not its cost.
     monkeypatch.setenv("LLMCTL_NO_LOG", "1")
     assert run("complete", "-m", "scripted:chat", "hi").exit_code == 0
-    assert [(r["model"], r["cost"], r["text"]) for r in _rows(data_dir)] == [("chat", "7", None)]
+    assert [(r["model"], r["cost"], r["text"]) for r in _rows(data_dir)] == [("chat", "5", None)]
     db = sqlite3.connect(data_dir / "usage.db")
     assert db.execute("SELECT count(*) FROM exchanges").fetchone() == (0,)
     db.close()
