@@ -209,3 +209,30 @@ def test_logs_rm_removes_text_but_not_spend() -> None:
     run("logs", "rm", "--before", "2999-01-01")
     assert run("logs", "--json").stdout == ""
     assert _records(run("usage", "--json").stdout)[0]["calls"] == 2
+
+
+def test_run_local_turns_are_stored_and_picked_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[list[dict[str, str]]] = []
+    real = ScriptedProvider.complete
+
+    def spy(self, ref, request, on_text=None):  # type: ignore[no-untyped-def]
+        seen.append(request.messages())
+        return real(self, ref, request, on_text)
+
+    monkeypatch.setattr(ScriptedProvider, "complete", spy)
+    assert run("run-local", "scripted:chat", "-s", "be kind", "my name is Zorblax").exit_code == 0
+    # No MODEL: the conversation's own; its system prompt goes on too.
+    result = run("run-local", "--continue", input="what is my name\n")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == "WHAT IS MY NAME"
+    assert seen[-1] == [{"role": "system", "content": "be kind"},
+                        {"role": "user", "content": "my name is Zorblax"},
+                        {"role": "assistant", "content": "MY NAME IS ZORBLAX"},
+                        {"role": "user", "content": "what is my name"}]
+    # complete -c goes on with the same conversation, whichever command stored it.
+    run("complete", "-c", "and mine")
+    assert len(seen[-1]) == 6
+    conversations = _records(run("logs", "--conversations", "--json").stdout)
+    assert [c["turns"] for c in conversations] == [3]
+    assert run("run-local", "--continue", "--serve").exit_code == 2
+    assert run("run-local", input="hi\n").exit_code == 2
