@@ -69,7 +69,8 @@ def rewrite_command_args(tail: list[str], declared: dict[str, Any]) -> tuple[lis
         if name in declared:
             param = declared[name]
             if name in PAIR_OPTIONS and not eq and param.name == "params":
-                own.extend([name, tail[i] if i < len(tail) else "", name, tail[i + 1] if i + 1 < len(tail) else ""])
+                values = tail[i:i + 2]  # a missing value stays missing: Click or the command says so
+                own.extend([part for value in values for part in (name, value)] or [name])
                 i += 2
                 continue
             own.append(token)
