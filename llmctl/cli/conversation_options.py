@@ -4,11 +4,12 @@ typed object for the library (llmctl.run.conversations, llmctl.core.templates)."
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from llmctl.run.conversations import ConversationOptions
+if TYPE_CHECKING:  # the run layer loads when a command runs, not for `--help` or `tokenize`
+    from llmctl.run.conversations import ConversationOptions
 
 ContinueOpt = Annotated[bool, typer.Option(
     "--continue", "-c", help="Go on with the latest conversation (its model unless -m names another).")]
@@ -53,6 +54,7 @@ def prompt_setup(continue_last: bool = False, cid: str | None = None, truncate_h
                  no_log: bool = False, template: str | None = None,
                  params: list[str] | None = None, save: str | None = None) -> PromptSetup:
     from llmctl.core.errors import UsageError
+    from llmctl.run.conversations import ConversationOptions
 
     values = list(params or [])
     if len(values) % 2 or any(not name for name in values[::2]):
