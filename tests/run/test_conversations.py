@@ -236,3 +236,14 @@ def test_run_local_turns_are_stored_and_picked_up(monkeypatch: pytest.MonkeyPatc
     assert [c["turns"] for c in conversations] == [3]
     assert run("run-local", "--continue", "--serve").exit_code == 2
     assert run("run-local", input="hi\n").exit_code == 2
+
+
+def test_a_cached_answer_is_stored_but_a_continued_prompt_is_never_cached(data_dir: Path) -> None:
+    run("complete", "-m", "scripted:chat", "--temperature", "0", "same question")
+    run("complete", "-m", "scripted:chat", "--temperature", "0", "same question")
+    assert ScriptedProvider.calls == [("chat", "same question")]  # the second: from the cache
+    run("complete", "-c", "--temperature", "0", "same question")
+    assert len(ScriptedProvider.calls) == 2  # with history: sent, never answered from the cache
+    db = sqlite3.connect(data_dir / "usage.db")
+    assert db.execute("SELECT count(*), count(DISTINCT conversation) FROM exchanges").fetchone() == (3, 2)
+    db.close()
