@@ -26,11 +26,13 @@ class LogQuery:
     until: str | None = None
     cid: str | None = None
 
-    def where(self) -> tuple[list[str], list[Any]]:
+    def where(self, joined: bool = False) -> tuple[list[str], list[Any]]:
+        """SQL conditions on `exchanges e`; `joined`: the query reads from `exchanges_fts` joined to it."""
         clauses: list[str] = []
         args: list[Any] = []
         if self.text is not None:
-            clauses.append("e.n IN (SELECT rowid FROM exchanges_fts WHERE exchanges_fts MATCH ?)")
+            clauses.append("exchanges_fts MATCH ?" if joined else
+                           "e.n IN (SELECT rowid FROM exchanges_fts WHERE exchanges_fts MATCH ?)")
             args.append(fts_query(self.text))
         if self.model is not None:
             # `-m gpt-4o-mini` finds openai:gpt-4o-mini as `-m openai:gpt-4o-mini` does.
@@ -149,13 +151,18 @@ def _target(path: Path | None) -> Path:
 def find_exchanges(query: LogQuery, path: Path | None = None) -> list[ExchangeRow]:
     """Matching exchanges, newest first; one conversation (`cid`) reads in its own order, oldest first."""
     target = _target(path)
-    clauses, args = query.where()
+    searching = query.text is not None
+    clauses, args = query.where(joined=searching)
     db = _open(target)
     if db is None:
         return []
     where = " AND ".join(clauses) or "1=1"
     order = "ASC" if query.cid is not None else "DESC"
-    sql = f"SELECT {_COLUMNS} FROM exchanges e WHERE {where} ORDER BY e.n {order}"  # noqa: S608
+    # A search walks the full-text index in row order and stops at the limit: the newest matches of a
+    # word in every exchange cost no more than those of a rare one.
+    source = "exchanges_fts JOIN exchanges e ON e.n = exchanges_fts.rowid" if searching else "exchanges e"
+    key = "exchanges_fts.rowid" if searching else "e.n"
+    sql = f"SELECT {_COLUMNS} FROM {source} WHERE {where} ORDER BY {key} {order}"  # noqa: S608
     if query.limit and query.cid is None:
         sql += f" LIMIT {int(query.limit)}"
     try:
