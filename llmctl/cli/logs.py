@@ -90,7 +90,7 @@ def logs_command(
                     "unpriced" if r.cost is None else format_money(r.cost), r.conversation, _first_line(r.prompt)]
                    for r in rows], right_align=("tokens", "cost"))
     if not rows and not out.json_mode:
-        from llmctl.run.usage_log import usage_db_path
+        from llmctl.run.store import usage_db_path
 
         out.info(f"no stored exchanges match in {usage_db_path()}")
 

@@ -169,7 +169,7 @@ def read_conversation(cid: str | None, path: Path | None = None) -> Conversation
     """The stored conversation `cid` (None: the latest), as a link whose history holds every turn.
 
     No earlier conversation, an unknown id, or one stored without text: exit 2."""
-    from llmctl.run.usage_log import usage_db_path
+    from llmctl.run.store import usage_db_path
 
     target = path or usage_db_path()
     if cid is not None and not is_ulid(cid):

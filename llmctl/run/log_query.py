@@ -143,7 +143,7 @@ def _open(path: Path, write: bool = False) -> sqlite3.Connection | None:
 
 
 def _target(path: Path | None) -> Path:
-    from llmctl.run.usage_log import usage_db_path
+    from llmctl.run.store import usage_db_path
 
     return path or usage_db_path()
 

@@ -20,12 +20,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from llmctl.core.config import get_config, user_data_dir
+from llmctl.core.config import get_config
 from llmctl.core.errors import UsageError
 from llmctl.core.usage import Cost, Usage
 from llmctl.providers.base import ModelRef
 from llmctl.run import conversations
-from llmctl.run.store import open_store
+from llmctl.run.store import open_store, usage_db_path
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -56,10 +56,6 @@ LOST_RECORD = "LostRecord"
 
 GROUPS = {"day": "substr(at, 1, 10)", "provider": "provider", "model": "provider || ':' || model",
           "command": "command"}
-
-
-def usage_db_path() -> Path:
-    return user_data_dir() / "usage.db"
 
 
 def logging_enabled() -> bool:
