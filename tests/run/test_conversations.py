@@ -247,3 +247,32 @@ def test_a_cached_answer_is_stored_but_a_continued_prompt_is_never_cached(data_d
     db = sqlite3.connect(data_dir / "usage.db")
     assert db.execute("SELECT count(*), count(DISTINCT conversation) FROM exchanges").fetchone() == (3, 2)
     db.close()
+
+
+def test_chat_reset_starts_a_new_stored_conversation(data_dir: Path) -> None:
+    from llmctl.chat import ChatSession
+    from llmctl.providers.base import CompletionRequest
+    from llmctl.providers.registry import get_provider, resolve_model
+    from llmctl.run.conversations import ConversationOptions, begin
+
+    ref = resolve_model("scripted:chat")
+    chat = ChatSession(get_provider(ref, {}), ref, CompletionRequest(""),
+                       conversation=begin(ConversationOptions(), True))
+    chat.ask("one")
+    chat.ask("two")
+    chat.command("/reset")
+    chat.ask("three")
+    conversations = _records(run("logs", "--conversations", "--json").stdout)
+    assert sorted(c["turns"] for c in conversations) == [1, 2]
+    assert ScriptedProvider.calls[-1] == ("chat", "three")
+
+
+def test_logs_refuse_a_malformed_or_unknown_cid() -> None:
+    run("complete", "-m", "scripted:chat", "hello")
+    bad = run("logs", "--cid", "nope")
+    assert bad.exit_code == 2
+    assert bad.stderr == ("llmctl: error: --cid 'nope' is not a conversation id (26 characters, as `llmctl logs "
+                          "--conversations` lists them)\n")
+    unknown = run("logs", "--cid", "01JF0000000000000000000000", "--markdown")
+    assert unknown.exit_code == 2 and "no such conversation" in unknown.stderr
+    assert run("complete", "--cid", "nope", "x").exit_code == 2
