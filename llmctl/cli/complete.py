@@ -162,26 +162,18 @@ def complete_command(
     sampling = dict(max_tokens=max_tokens, temperature=temperature, top_p=top_p, top_k=top_k, stop=list(stop or []),
                     seed=seed, repeat_penalty=repeat_penalty)
     if setup.save:
-        saved = tpl.save_template(tpl.Template(setup.save, system, " ".join(prompt or []) or None,
-                                               model[0] if model else None, tpl.merged_options(None, sampling)))
+        saved = tpl.save_template(tpl.template_from_command(setup.save, system, prompt, model, sampling))
         out.info(f"saved template {setup.save} to {saved}")
         return
-    used = tpl.load_template(setup.template) if setup.template else None
-    if used is not None:
-        sampling = tpl.merged_options(used, sampling)
-        system = system if system is not None else used.render(setup.params, None)[0]
-        model = model or ([used.model] if used.model else None)
-        items = tpl.template_items(used, setup.params, lambda: collect_inputs(
-            prompt, file, jsonl, field, join_args=True, join_files=not each), not (prompt or file or jsonl))
-    else:
-        items = collect_inputs(prompt, file, jsonl, field, join_args=True, join_files=not each)
-    template = CompletionRequest(prompt="", system=system, **sampling)
-    single = (len(items) == 1 and not jsonl and not output and not batch_api and len(model or []) <= 1
-              and not models_file)
-    link = conv.begin(setup.conversation, single)
-    if link is not None and setup.conversation.continuing:
-        template = conv.with_history(template, link)
-        model = model or ([link.model] if link.model else None)
+    applied = tpl.apply_template(setup.template, setup.params, system=system, model=model, sampling=sampling,
+                                 collect=lambda: collect_inputs(prompt, file, jsonl, field, join_args=True,
+                                                                join_files=not each),
+                                 nothing_given=not (prompt or file or jsonl))
+    items, model = applied.items, applied.model
+    single = (len(items) == 1 and not (jsonl or each or output or batch_api or models_file)
+              and len(model or []) <= 1)
+    link, template, model = conv.attach(setup.conversation, CompletionRequest(
+        prompt="", system=applied.system, **applied.sampling), model, single)
     names = model_names(model, models_file, "complete")
     job = CompleteJob(template, measure_stream=len(names) > 1 and not estimate)
     session = Session(job, names, options, base_url)

@@ -250,3 +250,31 @@ def edit_template(name: str) -> Path:
         raise UsageError(f"the editor {editor!r} failed: {exc}") from None
     load_template(name)
     return path
+
+
+@dataclass
+class Applied:
+    """A command's system prompt, models, sampling settings and inputs once its template is applied."""
+
+    system: str | None
+    model: list[str] | None
+    sampling: dict[str, Any]
+    items: list[InputItem]
+
+
+def apply_template(name: str | None, params: Mapping[str, str], *, system: str | None, model: list[str] | None,
+                   sampling: dict[str, Any], collect: Callable[[], list[InputItem]], nothing_given: bool) -> Applied:
+    """What the command line gave, with the template's values where it gave none (no template: as given)."""
+    if name is None:
+        return Applied(system, model, {k: v for k, v in sampling.items() if v is not None}, collect())
+    used = load_template(name)
+    return Applied(system if system is not None else used.render(params, None)[0],
+                   model or ([used.model] if used.model else None), merged_options(used, sampling),
+                   template_items(used, params, collect, nothing_given))
+
+
+def template_from_command(name: str, system: str | None, words: Sequence[str] | None, model: Sequence[str] | None,
+                          sampling: Mapping[str, Any]) -> Template:
+    """`--save NAME`: the command's prompt words, system prompt, first model and the options it set."""
+    return Template(name, system, " ".join(words or []) or None, model[0] if model else None,
+                    merged_options(None, sampling))

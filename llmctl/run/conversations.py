@@ -290,3 +290,13 @@ def begin(options: ConversationOptions, single: bool) -> ConversationLink | None
     if not options.continuing and not conversations_enabled(options.no_log):
         return None
     return open_conversation(options)
+
+
+def attach(options: ConversationOptions, request: CompletionRequest, models: list[str] | None, single: bool
+           ) -> tuple[ConversationLink | None, CompletionRequest, list[str] | None]:
+    """The run's conversation, its request with the stored turns, and its models (a continued
+    conversation's own when none is named)."""
+    link = begin(options, single)
+    if link is None or not options.continuing:
+        return link, request, models
+    return link, with_history(request, link), models or ([link.model] if link.model else None)
