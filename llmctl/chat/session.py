@@ -15,8 +15,10 @@ from typing import Any
 
 from llmctl.core.errors import BudgetExceededError, ProviderError, UsageError
 from llmctl.core.inputs import InputItem
+from llmctl.core.ulid import new_ulid
 from llmctl.core.usage import Usage
 from llmctl.providers.base import COMPLETE, CompletionRequest, ModelRef, Provider, TextSink
+from llmctl.run.conversations import ConversationLink
 from llmctl.run.jobs import CompleteJob
 from llmctl.run.runner import Target
 from llmctl.run.session import RunOptions, Session
@@ -57,16 +59,21 @@ class ChatSession:
     """One conversation with a loaded model; the template holds the system prompt and sampling settings.
 
     `options` are the provider options the model was opened with (what its tokenizer is looked up
-    with for a budget's estimate); `run` how each turn is run (warnings, the budget's --max-cost).
+    with for a budget's estimate); `run` how each turn is run (warnings, the budget's --max-cost);
+    `conversation` where the turns are stored (a stored one's turns are the chat's start).
     """
 
     def __init__(self, provider: Provider, ref: ModelRef, template: CompletionRequest, *,
-                 options: dict[str, Any] | None = None, run: RunOptions | None = None) -> None:
+                 options: dict[str, Any] | None = None, run: RunOptions | None = None,
+                 conversation: ConversationLink | None = None) -> None:
         self.provider = provider
         self.ref = ref
         self.template = template
-        self.history: list[dict[str, str]] = []
+        self.history: list[dict[str, str]] = list(conversation.history) if conversation is not None else []
+        if conversation is not None and template.system is None:
+            template.system = conversation.system
         self._job = ChatJob(template)
+        self._job.conversation = conversation
         self._session = Session(self._job, [], dict(options or {}), targets=[Target(ref, provider, COMPLETE)])
         self._run = run or RunOptions()
 
@@ -120,6 +127,9 @@ class ChatSession:
             return None
         if name == "/reset":
             self.history.clear()
+            if self._job.conversation is not None:
+                # What follows is a new conversation in the log too.
+                self._job.conversation = dataclasses.replace(self._job.conversation, id=new_ulid(), history=[])
             return "(conversation cleared)"
         if name == "/system":
             self.template.system = rest or None

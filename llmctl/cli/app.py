@@ -15,12 +15,14 @@ from llmctl.cli import (
     classify,
     complete,
     embed,
+    logs,
     models,
     ner,
     prices,
     quantize,
     run_local,
     summarize,
+    templates,
     tokenize,
     usage,
 )
@@ -77,6 +79,8 @@ app.command("run-local")(run_local.run_local_command)
 app.command("models")(models.models_command)
 app.add_typer(prices.prices_app, name="prices")
 app.command("usage")(usage.usage_command)
+app.add_typer(logs.logs_app, name="logs")
+app.add_typer(templates.templates_app, name="templates")
 app.add_typer(cache.cache_app, name="cache")
 app.add_typer(batch.batch_app, name="batch")
 app.command("quantize")(quantize.quantize_command)

@@ -4,6 +4,8 @@
   command name: after it, those the command does not declare itself move in front of it.
 - `-f/--file` takes every path that follows it up to the next option, so `-f docs/*.md` reads
   every file the shell expanded (put a prompt before `-f`, or after `--`).
+- `-p/--param NAME VALUE` (a template's parameter) takes two values: Click gets `-p NAME -p VALUE`,
+  paired again by the command.
 - `--help` of a command shows each backend option's default and the backends that take it,
   read from the typed option models only when help is asked for, and what each option takes
   (`--max-cost USD`: llmctl.cli.metavars).
@@ -20,6 +22,7 @@ GLOBAL_OPTIONS = {"--json": False, "--quiet": False, "-q": False, "--verbose": F
                   "--format": True}
 GLOBAL_SHORT = {"q": "-q", "v": "-v"}
 FILE_OPTIONS = ("-f", "--file")
+PAIR_OPTIONS = ("-p", "--param")
 HELP_OPTIONS = ("-h", "--help")
 #: ctx.meta key: the command line asks for a command's help
 HELP_ASKED = "llmctl.help_asked"
@@ -64,8 +67,13 @@ def rewrite_command_args(tail: list[str], declared: dict[str, Any]) -> tuple[lis
         if token in HELP_OPTIONS:
             wants_help = True
         if name in declared:
-            own.append(token)
             param = declared[name]
+            if name in PAIR_OPTIONS and not eq and param.name == "params":
+                values = tail[i:i + 2]  # a missing value stays missing: Click or the command says so
+                own.extend([part for value in values for part in (name, value)] or [name])
+                i += 2
+                continue
+            own.append(token)
             if _takes_value(param) and not eq and i < len(tail):
                 own.append(tail[i])
                 i += 1

@@ -6,6 +6,16 @@ from typing import Annotated, Optional
 
 import typer
 
+from llmctl.cli.conversation_options import (
+    CidOpt,
+    ContinueOpt,
+    NoLogOpt,
+    ParamOpt,
+    SaveOpt,
+    TemplateOpt,
+    TruncateHistoryOpt,
+    prompt_setup,
+)
 from llmctl.cli.model_command import ModelFlags, model_command
 from llmctl.cli.options import FieldOpt, FileOpt, JsonlOpt, ModelOpt
 from llmctl.cli.prompt_options import (
@@ -61,6 +71,13 @@ def complete_command(
     functions: FunctionsOpt = None,
     chain_limit: ChainLimitOpt = 5,
     tools_debug: ToolsDebugOpt = False,
+    continue_last: ContinueOpt = False,
+    cid: CidOpt = None,
+    truncate_history: TruncateHistoryOpt = False,
+    no_log: NoLogOpt = False,
+    template_name: TemplateOpt = None,
+    params: ParamOpt = None,
+    save: SaveOpt = None,
     *,
     flags: ModelFlags,
 ) -> None:
@@ -80,31 +97,55 @@ def complete_command(
       llmctl complete --schema 'name, population int' "A French city"          # a JSON object out
       llmctl complete -a photo.jpg "What is in this picture?" -m openai:gpt-4o-mini
       llmctl complete -T calc "What is 1234 * 5678?" -m openai:gpt-5-mini --td
+      llmctl complete -c "Which is the longest?"                    # go on with the last conversation
+      llmctl complete -s "You are terse." 'Explain $topic' --save explain
+      llmctl complete --template explain -p topic BPE
     """
+    import json
+
     from llmctl.cli.complete_show import show
     from llmctl.cli.prompt_options import prompt_features
     from llmctl.cli.run_command import model_names
+    from llmctl.core import templates as tpl
     from llmctl.core.errors import UsageError
     from llmctl.core.inputs import collect_inputs
     from llmctl.providers.base import CompletionRequest
     from llmctl.run import CompleteJob, Plan
+    from llmctl.run import conversations as conv
 
     out = flags.out
     if each and not file:
         raise UsageError("--each sends one request per -f file; give files with -f")
     settings = flags.run_options()
-    template = CompletionRequest(prompt="", system=system, max_tokens=max_tokens, temperature=temperature,
-                                 top_p=top_p, top_k=top_k, stop=list(stop or []), seed=seed,
-                                 repeat_penalty=repeat_penalty)
+    setup = prompt_setup(continue_last, cid, truncate_history, no_log, template_name, params, save)
+    sampling = dict(max_tokens=max_tokens, temperature=temperature, top_p=top_p, top_k=top_k, stop=list(stop or []),
+                    seed=seed, repeat_penalty=repeat_penalty)
+    if setup.save:
+        saved = tpl.save_template(tpl.template_from_command(setup.save, system, prompt, model, sampling,
+                                                            schema or schema_multi))
+        out.info(f"saved template {setup.save} to {saved}")
+        return
+    applied = tpl.apply_template(setup.template, setup.params, system=system, model=model, sampling=sampling,
+                                 collect=lambda: collect_inputs(prompt, file, jsonl, field, join_args=True,
+                                                                join_files=not each),
+                                 nothing_given=not (prompt or file or jsonl))
+    if applied.schema is not None and not (schema or schema_multi):
+        schema = applied.schema if isinstance(applied.schema, str) else json.dumps(applied.schema)
     features = prompt_features(out, schema=schema, schema_multi=schema_multi, attachments=attachment,
                                typed=attachment_type, tools=tool, functions=functions, chain_limit=chain_limit,
                                tools_debug=tools_debug)
+    items, model = applied.items, applied.model
+    estimate, batch_api = flags.run.estimate, flags.batch.batch_api
+    single = (len(items) == 1 and not (jsonl or each or flags.run.output or batch_api or models_file)
+              and len(model or []) <= 1)
+    link, template, model = conv.attach(setup.conversation, CompletionRequest(
+        prompt="", system=applied.system, **applied.sampling), model, single)
     names = model_names(model, models_file, "complete")
-    items = collect_inputs(prompt, file, jsonl, field, join_args=True, join_files=not each)
-    estimate = flags.run.estimate
     session = flags.session(CompleteJob(template, measure_stream=len(names) > 1 and not estimate,
-                                            features=features), names)
-    plan = Plan(estimate=estimate, batch_api=flags.batch.batch_api, poll_interval=flags.batch.poll_interval,
+                                        features=features), names)
+    if not estimate:
+        conv.prepare(session, items, link, setup.conversation, out.warn)
+    plan = Plan(estimate=estimate, batch_api=batch_api, poll_interval=flags.batch.poll_interval,
                 single=jsonl is None, compare=True)
     streaming = stream if stream is not None else (out.stdout_is_tty() and not out.json_mode)
     show(out, session, items, plan, settings, streaming)

@@ -12,6 +12,7 @@ import typer
 
 from llmctl.cli.common import guarded, make_output
 from llmctl.cli.completion import complete_model_name
+from llmctl.cli.conversation_options import CidOpt, NoLogOpt, prompt_setup
 from llmctl.cli.options import FormatOpt, JsonOpt, QuietOpt, VerboseOpt
 from llmctl.core.errors import BudgetExceededError, InputError, UsageError
 from llmctl.core.inputs import decode_utf8
@@ -168,8 +169,9 @@ def _bench(out: Output, ref: ModelRef, provider: Provider, load_s: float, max_to
 @guarded
 def run_local_command(
     ctx: typer.Context,
-    model: Annotated[str, typer.Argument(help="A .gguf file or an alias such as smollm2.", show_default=False,
-                                         autocompletion=complete_model_name)],
+    model: Annotated[Optional[str], typer.Argument(  # noqa: UP045
+        help="A .gguf file or an alias such as smollm2 (with --continue: the conversation's model).",
+        show_default=False, autocompletion=complete_model_name)] = None,
     prompt: Annotated[
         Optional[list[str]],  # noqa: UP045
         typer.Argument(help="Ask once and exit (else stdin when piped, else an interactive chat).",
@@ -207,6 +209,10 @@ def run_local_command(
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
     table_format: FormatOpt = None,
+    continue_last: Annotated[bool, typer.Option(
+        "--continue", help="Pick the latest stored conversation up (`llmctl logs --conversations`).")] = False,
+    cid: CidOpt = None,
+    no_log: NoLogOpt = False,
 ) -> None:
     """Chat with a local model, ask it once, serve it (--serve) or benchmark it (--bench)."""
     out = make_output(ctx, json_mode=json_mode, quiet=quiet, verbose=verbose, table_format=table_format)
@@ -221,7 +227,17 @@ def run_local_command(
     if max_tokens is not None and max_tokens < 1:
         raise UsageError(f"--max-tokens must be at least 1, not {max_tokens}")
     from llmctl.providers.registry import get_provider
+    from llmctl.run import conversations as conv
 
+    setup = prompt_setup(continue_last, cid, no_log=no_log)
+    talking = not serve and not bench
+    if setup.conversation.continuing and not talking:
+        raise UsageError("--continue and --cid pick a conversation up in the chat, not with --serve or --bench")
+    link = conv.begin(setup.conversation, single=True) if talking else None
+    if model is None:
+        if link is None or not setup.conversation.continuing or not link.model:
+            raise UsageError("give a MODEL (a .gguf file or an alias such as smollm2)")
+        model = link.model
     ref = _resolve(model)
     options = _options(n_ctx, threads, n_gpu_layers)
     provider = get_provider(ref, options)
@@ -242,10 +258,14 @@ def run_local_command(
     from llmctl.providers.defaults import with_model_defaults
     from llmctl.run import RunOptions
 
+    if system is None and link is not None:
+        system = link.system  # a conversation picked up keeps its system prompt unless -s gives another
     template = CompletionRequest("", system=system, max_tokens=max_tokens, temperature=temperature, seed=seed)
     # Each turn goes through the run layer: [budget] limits, the usage log and its cost.
     chat = ChatSession(provider, ref, with_model_defaults(template, ref, provider), options=options,
-                       run=RunOptions(warn=out.warn))
+                       run=RunOptions(warn=out.warn), conversation=link)
+    if chat.history:
+        out.info(f"(going on with conversation {link.id if link else ''}: {len(chat.history) // 2} earlier turn(s))")
     if prompt:
         _one_shot(chat, out, " ".join(prompt))
     elif not sys.stdin.isatty():

@@ -17,7 +17,7 @@ from typing import Any
 from llmctl.core.errors import ConfigError
 
 SHIPPED_FILES = ("models.toml", "prices.toml", "providers.toml")
-RUN_TABLES = ("budget", "usage", "cache")
+RUN_TABLES = ("budget", "usage", "cache", "logs")
 
 
 def shipped_config_dir() -> Path:
@@ -34,6 +34,12 @@ def user_config_path() -> Path:
         return Path(explicit).expanduser()
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "llmctl" / "config.toml"
+
+
+def user_config_dir() -> Path:
+    """`$XDG_CONFIG_HOME/llmctl` (default `~/.config/llmctl`): templates live here, whatever LLMCTL_CONFIG names."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "llmctl"
 
 
 def user_cache_dir() -> Path:
@@ -80,7 +86,7 @@ class Config:
     user_path: Path | None = None
     #: The user's own [prices] entries, each of which replaces a shipped or fetched entry whole.
     user_prices: dict[str, Any] = field(default_factory=dict)
-    #: the run layer's tables: [budget], [usage] (the log) and [cache]
+    #: the run layer's tables: [budget], [usage] (the log), [cache] and [logs] (conversations)
     run: dict[str, Any] = field(default_factory=dict)
     #: ("profiles" | "providers", name) of each backend table the user's file sets, checked at start
     user_backends: tuple[tuple[str, str], ...] = ()
@@ -104,6 +110,7 @@ RUN_KEYS: dict[str, dict[str, tuple[type, ...]]] = {
     "budget": {"daily_usd": (int, float, str), "monthly_usd": (int, float, str)},
     "usage": {"log": (bool,), "log_text": (bool,)},
     "cache": {"enabled": (bool,), "max_mb": (int, float)},
+    "logs": {"store_text": (bool,)},
 }
 
 

@@ -129,9 +129,11 @@ def _backend_kind(config: Config, name: str, settings: dict[str, Any]) -> str:
 def check_backend_tables(config: Config | None = None) -> None:
     """Every [profiles.*] and [providers.*] table of the user's file, used or not: a backend kind,
     keys its options take, values of the right type (exit 3 naming the file, the table and the key)."""
+    config = config or get_config()
+    if not config.user_backends:
+        return  # nothing to check: the typed option models (pydantic: 80 ms of imports) stay unloaded
     from llmctl.providers.options import build_options
 
-    config = config or get_config()
     for table, name in config.user_backends:
         settings = dict(config.profiles[name]) if table == "profiles" else dict(config.providers[name])
         if table == "profiles":

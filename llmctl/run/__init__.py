@@ -44,11 +44,36 @@ that is not an LlmctlError is a bug, never a record's error: nothing new starts,
 is written, and `run` raises it.
 """
 
-from llmctl.run.estimate import ModelEstimate, estimate_run
-from llmctl.run.jobs import CompleteJob, EmbedJob, Estimate, Job, Outcome
-from llmctl.run.outcome import Batch, BatchJob, Compare, Estimated, Mode, Plan, Single
-from llmctl.run.runner import Controls, Report, Target, open_targets, run_job
-from llmctl.run.session import RunOptions, Session, read_models_file
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llmctl.run.estimate import ModelEstimate, estimate_run
+    from llmctl.run.jobs import CompleteJob, EmbedJob, Estimate, Job, Outcome
+    from llmctl.run.outcome import Batch, BatchJob, Compare, Estimated, Mode, Plan, Single
+    from llmctl.run.runner import Controls, Report, Target, open_targets, run_job
+    from llmctl.run.session import RunOptions, Session, read_models_file
+
+#: where each name lives: loaded on first use, so `llmctl logs` (llmctl.run.log_query) starts
+#: without the runner, the estimator and the providers they import
+_WHERE = {
+    "ModelEstimate": "estimate", "estimate_run": "estimate",
+    "CompleteJob": "jobs", "EmbedJob": "jobs", "Estimate": "jobs", "Job": "jobs", "Outcome": "jobs",
+    "Batch": "outcome", "BatchJob": "outcome", "Compare": "outcome", "Estimated": "outcome", "Mode": "outcome",
+    "Plan": "outcome", "Single": "outcome",
+    "Controls": "runner", "Report": "runner", "Target": "runner", "open_targets": "runner", "run_job": "runner",
+    "RunOptions": "session", "Session": "session", "read_models_file": "session",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'llmctl.run' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"llmctl.run.{module}"), name)
+
 
 __all__ = [
     "Batch", "BatchJob", "Compare", "CompleteJob", "Controls", "EmbedJob", "Estimate", "Estimated", "Job", "Mode",

@@ -16,6 +16,7 @@ from llmctl.providers.base import COMPLETE, EMBED, CompletionRequest, EmbeddingR
 
 if TYPE_CHECKING:
     from llmctl.run.prompt_features import PromptFeatures
+    from llmctl.run.conversations import ConversationLink
 
 #: Called with each piece of streamed text of one (model, input) pair.
 DeltaSink = Callable[[ModelRef, str], None]
@@ -66,6 +67,8 @@ class Job(ABC):
     result_keys: ClassVar[tuple[str, ...]] = ()
     #: inputs sent in one provider call (embeddings batch; completions go one at a time)
     chunk_size: int = 1
+    #: the conversation a single prompt belongs to: its exchange is stored with the call's log row
+    conversation: ConversationLink | None = None
 
     def settings(self) -> dict[str, Any]:
         return {}
@@ -142,7 +145,8 @@ class CompleteJob(Job):
         # A tool may answer differently each time (the time, a file): its chain is never replayed.
         if self.features.tools:
             return False
-        return self.template.temperature == 0 or self.template.seed is not None
+        # The cache key does not hold earlier turns: a conversation's later turns are always sent.
+        return (self.template.temperature == 0 or self.template.seed is not None) and not self.template.history
 
     def request_for(self, ref: ModelRef, provider: Provider, text: str, stream: bool) -> CompletionRequest:
         """The request for one input; what the user left unset comes from the model's defaults

@@ -320,7 +320,8 @@ def _send_chunk(job: Job, target: Target, chunk: list[tuple[int, InputItem]], co
         if stored is not None:
             done[index] = _from_cache(item, ref, stored)
             calls.append(((job.command, ref, None, None, 0.0),
-                          {"cache_hit": True, "records": _keys(ref, [(index, item, None)], controls)}))
+                          {"cache_hit": True, "records": _keys(ref, [(index, item, None)], controls),
+                           **_exchange(job, ref, item.text, stored["fields"], len(chunk))}))
             continue
         to_send.append((index, item, key))
     if to_send:
@@ -425,8 +426,18 @@ def _call(job: Job, target: Target, batch: list[tuple[int, InputItem, str | None
         for outcome in outcomes[1:]:
             usage = usage + outcome.usage
         calls.append(((job.command, ref, usage, price(ref, provider, usage), latency),
-                      {"text": texts[0] if len(texts) == 1 else None, "records": _keys(ref, batch, controls)}))
+                      {"text": texts[0] if len(texts) == 1 else None, "records": _keys(ref, batch, controls),
+                       **_exchange(job, ref, texts[0], outcomes[0].fields, len(batch))}))
     return records
+
+
+def _exchange(job: Job, ref: ModelRef, text: str, fields: dict[str, Any], count: int) -> dict[str, Any]:
+    """The log call's `exchange` argument where the job's single prompt belongs to a conversation."""
+    link = job.conversation
+    if link is None or count != 1:
+        return {}
+    exchange = link.exchange(job.command, ref.label, text, job.settings(), fields.get("text"))
+    return {"exchange": exchange} if exchange is not None else {}
 
 
 __all__ = ["Controls", "Report", "Target", "is_bug", "open_targets", "run_job"]

@@ -5,6 +5,13 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from llmctl.core.config import user_data_dir
+
+
+def usage_db_path() -> Path:
+    """The usage log's database (calls and conversations): `$XDG_DATA_HOME/llmctl/usage.db`."""
+    return user_data_dir() / "usage.db"
+
 
 def open_store(path: Path, schema: str) -> sqlite3.Connection:
     """Open (or create) the database at `path` with its schema.

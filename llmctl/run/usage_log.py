@@ -1,15 +1,17 @@
 """The usage log: one SQLite row for every call that reaches a provider, and what `llmctl usage` reads.
 
 The database is `$XDG_DATA_HOME/llmctl/usage.db` (default `~/.local/share/llmctl/usage.db`).
-`LLMCTL_NO_LOG=1` or `[usage] log = false` turns it off; `[usage] log_text = true` keeps the
-input text too. A locked or broken database costs a warning, never the command's result.
+`[usage] log = false` turns it off; `[usage] log_text = true` keeps the input text in `calls` too.
+The same file holds the conversations (`llmctl.run.conversations`): an exchange is written in the
+transaction of its call's row. `LLMCTL_NO_LOG=1` (or `--no-log`) stores no exchange, but the call's
+cost row is still written, as budgets count it. A locked or broken database costs a warning, never
+the command's result.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -18,11 +20,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from llmctl.core.config import get_config, user_data_dir
+from llmctl.core.config import get_config
 from llmctl.core.errors import UsageError
 from llmctl.core.usage import Cost, Usage
 from llmctl.providers.base import ModelRef
-from llmctl.run.store import open_store
+from llmctl.run import conversations
+from llmctl.run.store import open_store, usage_db_path
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -55,13 +58,8 @@ GROUPS = {"day": "substr(at, 1, 10)", "provider": "provider", "model": "provider
           "command": "command"}
 
 
-def usage_db_path() -> Path:
-    return user_data_dir() / "usage.db"
-
-
 def logging_enabled() -> bool:
-    if os.environ.get("LLMCTL_NO_LOG", "").strip() not in ("", "0"):
-        return False
+    """Whether calls are logged; LLMCTL_NO_LOG only keeps conversations out (budgets need the costs)."""
     return bool(get_config().run_setting("usage", "log", True))
 
 
@@ -87,7 +85,7 @@ class UsageLog:
 
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
-            db = open_store(self.path, SCHEMA)
+            db = open_store(self.path, SCHEMA + conversations.SCHEMA)
             have = {row[1] for row in db.execute("PRAGMA table_info(calls)")}
             for name, declaration in ADDED_COLUMNS.items():
                 if name not in have:
@@ -96,14 +94,18 @@ class UsageLog:
             self._db = db
         return self._db
 
-    def _failed(self, exc: Exception) -> None:
+    def _failed(self, exc: Exception, exchange: bool = False) -> None:
         self.broken = True
-        self._warn(f"the usage log {self.path} is unusable ({exc}); this run is not logged")
+        lost = "; this run is not logged and the exchange is not stored" if exchange else "; this run is not logged"
+        self._warn(f"the usage log {self.path} is unusable ({exc}){lost}")
 
     def record_call(self, command: str, ref: ModelRef, usage: Usage | None, cost: Cost | None,
                     latency_ms: float | None, *, cache_hit: bool = False, error_type: str | None = None,
-                    text: str | None = None, records: list[tuple[str, str]] | None = None) -> None:
+                    text: str | None = None, records: list[tuple[str, str]] | None = None,
+                    exchange: conversations.Exchange | None = None) -> None:
         if self.broken:
+            if exchange is not None:
+                self._warn(f"the usage log {self.path} is unusable; the exchange is not stored")
             return
         total = cost.total if cost is not None else Decimal(0) if cache_hit or error_type else None
         # A local model is logged by the name the user knows it by, not its file path.
@@ -115,14 +117,23 @@ class UsageLog:
                text if self.keep_text else None, self.run,
                json.dumps(records, separators=(",", ":")) if self.run is not None and records else None)
         with self._lock:
+            db: sqlite3.Connection | None = None
             try:
-                self._connect().execute(
+                db = self._connect()
+                if exchange is not None:
+                    db.execute("BEGIN")
+                call = db.execute(
                     "INSERT INTO calls (at, command, provider, model, input_tokens, output_tokens, cached_tokens,"
                     " cost, currency, latency_ms, cache_hit, error_type, text, run, records)"
                     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", row)
+                if exchange is not None:
+                    exchange.insert(db, call.lastrowid, row[0], (row[4], row[5], row[7], row[8], row[9]))
+                    db.execute("COMMIT")
                 self.rows += 1
             except (sqlite3.Error, OSError) as exc:
-                self._failed(exc)
+                if db is not None and db.in_transaction:
+                    db.execute("ROLLBACK")
+                self._failed(exc, exchange is not None)
 
     def mark_lost(self, run: str, done: set[tuple[str, str]]) -> int:
         """On `--resume`: the run's answered calls none of whose records reached the file (a kill came

@@ -24,7 +24,9 @@ NEEDS_MORE = (" -f ", "--jsonl", "...", "~", "$(", "pbcopy", "--base-url", "--se
               "hf:", "> ",
               # a fetch from the network, a usage log with calls in it, a batch that was submitted,
               # a file written (never into the checkout), a model file named as a placeholder
-              "prices update", "llmctl usage", "llmctl batch", " -o ", "model-f16.gguf")
+              "prices update", "llmctl usage", "llmctl batch", " -o ", "model-f16.gguf",
+              # stored conversations and templates: each example runs with an empty data and config dir
+              "llmctl logs", "llmctl templates", " -c ", "--continue", "--template", "--save")
 
 
 def _offline(command: str) -> bool:

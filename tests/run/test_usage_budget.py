@@ -46,8 +46,18 @@ def test_log_text_keeps_the_input(scripted_backend, data_dir: Path) -> None:
     assert _rows(data_dir)[0]["text"] == "hello there"
 
 
-def test_no_log_env(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> None:
+def test_no_log_env_keeps_the_cost_but_no_text(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> None:
+    # Budgets count the log, so LLMCTL_NO_LOG keeps the exchange's text out, not its cost.
     monkeypatch.setenv("LLMCTL_NO_LOG", "1")
+    assert run("complete", "-m", "scripted:chat", "hi").exit_code == 0
+    assert [(r["model"], r["cost"], r["text"]) for r in _rows(data_dir)] == [("chat", "5", None)]
+    db = sqlite3.connect(data_dir / "usage.db")
+    assert db.execute("SELECT count(*) FROM exchanges").fetchone() == (0,)
+    db.close()
+
+
+def test_usage_log_off(scripted_backend, data_dir: Path) -> None:
+    scripted_backend("[usage]\nlog = false\n")
     assert run("complete", "-m", "scripted:chat", "hi").exit_code == 0
     assert not (data_dir / "usage.db").exists()
 

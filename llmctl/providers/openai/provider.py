@@ -146,7 +146,10 @@ class OpenAIProvider(HostedProvider):
         else:
             from llmctl.providers.openai.parts import chat_messages
 
-            args["messages"] = chat_messages(ref, request)
+            # The SDK walks every message against its TypedDicts before sending (0.3 ms each: 30 ms for a
+            # 50-turn conversation); ours are already in wire form, so they go in as the body's own field.
+            args["messages"] = []
+            args["extra_body"] = {**args.get("extra_body", {}), "messages": chat_messages(ref, request)}
         client = self.client()
         endpoint = client.completions if legacy else client.chat.completions
         if request.stream:
