@@ -41,7 +41,7 @@ def models_command(
     if source is not None:
         rows = catalog.served_models(config, source)
     else:
-        rows = catalog.configured_models(config) + catalog.aliases(config) + catalog.cached_ggufs()
+        rows = catalog.configured_models(config) + catalog.aliases(config) + catalog.found_models()
     if out.json_mode:
         for row in rows:
             out.record(row.to_json())

@@ -70,6 +70,12 @@ class HostedProvider(Provider):
 
     options: HostedOptions
 
+    @classmethod
+    def option_model(cls) -> type[HostedOptions]:
+        from llmctl.providers.options import HostedOptions
+
+        return HostedOptions
+
     def __init__(self, options: HostedOptions | Mapping[str, Any] | None = None) -> None:
         super().__init__(options)
         self._client: Any = None

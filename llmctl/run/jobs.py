@@ -139,15 +139,13 @@ class CompleteJob(Job):
                        completion.usage, ttft)
 
     def estimate(self, ref: ModelRef, provider: Provider, tokenizer: Tokenizer, text: str) -> Estimate:
-        from llmctl.run.chat_tokens import chat_input_tokens
-
         request = self.request_for(ref, provider, text, False)
         limit = ref.spec.get("max_output")
         window = ref.context_window or getattr(tokenizer, "context_window", None)
         ceiling = self.template.max_tokens or (int(limit) if isinstance(limit, int) else 0)
         if not ceiling and window:
             ceiling = window
-        inputs = chat_input_tokens(ref, provider, tokenizer, request)
+        inputs = provider.count_request(ref, request)
         if self.template.max_tokens is None and window:
             # Without --max-tokens the answer may run to the output limit or the end of the window.
             ceiling = min(ceiling, max(window - inputs, 0))

@@ -40,8 +40,7 @@ class ClassifySpec:
 
 def head_of(provider: Provider, ref: ModelRef) -> str | None:
     """The HF task head the model has, if any ('sequence-classification', 'nli', 'token-classification')."""
-    head = getattr(provider, "head", None)
-    return head(ref) if callable(head) else None
+    return provider.head(ref)
 
 
 def check(provider: Provider, ref: ModelRef, spec: ClassifySpec) -> str:

@@ -49,18 +49,16 @@ def _count_requests(ref: ModelRef, provider: Provider, tokenizer: Tokenizer,
     """Input and output bounds of `calls` ((request, tokens carried in from earlier answers)); a call
     flagged in `retried` may be sent a second time, which counts in the retry bounds: its prompt
     and answer as history, the validation problem, and another answer."""
-    from llmctl.run.chat_tokens import chat_input_tokens
-
     tokens_in = tokens_out = largest = retry_in = retry_out = 0
     for number, (request, carried) in enumerate(calls):
-        inputs = chat_input_tokens(ref, provider, tokenizer, request) + carried
+        inputs = provider.count_request(ref, request) + carried
         tokens_in += inputs
         largest = max(largest, inputs)
         answer = request.max_tokens if request.max_tokens is not None else _output_ceiling(ref, tokenizer, inputs)
         tokens_out += answer
         if number < len(retried) and retried[number]:
             again = retry_request(request, "", "")
-            again_in = chat_input_tokens(ref, provider, tokenizer, again) + carried + answer + PROBLEM_TOKENS_AT_MOST
+            again_in = provider.count_request(ref, again) + carried + answer + PROBLEM_TOKENS_AT_MOST
             retry_in += again_in
             retry_out += request.max_tokens if request.max_tokens is not None else \
                 _output_ceiling(ref, tokenizer, again_in)
@@ -112,8 +110,7 @@ class ClassifyJob(TaskJob):
         if method in ("generate", "scores"):
             provider.require(ref, COMPLETE)
             return COMPLETE
-        head = getattr(provider, "head", None)
-        return str(head(ref)) if callable(head) else COMPLETE
+        return provider.head(ref) or COMPLETE
 
     def _on_head(self, ref: ModelRef, provider: Provider) -> bool:
         return check_classify(provider, ref, self.spec) == "head"
@@ -179,8 +176,7 @@ class NerJob(TaskJob):
         return {"types": self.spec.types, "request": _template_settings(self.spec.template)}
 
     def check(self, ref: ModelRef, provider: Provider) -> str:
-        head = getattr(provider, "head", None)
-        if callable(head) and head(ref) == "token-classification":
+        if provider.head(ref) == "token-classification":
             return "token-classification"
         provider.require(ref, COMPLETE)
         return COMPLETE

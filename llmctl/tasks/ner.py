@@ -126,8 +126,7 @@ def planned_requests(provider: Provider, ref: ModelRef, text: str, spec: NerSpec
                      count: Callable[[str], int] | None = None) -> list[CompletionRequest]:
     """The first request `ner` sends for each chunk of `text` (what --estimate counts); none on a head."""
     spec.check()
-    head = getattr(provider, "head", None)
-    if callable(head) and head(ref) == "token-classification":
+    if provider.head(ref) == "token-classification":
         return []
     types = spec.types or CONLL_TYPES
     answer = _answer_model(types, provider.local)
@@ -143,8 +142,7 @@ def planned_requests(provider: Provider, ref: ModelRef, text: str, spec: NerSpec
 def ner(provider: Provider, ref: ModelRef, text: str, spec: NerSpec) -> TaskResult:
     """Entities of one text as {text, type, start, end}, offsets into `text`; `dropped` counts inventions."""
     spec.check()
-    head = getattr(provider, "head", None)
-    if callable(head) and head(ref) == "token-classification":
+    if provider.head(ref) == "token-classification":
         return _head_entities(provider, ref, text, spec)
     types = spec.types or CONLL_TYPES
     answer = _answer_model(types, provider.local)
