@@ -78,8 +78,10 @@ def _llmctl_version() -> str:
         return ""
 
 
-def builtin_registration(name: str) -> Registration:
-    return Registration(name, f"{BUILTIN_PACKAGE}.{name}", BUILTIN_DISTRIBUTION, _llmctl_version(), True)
+def builtin_registration(name: str, *, with_version: bool = False) -> Registration:
+    """A built-in provider; its version (a metadata read) only where it is shown."""
+    version = _llmctl_version() if with_version else ""
+    return Registration(name, f"{BUILTIN_PACKAGE}.{name}", BUILTIN_DISTRIBUTION, version, True)
 
 
 _ENTRY_POINTS: dict[tuple[str, ...], dict[str, list[Registration]]] = {}
@@ -160,8 +162,12 @@ def _provider_in(module: Any, name: str) -> Any:
 def installed() -> tuple[list[PluginRow], list[str]]:
     """Every provider, built in or plugged in, with what it adds; and one warning per plugin that
     failed to load. Two plugins claiming one name raise (exit 3)."""
+    from llmctl.core.config import get_config
+
+    config = get_config()
+    tables = {name: table for name, table in config.providers.items() if isinstance(table, dict)}
     points = entry_point_registrations()
-    chosen: dict[str, Registration] = {name: builtin_registration(name) for name in builtin_names()}
+    chosen = {name: builtin_registration(name, with_version=True) for name in builtin_names()}
     for name, claims in points.items():
         others = [c for c in claims if not c.builtin]
         if name in chosen and others:
@@ -184,9 +190,11 @@ def installed() -> tuple[list[PluginRow], list[str]]:
             continue
         row.module = f"{cls.__module__}:{cls.__qualname__}"
         row.local = cls.local
-        row.prefixes = [f"{name}:", *getattr(cls, "prefixes", ())]
+        configured = [p for table in tables.values() if table.get("kind") == name for p in table.get("prefixes", [])]
+        row.prefixes = list(dict.fromkeys([f"{name}:", *cls.prefixes, *configured]))
         try:
-            row.models = [f"{name}:{model}" for model in cls.listed_models()]
+            listed = [m for m, spec in config.models.get(name, {}).items() if isinstance(spec, dict)]
+            row.models = [f"{name}:{model}" for model in dict.fromkeys([*listed, *cls.listed_models()])]
         except Exception as exc:  # a plugin's listing is its own code: say so, list the rest
             warnings.append(f"the provider plugin {name!r} could not list its models: {type(exc).__name__}: {exc}")
         rows.append(row)

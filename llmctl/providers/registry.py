@@ -107,7 +107,8 @@ def _provider_settings(config: Config, name: str) -> dict[str, Any] | None:
 
 
 def _known_provider_names(config: Config) -> list[str]:
-    return sorted(set(config.providers) | set(config.profiles))
+    """For error messages: the configured providers and profiles, and every installed provider."""
+    return sorted(set(config.providers) | set(config.profiles) | set(known_kinds()))
 
 
 def known_kinds() -> list[str]:
@@ -257,7 +258,10 @@ def _resolve_bare(config: Config, name: str, base_url: str | None) -> ModelRef:
             if name.startswith(prefix):
                 return _resolve_explicit(config, provider, name, base_url)
     for kind in known_kinds():  # plugins last: their metadata is read only for a name nothing else takes
-        cls = find_provider_class(kind)
+        try:
+            cls = find_provider_class(kind)
+        except LlmctlError:
+            continue  # a plugin that fails to load (or a disputed name) is an error only where it is named
         if cls is not None and (cls.claims(name) or any(name.startswith(p) for p in cls.prefixes)):
             return _resolve_explicit(config, kind, name, base_url)
     raise UsageError(

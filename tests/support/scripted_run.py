@@ -23,7 +23,6 @@ from typer.testing import CliRunner
 from llmctl.cli.app import app
 from llmctl.core.errors import NetworkError, UsageError
 from llmctl.core.usage import Usage
-from llmctl.providers.options import HostedOptions
 from llmctl.providers.base import (
     Completion,
     CompletionRequest,
@@ -33,6 +32,7 @@ from llmctl.providers.base import (
     Provider,
     Tokenizer,
 )
+from llmctl.providers.options import HostedOptions
 
 runner = CliRunner()
 
