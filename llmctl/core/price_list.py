@@ -40,12 +40,9 @@ RATE_NAMES = ("input", "cached_input", "output", "batch_input", "batch_output", 
               "cached_input_long", "output_long", "long_context_above")
 
 
-def user_data_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "llmctl"
-
-
 def fetched_path() -> Path:
+    from llmctl.core.config import user_data_dir
+
     return user_data_dir() / "prices.json"
 
 
