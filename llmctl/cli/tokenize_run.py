@@ -40,7 +40,7 @@ def _load(out: Output, name: str, options: dict[str, Any]) -> tuple[ModelRef, To
 
 
 def _context_window(ref: ModelRef, tokenizer: Tokenizer) -> int | None:
-    return ref.context_window or getattr(tokenizer, "context_window", None)
+    return ref.context_window or tokenizer.context_window
 
 
 def input_cost(ref: ModelRef, tokens: int, out: Output | None = None) -> Cost:

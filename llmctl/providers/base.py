@@ -46,6 +46,8 @@ class Tokenizer(ABC):
     """A model's own tokenizer. Special tokens in user text are encoded as plain text."""
 
     name: str = "tokenizer"
+    #: the model's window where only its tokenizer says it (a local model's file), else None
+    context_window: int | None = None
 
     @abstractmethod
     def encode(self, text: str) -> list[int]: ...

@@ -141,7 +141,7 @@ class CompleteJob(Job):
     def estimate(self, ref: ModelRef, provider: Provider, tokenizer: Tokenizer, text: str) -> Estimate:
         request = self.request_for(ref, provider, text, False)
         limit = ref.spec.get("max_output")
-        window = ref.context_window or getattr(tokenizer, "context_window", None)
+        window = ref.context_window or tokenizer.context_window
         ceiling = self.template.max_tokens or (int(limit) if isinstance(limit, int) else 0)
         if not ceiling and window:
             ceiling = window

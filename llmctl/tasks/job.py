@@ -40,7 +40,7 @@ def _output_ceiling(ref: ModelRef, tokenizer: Tokenizer, inputs: int) -> int:
     limit = ref.spec.get("max_output")
     if isinstance(limit, int):
         return limit
-    window = ref.context_window or getattr(tokenizer, "context_window", None)
+    window = ref.context_window or tokenizer.context_window
     return max(int(window) - inputs, 0) if window else 0
 
 
