@@ -17,7 +17,6 @@ from llmctl.providers.base import ModelRef, Tokenizer
 from llmctl.providers.registry import default_model_name, get_tokenizer, provider_class, resolve_model
 
 
-
 def default_name() -> str:
     return default_model_name(purpose="complete")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 from llmctl.core.errors import InputError, UsageError
@@ -13,7 +14,7 @@ from llmctl.core.usage import Usage
 
 if TYPE_CHECKING:
     from llmctl.providers.batch_format import BatchFormat
-    from llmctl.providers.options import BackendOptions
+    from llmctl.providers.options import BackendOptions, ModelSettings
 
 TOKENIZE = "tokenize"
 COMPLETE = "complete"
@@ -31,15 +32,22 @@ class ModelRef:
     spec: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
     settings: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
+    @cached_property
+    def facts(self) -> ModelSettings:
+        """What the configs say of the model (window, output limit, tokenizer, sampling defaults), typed:
+        `spec` validated once into `options.ModelSettings` (exit 3 naming the table where it is wrong)."""
+        from llmctl.providers.options import check_model_settings
+
+        name = self.label.partition(":")[2]
+        return check_model_settings(self.spec, source=None, table=f'models.{self.provider}."{name}"')
+
     @property
     def context_window(self) -> int | None:
-        value = self.spec.get("context_window")
-        return int(value) if isinstance(value, int) else None
+        return self.facts.context_window
 
     @property
     def capabilities(self) -> frozenset[str]:
-        caps = self.spec.get("capabilities")
-        return frozenset(caps) if isinstance(caps, list) else frozenset()
+        return frozenset(self.facts.capabilities)
 
 
 class Tokenizer(ABC):

@@ -245,8 +245,7 @@ def model_names(config: Config) -> list[str]:
 
 def default_system_prompt(ref: ModelRef) -> str | None:
     """The system prompt a model's config gives it when the user gives none."""
-    value = ref.spec.get("system")
-    return value if isinstance(value, str) and value else None
+    return ref.facts.system or None
 
 
 def _resolve_bare(config: Config, name: str, base_url: str | None) -> ModelRef:

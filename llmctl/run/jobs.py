@@ -140,9 +140,8 @@ class CompleteJob(Job):
 
     def estimate(self, ref: ModelRef, provider: Provider, tokenizer: Tokenizer, text: str) -> Estimate:
         request = self.request_for(ref, provider, text, False)
-        limit = ref.spec.get("max_output")
         window = ref.context_window or tokenizer.context_window
-        ceiling = self.template.max_tokens or (int(limit) if isinstance(limit, int) else 0)
+        ceiling = self.template.max_tokens or ref.facts.max_output or 0
         if not ceiling and window:
             ceiling = window
         inputs = provider.count_request(ref, request)
@@ -152,7 +151,7 @@ class CompleteJob(Job):
         if not ceiling and request.max_tokens is not None:
             # No limit known but a default cap from the model's settings (an alias's max_tokens): that is sent.
             ceiling = request.max_tokens
-        bounded = request.max_tokens is not None or isinstance(limit, int) or bool(window)
+        bounded = request.max_tokens is not None or ref.facts.max_output is not None or bool(window)
         return Estimate(inputs, ceiling, unbounded=not bounded)
 
 

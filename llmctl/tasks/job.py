@@ -37,9 +37,8 @@ def _outcome(result: TaskResult) -> Outcome:
 
 def _output_ceiling(ref: ModelRef, tokenizer: Tokenizer, inputs: int) -> int:
     """The most an uncapped answer may take: the model's output limit, else what is left of the window."""
-    limit = ref.spec.get("max_output")
-    if isinstance(limit, int):
-        return limit
+    if ref.facts.max_output is not None:
+        return ref.facts.max_output
     window = ref.context_window or tokenizer.context_window
     return max(int(window) - inputs, 0) if window else 0
 

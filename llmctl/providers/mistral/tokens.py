@@ -108,8 +108,8 @@ def tokenizer_for_version(version: str) -> MistralTokenizer:
 
 def mistral_tokenizer(ref: ModelRef) -> MistralTokenizer:
     """The tokenizer of a Mistral model; unknown models on custom endpoints get tekken."""
-    version = ref.spec.get("tokenizer")
-    if not isinstance(version, str):
+    version = ref.facts.tokenizer
+    if version is None:
         if ref.settings.get("custom_endpoint"):
             version = "tekken"
         else:

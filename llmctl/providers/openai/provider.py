@@ -156,13 +156,13 @@ class OpenAIProvider(HostedProvider):
         return args
 
     def constrains_json(self, ref: ModelRef) -> bool:
-        return ref.spec.get("endpoint") != "completions"
+        return ref.facts.endpoint != "completions"
 
     def gives_logprobs(self, ref: ModelRef) -> bool:
         return True
 
     def complete(self, ref: ModelRef, request: CompletionRequest, on_text: TextSink | None = None) -> Completion:
-        legacy = ref.spec.get("endpoint") == "completions"
+        legacy = ref.facts.endpoint == "completions"
         args = self._sampling(ref, request, chat=not legacy)
         if legacy:
             args["prompt"] = _legacy_prompt(request)

@@ -191,8 +191,8 @@ def tokenizer_for_encoding(name: str) -> TiktokenTokenizer:
 
 def openai_tokenizer(ref: ModelRef) -> TiktokenTokenizer:
     """The tokenizer of an OpenAI model; unknown models on custom endpoints get o200k_base."""
-    encoding = ref.spec.get("encoding")
-    if not isinstance(encoding, str):
+    encoding = ref.facts.encoding
+    if encoding is None:
         if ref.settings.get("custom_endpoint"):
             encoding = "o200k_base"
         else:
