@@ -1,20 +1,25 @@
-"""Start-up with shell completion on: `llmctl --help` against a minimal Typer app's `--help`.
+"""Start-up: `llmctl --help` against a minimal Typer app's, and a one-shot API `complete` against the bare SDK.
 
 Run: .venv/bin/python benchmarks/bench_startup.py [--rounds 15]
 Each is a fresh process, alternated round by round; the figure is the median wall time. The
-baseline is the fastest a Typer CLI can answer --help (two commands, completion on, plain help as
-llmctl uses, nothing else imported); the target for llmctl is < 150 ms.
+--help baseline is the fastest a Typer CLI can answer --help (two commands, completion on, plain
+help as llmctl uses, nothing else imported); the target for llmctl is < 150 ms. The one-shot
+baseline is a bare openai-SDK script making the same chat call to the same loopback server
+(bench_api's: a canned answer with usage); the target for `llmctl complete` is <= 1.0x.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench_api import LoopbackServer
 
 ROOT = Path(__file__).resolve().parents[1]
 MINIMAL = '''import typer
@@ -28,10 +33,17 @@ def bye() -> None:
 app()
 '''
 
+SDK_SCRIPT = '''import sys
+import openai
+client = openai.OpenAI(base_url=sys.argv[1], api_key="sk-bench", max_retries=0)
+answer = client.chat.completions.create(model="bench", messages=[{"role": "user", "content": "hi"}])
+print(answer.choices[0].message.content)
+'''
 
-def wall(args: list[str]) -> float:
+
+def wall(args: list[str], env: dict[str, str] | None = None) -> float:
     started = time.perf_counter()
-    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, env=env)
     return time.perf_counter() - started
 
 
@@ -39,19 +51,31 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    runs: dict[str, list[float]] = {"python": [], "typer": [], "llmctl": [], "sdk": [], "complete": []}
+    with tempfile.TemporaryDirectory() as tmp, LoopbackServer(0.0) as server:  # a canned chat answer with usage
         minimal = Path(tmp) / "minimal.py"
         minimal.write_text(MINIMAL)
-        runs: dict[str, list[float]] = {"python": [], "typer": [], "llmctl": []}
+        sdk = Path(tmp) / "sdk.py"
+        sdk.write_text(SDK_SCRIPT)
+        # llmctl's user dirs in the temporary folder: its usage log and cache are written, as a user's are.
+        env = {**os.environ, "OPENAI_API_KEY": "sk-bench", "XDG_CONFIG_HOME": f"{tmp}/config",
+               "XDG_DATA_HOME": f"{tmp}/data", "XDG_CACHE_HOME": f"{tmp}/cache", "XDG_STATE_HOME": f"{tmp}/state"}
+        one_shot = [sys.executable, "-m", "llmctl", "complete", "-m", "openai:bench", "--base-url",
+                    server.base_url, "--max-retries", "0", "hi"]
         for _ in range(args.rounds):
             runs["python"].append(wall([sys.executable, "-c", "pass"]))
             runs["typer"].append(wall([sys.executable, str(minimal), "--help"]))
             runs["llmctl"].append(wall([sys.executable, "-m", "llmctl", "--help"]))
+            runs["sdk"].append(wall([sys.executable, str(sdk), server.base_url], env))
+            runs["complete"].append(wall(one_shot, env))
     median = {name: statistics.median(times) for name, times in runs.items()}
     print(f"bare python                 {median['python'] * 1000:6.0f} ms")
     print(f"minimal Typer --help        {median['typer'] * 1000:6.0f} ms  (baseline)")
     print(f"llmctl --help               {median['llmctl'] * 1000:6.0f} ms  "
           f"{median['llmctl'] / median['typer']:.2f}x the baseline; target < 150 ms")
+    print(f"bare openai-SDK chat call   {median['sdk'] * 1000:6.0f} ms  (baseline)")
+    print(f"llmctl complete (one-shot)  {median['complete'] * 1000:6.0f} ms  "
+          f"{median['complete'] / median['sdk']:.2f}x the baseline; target <= 1.0x")
 
 
 if __name__ == "__main__":

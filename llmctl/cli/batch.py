@@ -1,4 +1,4 @@
-"""`llmctl batch list|status|fetch|cancel`, and `--batch-api` runs: provider batch endpoints at batch prices."""
+"""`llmctl batch list|status|fetch|cancel`, and how a `--batch-api` run is shown: provider batch jobs."""
 
 from __future__ import annotations
 
@@ -13,21 +13,12 @@ from llmctl.cli.options import FormatOpt, JsonOpt, QuietOpt
 from llmctl.core.errors import ProviderError, UsageError
 
 if TYPE_CHECKING:
-    from llmctl.core.inputs import InputItem
     from llmctl.core.output import Output
+    from llmctl.run.outcome import BatchJob
 
 batch_app = typer.Typer(help="Provider batch jobs: list, status, fetch, cancel.", no_args_is_help=True,
                         add_completion=False)
 IdArg = Annotated[str, typer.Argument(help="The batch id that --batch-api printed.", show_default=False)]
-
-
-def _client(entry: dict[str, object]):  # type: ignore[no-untyped-def]
-    from llmctl.providers.registry import get_provider, resolve_model
-    from llmctl.run.batch_api import BatchClient
-
-    base_url = entry.get("base_url")
-    ref = resolve_model(str(entry["model"]), base_url=str(base_url) if base_url else None)
-    return BatchClient(ref, get_provider(ref, {}))
 
 
 def _write(out: Output, records: Sequence[dict[str, object]], output: str | None) -> None:
@@ -56,86 +47,36 @@ def _finish(out: Output, label: str, records: Sequence[dict[str, object]]) -> No
         raise ProviderError(f"{failed} of {len(records)} records failed; see their `error` fields")
 
 
-def run_with_batch_api(out: Output, session: object, items: Sequence[InputItem], *, output: str | None,
-                       poll_interval: float, dedupe: bool = False) -> None:
-    """Submit every input as one provider batch, wait for it, and write its records like a live run."""
-    from llmctl.run.batch_api import BatchClient, fetch_records, recall, remember
-    from llmctl.run.outfile import drop_repeated_ids
-    from llmctl.run.session import Session
-
-    assert isinstance(session, Session)
-    if len(session.targets) != 1:
-        raise UsageError("--batch-api sends one model's batch; give one -m")
-    if poll_interval <= 0:
-        raise UsageError(f"--poll-interval must be more than 0, not {poll_interval}")
-    dropped = drop_repeated_ids(items, dedupe=dedupe, warn=out.warn)
-    items = [item for index, item in enumerate(items) if index not in dropped]
-    bad = next((i for i in items if i.problem is not None), None)
-    if bad is not None:
-        raise UsageError(f"{bad.problem} (a provider batch is sent whole: fix the input first)")
-    target = session.targets[0]
-    client = BatchClient(target.ref, target.provider)
-    try:
-        info = client.submit(session.job, items)
-        remember(info, target.ref.label, target.ref, session.job, items)
-        out.info(f"batch {info.id} submitted: {len(items)} requests to {target.ref.label}; waiting "
-                 f"(Ctrl-C leaves it running; later: llmctl batch fetch {info.id})")
-        seen: list[str] = []
-
-        def on_status(current: object) -> None:
-            status = getattr(current, "status", "")
-            if not seen or seen[-1] != status:
-                seen.append(status)
-                out.info(f"batch {info.id}: {status}")
-
-        done = client.wait(info.id, poll_interval, on_status)
-        records = fetch_records(client, recall(info.id), done, out.warn)
-    finally:
-        client.close()
-    _write(out, records, output)
-    _finish(out, target.ref.label, records)
+def show_batch_job(out: Output, job: BatchJob, output: str | None) -> None:
+    """A --batch-api run's records, written like a live run's, then its summary line."""
+    _write(out, job.records, output)
+    _finish(out, job.label, job.records)
 
 
 @batch_app.command("list")
 @guarded
 def batch_list(ctx: typer.Context, json_mode: JsonOpt = False, table_format: FormatOpt = None) -> None:
     """Batches submitted from here, with their status now."""
-    from llmctl.run.batch_api import known_batches
+    from llmctl.run.batch_run import batch_rows
 
     out = make_output(ctx, json_mode=json_mode, table_format=table_format)
-    rows = []
-    for entry in known_batches():
-        client = _client(entry)
-        try:
-            status = client.status(str(entry["id"])).to_json()
-        except (ProviderError, UsageError) as exc:
-            status = {"status": f"unknown ({exc.one_line()})", "total": "", "completed": "", "failed": ""}
-        finally:
-            client.close()
-        record = {"id": entry["id"], "model": entry["label"], "command": entry["command"],
-                  "records": len(entry["inputs"]), **{k: status[k] for k in ("status", "completed", "failed")}}
-        if out.json_mode:
-            out.record(record)
-        else:
-            rows.append(list(record.values()))
-    if not out.json_mode:
-        out.table(["id", "model", "command", "records", "status", "completed", "failed"], rows,
-                  right_align=("records", "completed", "failed"))
+    rows = batch_rows()
+    if out.json_mode:
+        for row in rows:
+            out.record(row)
+        return
+    out.table(["id", "model", "command", "records", "status", "completed", "failed"],
+              [list(row.values()) for row in rows], right_align=("records", "completed", "failed"))
 
 
 @batch_app.command("status")
 @guarded
 def batch_status(ctx: typer.Context, batch_id: IdArg, json_mode: JsonOpt = False) -> None:
     """Where one batch is: queued, running, completed, failed, expired, cancelling, cancelled."""
-    from llmctl.run.batch_api import recall
+    from llmctl.run import batch_run
 
     out = make_output(ctx, json_mode=json_mode)
-    entry = recall(batch_id)
-    client = _client(entry)
-    try:
-        info = client.status(batch_id)
-    finally:
-        client.close()
+    info, entry = batch_run.batch_status(batch_id)
     if out.json_mode:
         out.record({**info.to_json(), "model": entry["label"], "command": entry["command"]})
     else:
@@ -152,30 +93,18 @@ def batch_fetch(
     quiet: QuietOpt = False,
 ) -> None:
     """A finished batch's results, as JSONL records in input order (the shape of a live run)."""
-    from llmctl.run.batch_api import fetch_records, recall
+    from llmctl.run.batch_run import fetch_batch
 
     out = make_output(ctx, quiet=quiet)
-    entry = recall(batch_id)
-    client = _client(entry)
-    try:
-        records = fetch_records(client, entry, client.status(batch_id), out.warn)
-    finally:
-        client.close()
-    _write(out, records, output)
-    _finish(out, str(entry["label"]), records)
+    show_batch_job(out, fetch_batch(batch_id, out.warn), output)
 
 
 @batch_app.command("cancel")
 @guarded
 def batch_cancel(ctx: typer.Context, batch_id: IdArg, quiet: QuietOpt = False) -> None:
     """Ask the provider to stop a batch; what finished before is still fetched."""
-    from llmctl.run.batch_api import recall, update
+    from llmctl.run.batch_run import cancel_batch
 
     out = make_output(ctx, quiet=quiet)
-    client = _client(recall(batch_id))
-    try:
-        info = client.cancel(batch_id)
-    finally:
-        client.close()
-    update(batch_id, status=info.status)
+    info = cancel_batch(batch_id)
     out.line(f"{info.id}\t{info.status}")

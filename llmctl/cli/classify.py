@@ -6,52 +6,16 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from llmctl.cli.common import guarded, make_output
-from llmctl.cli.options import (
-    AllowPickleOpt,
-    BaseUrlOpt,
-    ConcurrencyOpt,
-    DeviceOpt,
-    FieldOpt,
-    FileOpt,
-    JsonlOpt,
-    JsonOpt,
-    MaxRetriesOpt,
-    MaxWaitOpt,
-    ModelOpt,
-    NCtxOpt,
-    NGpuLayersOpt,
-    QuietOpt,
-    RetryTimeoutsOpt,
-    ThreadsOpt,
-    TimeoutOpt,
-    TrustRemoteCodeOpt,
-    VerboseOpt,
-)
-from llmctl.cli.run_options import (
-    DedupeOpt,
-    EstimateOpt,
-    MaxCostOpt,
-    ModelsFileOpt,
-    NoCacheOpt,
-    OrderedOpt,
-    OutputFileOpt,
-    ResumeOpt,
-    RetryFailedOpt,
-)
+from llmctl.cli.model_command import ModelFlags, model_command
 from llmctl.core.output import Output
 
 GoldOpt = Annotated[Optional[str], typer.Option(  # noqa: UP045
     "--gold", help="JSONL field with the right answer: print accuracy and cost per model.", show_default=False)]
 
 
-@guarded
+@model_command(table_format=False, task=True)
 def classify_command(
     ctx: typer.Context,
-    text: Annotated[Optional[list[str]], typer.Argument(  # noqa: UP045
-        help="The text (words are joined); else stdin, -f or --jsonl.", show_default=False)] = None,
-    model: ModelOpt = None,
-    models_file: ModelsFileOpt = None,
     labels: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--labels", "-l", help="Labels, comma-separated, or @FILE with one a line.", show_default=False)] = None,
     multi_label: Annotated[bool, typer.Option("--multi-label", help="Any number of labels may apply.")] = False,
@@ -62,32 +26,8 @@ def classify_command(
         "--examples", help="JSONL of worked examples ({text, label}) for a few-shot prompt.",
         show_default=False)] = None,
     gold: GoldOpt = None,
-    file: FileOpt = None,
-    jsonl: JsonlOpt = None,
-    field: FieldOpt = "text",
-    base_url: BaseUrlOpt = None,
-    timeout: TimeoutOpt = None,
-    max_retries: MaxRetriesOpt = None,
-    max_wait: MaxWaitOpt = None,
-    retry_timeouts: RetryTimeoutsOpt = False,
-    concurrency: ConcurrencyOpt = None,
-    n_ctx: NCtxOpt = None,
-    threads: ThreadsOpt = None,
-    n_gpu_layers: NGpuLayersOpt = None,
-    device: DeviceOpt = None,
-    allow_pickle: AllowPickleOpt = False,
-    trust_remote_code: TrustRemoteCodeOpt = False,
-    estimate: EstimateOpt = False,
-    output: OutputFileOpt = None,
-    resume: ResumeOpt = False,
-    dedupe: DedupeOpt = False,
-    retry_failed: RetryFailedOpt = False,
-    ordered: OrderedOpt = None,
-    max_cost: MaxCostOpt = None,
-    no_cache: NoCacheOpt = False,
-    json_mode: JsonOpt = False,
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = False,
+    *,
+    flags: ModelFlags,
 ) -> None:
     """Classify texts: one label (or several with --multi-label) from --labels, on any backend.
 
@@ -99,17 +39,11 @@ def classify_command(
       llmctl classify --estimate -m openai:gpt-4o-mini --labels pos,neg --jsonl reviews.jsonl
       llmctl classify --labels pos,neg --jsonl reviews.jsonl -o labels.jsonl --resume --max-cost 1
     """
-    from llmctl.cli.run_command import model_names, run_options
-    from llmctl.cli.task_show import run_task_command
-    from llmctl.core.inputs import collect_inputs
-    from llmctl.run import Session
-    from llmctl.tasks.classify import ClassifySpec
-    from llmctl.tasks.gold import gold_values
-    from llmctl.tasks.job import ClassifyJob
+    from llmctl.cli.task_show import TaskView, run_task
+    from llmctl.tasks.classify import ClassifyJob, ClassifySpec
     from llmctl.tasks.labels import load_examples, parse_labels
     from llmctl.tasks.metrics import classification_metrics
 
-    out = make_output(ctx, json_mode=json_mode, quiet=quiet, verbose=verbose)
     label_list = parse_labels(labels) if labels is not None else None
     if examples is not None and label_list is None:
         from llmctl.core.errors import UsageError
@@ -117,17 +51,6 @@ def classify_command(
         raise UsageError("--examples needs --labels")
     shots = load_examples(examples, label_list or [], multi_label=multi_label) if examples else []
     spec = ClassifySpec(label_list, multi_label=multi_label, scores=scores, explain=explain, examples=shots)
-    settings = run_options(out, concurrency=concurrency or 4, max_cost=max_cost, output=output, resume=resume,
-                           retry_failed=retry_failed, ordered=ordered, no_cache=no_cache,
-                           dedupe=dedupe)
-    options = dict(timeout=timeout, max_retries=max_retries, max_wait=max_wait, retry_timeouts=retry_timeouts,
-                   concurrency=concurrency, n_ctx=n_ctx, threads=threads,
-                   n_gpu_layers=n_gpu_layers, device=device, allow_pickle=allow_pickle,
-                   trust_remote_code=trust_remote_code, verbose=out.verbose)
-    names = model_names(model, models_file, "complete")
-    items = collect_inputs(text, file, jsonl, field, join_args=True)
-    answers = gold_values(items, gold, jsonl) if gold is not None else None
-    session = Session(ClassifyJob(spec), names, options, base_url)
 
     def score(gold_answers: list[Any], records: list[dict[str, Any] | None]) -> dict[str, Any]:
         key = "labels" if multi_label else "label"
@@ -136,8 +59,8 @@ def classify_command(
                                                                          else r[key])})
         return classification_metrics(gold_answers, predicted, known)
 
-    run_task_command(out, session, items, settings, render=_render, batch=jsonl is not None or len(items) > 1,
-                     estimate=estimate, gold=answers, score=score, metric_lines=_metric_lines)
+    run_task(flags, ClassifyJob(spec),
+             TaskView(_render, score, _metric_lines), gold=gold)
 
 
 def _render(out: Output, text: str, record: dict[str, Any]) -> None:

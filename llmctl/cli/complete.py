@@ -6,45 +6,22 @@ from typing import Annotated, Optional
 
 import typer
 
-from llmctl.cli.common import guarded, make_output
-from llmctl.cli.options import (
-    AllowPickleOpt,
-    BaseUrlOpt,
-    ConcurrencyOpt,
-    DeviceOpt,
-    FieldOpt,
-    FileOpt,
-    FormatOpt,
-    JsonlOpt,
-    JsonOpt,
-    MaxRetriesOpt,
-    MaxWaitOpt,
-    ModelOpt,
-    NCtxOpt,
-    NGpuLayersOpt,
-    QuietOpt,
-    RetryTimeoutsOpt,
-    ThreadsOpt,
-    TimeoutOpt,
-    TrustRemoteCodeOpt,
-    VerboseOpt,
+from llmctl.cli.model_command import ModelFlags, model_command
+from llmctl.cli.options import FieldOpt, FileOpt, JsonlOpt, ModelOpt
+from llmctl.cli.prompt_options import (
+    AttachmentOpt,
+    AttachmentTypeOpt,
+    ChainLimitOpt,
+    FunctionsOpt,
+    SchemaMultiOpt,
+    SchemaOpt,
+    ToolOpt,
+    ToolsDebugOpt,
 )
-from llmctl.cli.run_options import (
-    BatchApiOpt,
-    DedupeOpt,
-    EstimateOpt,
-    MaxCostOpt,
-    ModelsFileOpt,
-    NoCacheOpt,
-    OrderedOpt,
-    OutputFileOpt,
-    PollIntervalOpt,
-    ResumeOpt,
-    RetryFailedOpt,
-)
+from llmctl.cli.run_options import ModelsFileOpt
 
 
-@guarded
+@model_command(batch=True)
 def complete_command(
     ctx: typer.Context,
     prompt: Annotated[Optional[list[str]], typer.Argument(  # noqa: UP045
@@ -76,32 +53,16 @@ def complete_command(
     stream: Annotated[Optional[bool], typer.Option(  # noqa: UP045
         "--stream/--no-stream", help="Stream text as it arrives (default: when stdout is a terminal).",
         show_default=False)] = None,
-    base_url: BaseUrlOpt = None,
-    timeout: TimeoutOpt = None,
-    max_retries: MaxRetriesOpt = None,
-    max_wait: MaxWaitOpt = None,
-    retry_timeouts: RetryTimeoutsOpt = False,
-    concurrency: ConcurrencyOpt = None,
-    n_ctx: NCtxOpt = None,
-    threads: ThreadsOpt = None,
-    n_gpu_layers: NGpuLayersOpt = None,
-    device: DeviceOpt = None,
-    allow_pickle: AllowPickleOpt = False,
-    trust_remote_code: TrustRemoteCodeOpt = False,
-    estimate: EstimateOpt = False,
-    output: OutputFileOpt = None,
-    resume: ResumeOpt = False,
-    dedupe: DedupeOpt = False,
-    retry_failed: RetryFailedOpt = False,
-    ordered: OrderedOpt = None,
-    max_cost: MaxCostOpt = None,
-    no_cache: NoCacheOpt = False,
-    batch_api: BatchApiOpt = False,
-    poll_interval: PollIntervalOpt = 30.0,
-    json_mode: JsonOpt = False,
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = False,
-    table_format: FormatOpt = None,
+    schema: SchemaOpt = None,
+    schema_multi: SchemaMultiOpt = None,
+    attachment: AttachmentOpt = None,
+    attachment_type: AttachmentTypeOpt = None,
+    tool: ToolOpt = None,
+    functions: FunctionsOpt = None,
+    chain_limit: ChainLimitOpt = 5,
+    tools_debug: ToolsDebugOpt = False,
+    *,
+    flags: ModelFlags,
 ) -> None:
     """Complete a prompt with any model: API, OpenAI-compatible server, or local file.
 
@@ -116,41 +77,34 @@ def complete_command(
       llmctl complete -m openai:gpt-4o-mini -m mistral:mistral-small-latest -m smollm2 "Compare us"
       llmctl complete --estimate -m openai:gpt-4o --max-tokens 500 -f prompt.txt
       llmctl complete --jsonl prompts.jsonl -o answers.jsonl --resume --max-cost 5
+      llmctl complete --schema 'name, population int' "A French city"          # a JSON object out
+      llmctl complete -a photo.jpg "What is in this picture?" -m openai:gpt-4o-mini
+      llmctl complete -T calc "What is 1234 * 5678?" -m openai:gpt-5-mini --td
     """
-    from llmctl.cli import complete_show as show
-    from llmctl.cli.run_command import model_names, run_options
+    from llmctl.cli.complete_show import show
+    from llmctl.cli.prompt_options import prompt_features
+    from llmctl.cli.run_command import model_names
     from llmctl.core.errors import UsageError
     from llmctl.core.inputs import collect_inputs
     from llmctl.providers.base import CompletionRequest
-    from llmctl.run import CompleteJob, Session
+    from llmctl.run import CompleteJob, Plan
 
-    out = make_output(ctx, json_mode=json_mode, quiet=quiet, verbose=verbose, table_format=table_format)
+    out = flags.out
     if each and not file:
         raise UsageError("--each sends one request per -f file; give files with -f")
-    settings = run_options(out, concurrency=concurrency or 4, max_cost=max_cost, output=output, resume=resume,
-                           retry_failed=retry_failed, ordered=ordered, no_cache=no_cache,
-                           dedupe=dedupe)
-    options = dict(timeout=timeout, max_retries=max_retries, max_wait=max_wait,
-                   retry_timeouts=retry_timeouts, concurrency=concurrency, n_ctx=n_ctx, threads=threads,
-                   n_gpu_layers=n_gpu_layers, device=device, allow_pickle=allow_pickle,
-                   trust_remote_code=trust_remote_code, verbose=out.verbose)
+    settings = flags.run_options()
     template = CompletionRequest(prompt="", system=system, max_tokens=max_tokens, temperature=temperature,
                                  top_p=top_p, top_k=top_k, stop=list(stop or []), seed=seed,
                                  repeat_penalty=repeat_penalty)
+    features = prompt_features(out, schema=schema, schema_multi=schema_multi, attachments=attachment,
+                               typed=attachment_type, tools=tool, functions=functions, chain_limit=chain_limit,
+                               tools_debug=tools_debug)
     names = model_names(model, models_file, "complete")
     items = collect_inputs(prompt, file, jsonl, field, join_args=True, join_files=not each)
-    job = CompleteJob(template, measure_stream=len(names) > 1 and not estimate)
-    session = Session(job, names, options, base_url)
-    if estimate:
-        show.estimate(out, session, items)
-    elif batch_api:
-        from llmctl.cli.batch import run_with_batch_api
-
-        run_with_batch_api(out, session, items, output=output, poll_interval=poll_interval, dedupe=dedupe)
-    elif len(session.targets) > 1 and not output:
-        show.compare(out, session, items, settings)
-    elif len(items) == 1 and not jsonl and not output:
-        streaming = stream if stream is not None else (out.stdout_is_tty() and not out.json_mode)
-        show.one(out, session, items[0], settings, streaming)
-    else:
-        show.batch(out, session, items, settings)
+    estimate = flags.run.estimate
+    session = flags.session(CompleteJob(template, measure_stream=len(names) > 1 and not estimate,
+                                            features=features), names)
+    plan = Plan(estimate=estimate, batch_api=flags.batch.batch_api, poll_interval=flags.batch.poll_interval,
+                single=jsonl is None, compare=True)
+    streaming = stream if stream is not None else (out.stdout_is_tty() and not out.json_mode)
+    show(out, session, items, plan, settings, streaming)

@@ -6,15 +6,34 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from llmctl.cli.run_command import finish, run_batch_records, show_estimate, show_provider_warnings
+from llmctl.cli.run_command import finish, perform, show_provider_warnings
+from llmctl.cli.run_render import estimate_output
 from llmctl.core.inputs import InputItem
 from llmctl.core.output import Output
 from llmctl.core.usage import format_money
+from llmctl.run.outcome import Batch, BatchJob, Estimated, Plan
 from llmctl.run.records import ModelTotals
 from llmctl.run.session import RunOptions, Session
 from llmctl.run.similarity import cosine_matrix
 
-estimate = show_estimate
+
+def show(out: Output, session: Session, items: Sequence[InputItem], plan: Plan, options: RunOptions, *,
+         similarity: bool) -> None:
+    """Run the session and draw its outcome: an estimate, a batch job's records, a matrix or vectors."""
+    if similarity:
+        options.ordered = True
+    outcome = perform(out, session, items, plan, options, print_records=not similarity,
+                      shape=None if similarity else _with_index)
+    if isinstance(outcome, Estimated):
+        estimate_output(out, outcome.estimates)
+    elif isinstance(outcome, BatchJob):
+        from llmctl.cli.batch import show_batch_job
+
+        show_batch_job(out, outcome, options.output)
+    elif isinstance(outcome, Batch) and similarity:
+        _similarity(out, session, items, outcome)
+    elif isinstance(outcome, Batch):
+        _vectors(out, session, items, outcome)
 
 
 def _with_index(item: InputItem, index: int, record: dict[str, Any]) -> dict[str, Any]:
@@ -23,8 +42,8 @@ def _with_index(item: InputItem, index: int, record: dict[str, Any]) -> dict[str
     return shaped
 
 
-def vectors(out: Output, session: Session, items: Sequence[InputItem], options: RunOptions) -> None:
-    report, _ = run_batch_records(out, session, items, options, shape=_with_index)
+def _vectors(out: Output, session: Session, items: Sequence[InputItem], outcome: Batch) -> None:
+    report = outcome.report
     if len(items) == 1 and items[0].line is None and len(session.targets) == 1 and report.failures:
         # One text, not a batch: its error decides the exit code (a 400 is 2, a 401 is 3).
         show_provider_warnings(out, session)
@@ -49,10 +68,9 @@ def _model_json(label: str, items: Sequence[InputItem], found: dict[int, dict[st
             "latency_ms": latency, "error": error}
 
 
-def similarity(out: Output, session: Session, items: Sequence[InputItem], options: RunOptions) -> None:
+def _similarity(out: Output, session: Session, items: Sequence[InputItem], outcome: Batch) -> None:
     """One cosine matrix per model, then (for several models) a row per model."""
-    options.ordered = True
-    report, kept = run_batch_records(out, session, items, options, print_records=False)
+    report, kept = outcome.report, outcome.records
     by_model: dict[str, dict[int, dict[str, Any]]] = {label: {} for label in session.labels}
     for index, record in kept:
         by_model[record["model"]][index] = record

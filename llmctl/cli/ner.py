@@ -6,39 +6,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from llmctl.cli.common import guarded, make_output
-from llmctl.cli.options import (
-    AllowPickleOpt,
-    BaseUrlOpt,
-    ConcurrencyOpt,
-    DeviceOpt,
-    FieldOpt,
-    FileOpt,
-    JsonlOpt,
-    JsonOpt,
-    MaxRetriesOpt,
-    MaxWaitOpt,
-    ModelOpt,
-    NCtxOpt,
-    NGpuLayersOpt,
-    QuietOpt,
-    RetryTimeoutsOpt,
-    ThreadsOpt,
-    TimeoutOpt,
-    TrustRemoteCodeOpt,
-    VerboseOpt,
-)
-from llmctl.cli.run_options import (
-    DedupeOpt,
-    EstimateOpt,
-    MaxCostOpt,
-    ModelsFileOpt,
-    NoCacheOpt,
-    OrderedOpt,
-    OutputFileOpt,
-    ResumeOpt,
-    RetryFailedOpt,
-)
+from llmctl.cli.model_command import ModelFlags, model_command
 from llmctl.core.output import Output
 
 #: ANSI colours per entity type on a terminal (reverse video for types without one)
@@ -46,44 +14,16 @@ _COLOURS = {"PER": "\x1b[1;36m", "ORG": "\x1b[1;33m", "LOC": "\x1b[1;32m", "MISC
 _RESET = "\x1b[0m"
 
 
-@guarded
+@model_command(table_format=False, task=True)
 def ner_command(
     ctx: typer.Context,
-    text: Annotated[Optional[list[str]], typer.Argument(  # noqa: UP045
-        help="The text (words are joined); else stdin, -f or --jsonl.", show_default=False)] = None,
-    model: ModelOpt = None,
-    models_file: ModelsFileOpt = None,
     types: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--types", help="Entity types, comma-separated (default: PER,ORG,LOC,MISC).", show_default=False)] = None,
     gold: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--gold", help="JSONL field with the right entities: print entity-level P/R/F1 per model.",
         show_default=False)] = None,
-    file: FileOpt = None,
-    jsonl: JsonlOpt = None,
-    field: FieldOpt = "text",
-    base_url: BaseUrlOpt = None,
-    timeout: TimeoutOpt = None,
-    max_retries: MaxRetriesOpt = None,
-    max_wait: MaxWaitOpt = None,
-    retry_timeouts: RetryTimeoutsOpt = False,
-    concurrency: ConcurrencyOpt = None,
-    n_ctx: NCtxOpt = None,
-    threads: ThreadsOpt = None,
-    n_gpu_layers: NGpuLayersOpt = None,
-    device: DeviceOpt = None,
-    allow_pickle: AllowPickleOpt = False,
-    trust_remote_code: TrustRemoteCodeOpt = False,
-    estimate: EstimateOpt = False,
-    output: OutputFileOpt = None,
-    resume: ResumeOpt = False,
-    dedupe: DedupeOpt = False,
-    retry_failed: RetryFailedOpt = False,
-    ordered: OrderedOpt = None,
-    max_cost: MaxCostOpt = None,
-    no_cache: NoCacheOpt = False,
-    json_mode: JsonOpt = False,
-    quiet: QuietOpt = False,
-    verbose: VerboseOpt = False,
+    *,
+    flags: ModelFlags,
 ) -> None:
     """Find named entities, with character offsets into the input, on any backend.
 
@@ -92,37 +32,17 @@ def ner_command(
       llmctl ner -m hf:~/models/bert-base-NER --types PER,ORG,LOC -f article.txt --json
       llmctl ner --jsonl conll.jsonl --gold entities -m smollm2 -m hf:~/models/bert-base-NER
     """
-    from llmctl.cli.run_command import model_names, run_options
-    from llmctl.cli.task_show import run_task_command
-    from llmctl.core.inputs import collect_inputs
-    from llmctl.run import Session
-    from llmctl.tasks.gold import gold_values
-    from llmctl.tasks.job import NerJob
+    from llmctl.cli.task_show import TaskView, run_task
     from llmctl.tasks.metrics import ner_metrics
-    from llmctl.tasks.ner import NerSpec, parse_types
+    from llmctl.tasks.ner import NerJob, NerSpec, parse_types
 
-    out = make_output(ctx, json_mode=json_mode, quiet=quiet, verbose=verbose)
     spec = NerSpec(parse_types(types))
     spec.check()
-    settings = run_options(out, concurrency=concurrency or 4, max_cost=max_cost, output=output, resume=resume,
-                           retry_failed=retry_failed, ordered=ordered, no_cache=no_cache,
-                           dedupe=dedupe)
-    options = dict(timeout=timeout, max_retries=max_retries, max_wait=max_wait, retry_timeouts=retry_timeouts,
-                   concurrency=concurrency, n_ctx=n_ctx, threads=threads,
-                   n_gpu_layers=n_gpu_layers, device=device, allow_pickle=allow_pickle,
-                   trust_remote_code=trust_remote_code, verbose=out.verbose)
-    names = model_names(model, models_file, "complete")
-    items = collect_inputs(text, file, jsonl, field, join_args=True)
-    answers = gold_values(items, gold, jsonl) if gold is not None else None
-    if answers is not None:
-        _check_gold(answers, items)
-    session = Session(NerJob(spec), names, options, base_url)
 
     def score(gold_entities: list[Any], records: list[dict[str, Any] | None]) -> dict[str, Any]:
         return ner_metrics(gold_entities, [r["entities"] if r is not None else None for r in records])
 
-    run_task_command(out, session, items, settings, render=_render, batch=jsonl is not None or len(items) > 1,
-                     estimate=estimate, gold=answers, score=score, metric_lines=_metric_lines)
+    run_task(flags, NerJob(spec), TaskView(_render, score, _metric_lines, check_gold=_check_gold), gold=gold)
 
 
 def _check_gold(answers: list[Any], items: list[Any]) -> None:

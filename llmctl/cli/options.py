@@ -29,6 +29,11 @@ JsonlOpt = Annotated[
     typer.Option("--jsonl", help="One record per line (- is stdin); other fields are carried to the output.",
                  show_default=False),
 ]
+#: the text argument of every task (classify, summarize, ner)
+TaskTextArg = Annotated[
+    Optional[list[str]],  # noqa: UP045
+    typer.Argument(help="The text (words are joined); else stdin, -f or --jsonl.", show_default=False),
+]
 FieldOpt = Annotated[str, typer.Option("--field", help="The JSONL field that holds the text.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="JSON output: one object per input (JSONL).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Nothing on stderr but errors: no summary, "

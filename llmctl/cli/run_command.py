@@ -7,14 +7,15 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from llmctl.cli.run_render import ProgressBar, estimate_output, summary_lines
+from llmctl.cli.run_render import ProgressBar, summary_lines
 from llmctl.core.errors import LlmctlError, UsageError
 from llmctl.core.inputs import InputItem
 from llmctl.core.output import Output
 from llmctl.providers.base import ModelRef
 from llmctl.providers.registry import default_model_name
 from llmctl.run.budget import parse_max_cost
-from llmctl.run.runner import Report
+from llmctl.run.outcome import Mode, Outcome, Plan
+from llmctl.run.runner import RecordSink, Report
 from llmctl.run.session import RunOptions, Session, read_models_file
 
 
@@ -50,35 +51,45 @@ def run_options(out: Output, *, concurrency: int, max_cost: str | None, output: 
                       on_load=loading)
 
 
-def show_estimate(out: Output, session: Session, items: Sequence[InputItem]) -> None:
-    estimate_output(out, session.estimate(items))
-
-
 def show_provider_warnings(out: Output, session: Session) -> None:
     for target in session.targets:
         for message in target.provider.drain_warnings():
             out.warn(message)
 
 
-def run_batch_records(out: Output, session: Session, items: Sequence[InputItem], options: RunOptions,
-                      *, print_records: bool = True,
-                      shape: Callable[[InputItem, int, dict[str, Any]], dict[str, Any]] | None = None
-                      ) -> tuple[Report, list[tuple[int, dict[str, Any]]]]:
-    """Records as JSONL on stdout as they finish (none with -o: the file has them), a bar on a terminal."""
-    kept: list[tuple[int, dict[str, Any]]] = []
+@contextmanager
+def live_records(out: Output, session: Session, items: Sequence[InputItem], options: RunOptions, *,
+                 print_records: bool = True,
+                 shape: Callable[[InputItem, int, dict[str, Any]], dict[str, Any]] | None = None
+                 ) -> Iterator[RecordSink]:
+    """A sink that shows records as JSONL on stdout as they finish (none with -o: the file has them),
+    with a progress bar on a terminal."""
     bar = ProgressBar(out, len(items) * len(session.targets))
     to_stdout = print_records and not options.output
 
     def on_record(item: InputItem, index: int, record: dict[str, Any]) -> None:
         bar.advance(record)
-        kept.append((index, record))
         if to_stdout:
             out.record(shape(item, index, record) if shape else record)
 
     with bar.shown():
-        report = session.run(items, on_record, options)
+        yield on_record
     show_provider_warnings(out, session)
-    return report, kept
+
+
+def perform(out: Output, session: Session, items: Sequence[InputItem], plan: Plan, options: RunOptions, *,
+            print_records: bool = True,
+            shape: Callable[[InputItem, int, dict[str, Any]], dict[str, Any]] | None = None) -> Outcome:
+    """`Session.perform`, with the records of a batch (and of a compare with --json) shown as they come."""
+    mode = session.choose(items, plan, options)
+    if mode in (Mode.BATCH, Mode.COMPARE):
+        printing = print_records and (mode is Mode.BATCH or out.json_mode)
+        with live_records(out, session, items, options, print_records=printing, shape=shape) as sink:
+            return session.perform(items, plan, options, on_record=sink)
+    outcome = session.perform(items, plan, options, on_status=out.info)
+    if mode is Mode.SINGLE:
+        show_provider_warnings(out, session)
+    return outcome
 
 
 #: with -v, the causes of at most this many distinct record errors are shown

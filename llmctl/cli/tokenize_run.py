@@ -56,6 +56,7 @@ def _record(ref: ModelRef, tokenizer: Tokenizer, tokens: int, cost: Cost) -> dic
     return {
         "model": ref.label,
         "tokens": tokens,
+        **({"estimated": True} if tokenizer.estimated else {}),
         "context_window": _context_window(ref, tokenizer),
         "tokenizer": tokenizer.name,
         "cost": cost.to_json(),
@@ -63,7 +64,8 @@ def _record(ref: ModelRef, tokenizer: Tokenizer, tokens: int, cost: Cost) -> dic
 
 
 def _summary(out: Output, ref: ModelRef, tokenizer: Tokenizer, tokens: int, cost: Cost) -> None:
-    parts = [ref.label, plural(tokens, "token")]
+    parts = [ref.label, plural(tokens, "token") + (f" (estimated with {tokenizer.name})" if tokenizer.estimated
+                                                   else "")]
     window = _context_window(ref, tokenizer)
     if window:
         parts.append(f"{100 * tokens / window:.1f}% of {window:,}")

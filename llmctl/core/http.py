@@ -1,7 +1,8 @@
 """The one HTTP client stack: timeouts, money-safe retries, key guarding, redacted request traces.
 
 Both SDKs (openai, mistralai) are handed a client built here with their own retries turned off,
-so a request is retried by exactly one policy. A retry happens only where the first try cannot
+so a request is retried by exactly one policy; the providers spoken to natively (providers/native.py)
+send through it directly. A retry happens only where the first try cannot
 have been billed: the connection was never made (connect errors and timeouts), or the server
 answered 429, 408, 409 or 5xx before any output. A POST the server may have accepted (a read
 timeout, a connection dropped after the body was sent) is sent again only where sending it twice
@@ -35,11 +36,13 @@ CONNECT_TIMEOUT = 5.0
 DEFAULT_MAX_RETRIES = 3
 #: The longest `Retry-After` llmctl waits by itself (seconds); `--max-wait` changes it.
 DEFAULT_MAX_WAIT = 60.0
-RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+#: 529 is "overloaded", answered before any output, as a 503 is.
+RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 #: Headers whose values are secrets; a trace shows them as [redacted].
-SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization", "cookie"})
+SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "x-goog-api-key", "proxy-authorization",
+                            "cookie"})
 #: Headers that carry a provider key; only the one the provider set on purpose is sent.
-KEY_HEADERS = ("authorization", "api-key", "x-api-key")
+KEY_HEADERS = ("authorization", "api-key", "x-api-key", "x-goog-api-key")
 REDACTED = "[redacted]"
 # Keys as providers print them back in error bodies (OpenAI masks all but a few characters),
 # bearer tokens echoed by proxies, and long opaque tokens such as Mistral's 32-character keys.
@@ -89,9 +92,13 @@ def is_generation(request: httpx2.Request) -> bool:
     return request.method == "POST" and bool(_GENERATION_PATHS.search(request.url.path))
 
 
+#: A request extension a provider sets on a POST that is free and changes nothing (a token count).
+SAFE_TO_RESEND = "llmctl_safe_to_resend"
+
+
 def is_idempotent(request: httpx2.Request) -> bool:
     """Whether sending this request twice has the effect of sending it once."""
-    return request.method in _IDEMPOTENT_METHODS or (
+    return request.method in _IDEMPOTENT_METHODS or request.extensions.get(SAFE_TO_RESEND) is True or (
         request.method == "POST" and bool(_IDEMPOTENT_POSTS.search(request.url.path)))
 
 

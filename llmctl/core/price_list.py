@@ -96,7 +96,7 @@ def price_sources() -> dict[str, tuple[str, str]]:
 
 
 def parse(text: str, source: str, today: dt.date, bad: type[LlmctlError]) -> PriceList:
-    """Every OpenAI and Mistral entry billed per token, checked; the first bad one is named."""
+    """Every entry of the sources the providers declare (`price_sources`) billed per token, checked; the first bad one is named."""
     try:
         data = json.loads(text)
     except ValueError as exc:
@@ -114,6 +114,8 @@ def parse(text: str, source: str, today: dt.date, bad: type[LlmctlError]) -> Pri
         if found is None or raw.get("mode") not in PRICED_MODES:
             continue
         provider, prefix = found
+        if prefix and not key.startswith(prefix) and prefix + key in data:
+            continue  # a second copy under the bare name (gemini-exp-1206): the prefixed entry is the API's
         if "/" in key.removeprefix(prefix):
             continue  # a sized or routed variant (`low/1024-x-1024/...`), not a model name
         entry = _entry(key, raw, bad)
@@ -121,7 +123,7 @@ def parse(text: str, source: str, today: dt.date, bad: type[LlmctlError]) -> Pri
         entry["source"] = source
         entries.setdefault(provider, {})[key.removeprefix(prefix)] = entry
     if not entries:
-        raise bad(f"price list {source} has no OpenAI or Mistral prices; the old prices are kept")
+        raise bad(f"price list {source} has no prices of the providers llmctl knows; the old prices are kept")
     digest = hashlib.sha256(text.encode()).hexdigest()
     return PriceList(source, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), digest, entries)
 

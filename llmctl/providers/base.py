@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
+from llmctl.core.attachments import Attachment
 from llmctl.core.errors import InputError, UsageError
 from llmctl.core.inputs import decode_utf8
+from llmctl.core.tooling import ToolCall, ToolSpec
 from llmctl.core.usage import Usage
 
 if TYPE_CHECKING:
@@ -49,6 +51,11 @@ class ModelRef:
     def capabilities(self) -> frozenset[str]:
         return frozenset(self.facts.capabilities)
 
+    @property
+    def attachment_types(self) -> frozenset[str]:
+        """The MIME types the model reads besides text, as configs/models.toml lists them."""
+        return frozenset(self.facts.attachments)
+
 
 class Tokenizer(ABC):
     """A model's own tokenizer. Special tokens in user text are encoded as plain text."""
@@ -56,6 +63,8 @@ class Tokenizer(ABC):
     name: str = "tokenizer"
     #: the model's window where only its tokenizer says it (a local model's file), else None
     context_window: int | None = None
+    #: True where the counts only approximate the model's own (its provider publishes no tokenizer)
+    estimated: bool = False
 
     @abstractmethod
     def encode(self, text: str) -> list[int]: ...
@@ -95,7 +104,9 @@ class CompletionRequest:
 
     prompt: str
     system: str | None = None
-    history: list[dict[str, str]] = field(default_factory=list)
+    #: earlier turns as chat messages: {"role", "content"}; a tool round adds an assistant message with
+    #: "tool_calls" (list of ToolCall) and {"role": "tool", "tool_call_id", "name", "content"} results
+    history: list[dict[str, Any]] = field(default_factory=list)
     max_tokens: int | None = None
     temperature: float | None = None
     top_p: float | None = None
@@ -108,6 +119,12 @@ class CompletionRequest:
     json_schema: dict[str, Any] | None = None
     #: ask for log-probabilities of the generated tokens, with this many alternatives each (0: none)
     logprobs: int | None = None
+    #: files and URLs sent with this prompt (checked against the model by Provider.accepts_attachment)
+    attachments: list[Attachment] = field(default_factory=list)
+    #: functions the model may ask to call (only those named on the command line)
+    tools: list[ToolSpec] = field(default_factory=list)
+    #: the tool rounds that follow this prompt: assistant messages with "tool_calls", then "tool" results
+    tool_rounds: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # The one range check of sampling settings, whichever backend or caller made the request.
@@ -115,13 +132,15 @@ class CompletionRequest:
 
         check_sampling({name: getattr(self, name) for name in SAMPLING_FIELDS})
 
-    def messages(self) -> list[dict[str, str]]:
-        """The chat messages: system, earlier turns, then this prompt."""
-        out: list[dict[str, str]] = []
+    def messages(self) -> list[dict[str, Any]]:
+        """The chat messages: system, earlier turns, then this prompt (its attachments are the provider's
+        to lay out)."""
+        out: list[dict[str, Any]] = []
         if self.system:
             out.append({"role": "system", "content": self.system})
         out.extend(self.history)
         out.append({"role": "user", "content": self.prompt})
+        out.extend(self.tool_rounds)
         return out
 
 
@@ -142,6 +161,8 @@ class Completion:
     response_model: str | None = None
     #: per generated token, when the request asked for log-probabilities
     logprobs: list[TokenLogprob] | None = None
+    #: the functions the model asks to have called (finish_reason "tool_calls"); empty otherwise
+    tool_calls: list[ToolCall] = field(default_factory=list)
 
 
 @dataclass
@@ -189,6 +210,8 @@ class Provider(ABC):
     quantizable: ClassVar[bool] = False
     #: the options model, where a provider module already imports pydantic; else override option_model()
     options_model: ClassVar[type[BackendOptions] | None] = None
+    #: whether the backend sends `CompletionRequest.tools` and reports the calls the model asks for
+    tool_calling: ClassVar[bool] = False
 
     options: BackendOptions
 
@@ -259,7 +282,8 @@ class Provider(ABC):
         return None
 
     def count_request(self, ref: ModelRef, request: CompletionRequest) -> int:
-        """The prompt tokens the provider will count for `request`, without the network.
+        """The prompt tokens the provider will count for `request`: without the network, but for a
+        provider's free count endpoint (Anthropic's, Gemini's, where a key is set).
 
         The default counts the message texts alone; a backend that knows its chat framing says more."""
         tokenizer = self.tokenizer(ref)
@@ -298,6 +322,11 @@ class Provider(ABC):
         """The tokenizer when it depends on the model alone, not on options or a loaded model."""
         return None
 
+    def counting_tokenizer(self, ref: ModelRef) -> Tokenizer:
+        """What `tokenize` and `--estimate` count with: the model's tokenizer, or a provider's count
+        endpoint where it publishes no tokenizer (`tokenizer()` stays local for chunking)."""
+        return self.tokenizer(ref)
+
     def count_chat(self, ref: ModelRef, messages: list[dict[str, str]]) -> int | None:
         """Tokens of these messages as the model's chat template lays them out, reply prompt included.
 
@@ -323,6 +352,21 @@ class Provider(ABC):
     def constrains_json(self, ref: ModelRef) -> bool:
         """Whether `CompletionRequest.json_schema` is enforced while decoding (else: prompt + parse)."""
         return False
+
+    def accepts_attachment(self, ref: ModelRef, mime: str) -> bool:
+        """Whether the model reads attachments of this type (`attachments` in configs/models.toml)."""
+        return mime in ref.attachment_types
+
+    def attachment_problem(self, ref: ModelRef, attachment: Attachment) -> str | None:
+        """Why `attachment` cannot go to this model (None: it can); said before anything is sent."""
+        if self.accepts_attachment(ref, attachment.mime):
+            return None
+        takes = ", ".join(sorted(ref.attachment_types)) or "no attachments"
+        return f"{ref.label} does not take {attachment.mime} attachments ({attachment.source}); it takes {takes}"
+
+    def supports_tools(self, ref: ModelRef) -> bool:
+        """Whether this model gets `CompletionRequest.tools` and reports the calls it asks for."""
+        return self.tool_calling
 
     def gives_logprobs(self, ref: ModelRef) -> bool:
         """Whether this backend can say how likely text is: `logprobs` or `score_continuations`."""

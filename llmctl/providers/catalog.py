@@ -30,6 +30,8 @@ class ModelInfo:
     alias_of: str | None = None
     context_window: int | None = None
     capabilities: list[str] = field(default_factory=list)
+    #: MIME types it reads besides text (-a)
+    attachments: list[str] = field(default_factory=list)
     tokenizer: str | None = None
     input_per_1m: str | None = None
     output_per_1m: str | None = None
@@ -63,10 +65,19 @@ def configured_models(config: Config) -> list[ModelInfo]:
                 model=f"{provider}:{name}", provider=provider,
                 alias_of=f"{provider}:{target}" if isinstance(target, str) else None,
                 context_window=merged.get("context_window"), capabilities=sorted(merged.get("capabilities", [])),
+                attachments=list(merged.get("attachments", [])),
                 tokenizer=merged.get("encoding") or merged.get("tokenizer"),
                 input_per_1m=str(price.input) if price and price.input is not None else None,
                 output_per_1m=str(price.output) if price and price.output is not None else None))
     return rows
+
+
+def of_provider(config: Config, rows: list[ModelInfo], provider: str) -> list[ModelInfo]:
+    """The rows of one provider or profile (exit 2 for a name llmctl does not know)."""
+    known = sorted(set(config.providers) | set(config.profiles))
+    if provider not in known:
+        raise UsageError(f"unknown provider {provider!r}; valid providers: {', '.join(known)}")
+    return [row for row in rows if row.provider == provider]
 
 
 def _local_info(name: str, ref: ModelRef, alias_of: str | None) -> ModelInfo:

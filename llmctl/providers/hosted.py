@@ -1,4 +1,5 @@
-"""What the HTTP API providers (openai, mistral) share: keys, option checks, errors, embed batching."""
+"""What the HTTP API providers (openai, mistral, and the native ones) share: keys, option checks, errors, embed
+batching."""
 
 from __future__ import annotations
 
@@ -37,6 +38,10 @@ from llmctl.providers.base import (
 if TYPE_CHECKING:
     from llmctl.providers.options import HostedOptions
 
+#: The variables that hold the keys of the built-in providers: none of their values is ever echoed.
+KNOWN_KEY_ENVS = ("OPENAI_API_KEY", "MISTRAL_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY",
+                  "HF_TOKEN")
+
 #: What an OpenAI-compatible server without keys is sent instead of a real key.
 PLACEHOLDER_KEY = "llmctl-no-key"
 
@@ -61,7 +66,7 @@ class Credentials:
 
 
 class HostedProvider(Provider):
-    """A provider that speaks to an HTTP API through one of the official SDKs."""
+    """A provider that speaks to an HTTP API (through an official SDK, or natively: providers/native.py)."""
 
     default_key_env: ClassVar[str]
     default_base_url: ClassVar[str]
@@ -128,7 +133,7 @@ class HostedProvider(Provider):
             if not key_env or _host(str(home)) != host:
                 return self._remember(Credentials(None, None))
         elif host == _host(self.default_base_url):
-            key_env = self.default_key_env
+            key_env = self.own_key_env()
         else:
             return self._remember(Credentials(None, None))
         key = os.environ.get(str(key_env), "").strip()
@@ -137,6 +142,11 @@ class HostedProvider(Provider):
             raise AuthError(f"{key_env} is not set; {where} needs an API key",
                             hint=f"export {key_env}=... in your shell")
         return self._remember(Credentials(key, str(key_env), host))
+
+    @classmethod
+    def own_key_env(cls) -> str:
+        """The variable holding the provider's own key (one provider reads the first of several that is set)."""
+        return cls.default_key_env
 
     def _remember(self, creds: Credentials) -> Credentials:
         self._creds = creds
@@ -156,8 +166,7 @@ class HostedProvider(Provider):
 
     def secrets(self) -> list[str]:
         """Every key this process could know of, so none of them is ever echoed back."""
-        names = {self.default_key_env, "OPENAI_API_KEY", "MISTRAL_API_KEY", "HF_TOKEN",
-                 str(self.options.key_env or "")}
+        names = {self.default_key_env, *KNOWN_KEY_ENVS, str(self.options.key_env or "")}
         return [v for v in (os.environ.get(n, "").strip() for n in names if n) if len(v) >= 6]
 
     def capabilities(self, ref: ModelRef) -> frozenset[str]:

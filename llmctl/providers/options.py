@@ -75,8 +75,8 @@ class HostedOptions(BackendOptions):
          "backoff_base", "trace"})
     config_only: ClassVar[frozenset[str]] = frozenset({"key_env", "tokenizer", "prices"})
 
-    base_url: str | None = Field(None, min_length=1, description="Send requests to this OpenAI-compatible "
-                                                                 "endpoint.")
+    base_url: str | None = Field(None, min_length=1, description="Send requests to this endpoint (a server that "
+                                                                 "speaks the provider's API).")
     timeout: float = Field(600.0, gt=0, description="Seconds to wait for a response (connecting: 5 s).")
     max_retries: int = Field(3, ge=0, description="Retries on 429, 5xx and connection errors.")
     max_wait: float = Field(60.0, ge=0, description="Longest Retry-After to wait, in seconds; a longer one ends "
@@ -134,6 +134,9 @@ class ModelSettings(SamplingOptions):
     endpoint: str | None = None
     reasoning: bool = False
     system: str | None = None
+    #: MIME types the model reads besides text, and its provider's rule for an image's tokens
+    attachments: list[str] = Field(default_factory=list)
+    image_tokens: dict[str, Any] | None = None
     points_to: str | None = None
     # set by name resolution: the dated model an alias points to, the family of an unlisted model
     dated: str | None = None

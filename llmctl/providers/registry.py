@@ -167,7 +167,7 @@ def _resolve_explicit(config: Config, provider: str, model: str, base_url: str |
     if cls.model_is_path:
         return ModelRef(provider, kind, cls.resolve_name(provider, model), label, {}, settings)
     spec = _follow_points_to(config, provider, model)
-    if spec is None and kind == provider:
+    if spec is None and (kind == provider or not settings.get("custom_endpoint")):
         spec = cls.unlisted_spec(provider, model)
     if spec is None and not settings.get("custom_endpoint"):
         known = [m for m in config.models.get(provider, {})] + (cls.listed_models() if kind == provider else [])
@@ -370,4 +370,4 @@ def get_tokenizer(ref: ModelRef, options: Mapping[str, Any] | None = None) -> An
             return found
     provider = get_provider(ref, options)
     provider.require(ref, "tokenize")
-    return provider.tokenizer(ref)
+    return provider.counting_tokenizer(ref)

@@ -9,6 +9,12 @@ A command describes its work as a `Job` and hands it, with model names and input
     report = session.run(items, on_record, RunOptions(concurrency=8, output="out.jsonl", resume=True,
                                                       max_cost=Decimal("2")))
     report.raise_for_failures()                   # exit 6 when the budget stopped it, 4 when records failed
+    outcome = session.perform(items, Plan(single=True, compare=True), RunOptions())
+                                                  # -> Estimated | Single | Compare | Batch | BatchJob
+
+`Session.perform` is where a command's run takes its shape (an estimate, one answer, a compare of
+several models, a batch of records, or a provider batch job under the same budget rules), chosen
+once from the `Plan`, the models and the inputs; the command draws the typed outcome it returns.
 
 `on_record(item, index, record)` gets every finished record, one at a time, in input order per
 model (or as they finish with `ordered=False`, the default with `output`). Models run at once;
@@ -40,10 +46,12 @@ is written, and `run` raises it.
 
 from llmctl.run.estimate import ModelEstimate, estimate_run
 from llmctl.run.jobs import CompleteJob, EmbedJob, Estimate, Job, Outcome
+from llmctl.run.outcome import Batch, BatchJob, Compare, Estimated, Mode, Plan, Single
 from llmctl.run.runner import Controls, Report, Target, open_targets, run_job
 from llmctl.run.session import RunOptions, Session, read_models_file
 
 __all__ = [
-    "CompleteJob", "Controls", "EmbedJob", "Estimate", "Job", "ModelEstimate", "Outcome", "Report", "RunOptions",
-    "Session", "Target", "estimate_run", "open_targets", "read_models_file", "run_job",
+    "Batch", "BatchJob", "Compare", "CompleteJob", "Controls", "EmbedJob", "Estimate", "Estimated", "Job", "Mode",
+    "ModelEstimate", "Outcome", "Plan", "Report", "RunOptions", "Session", "Single", "Target", "estimate_run",
+    "open_targets", "read_models_file", "run_job",
 ]

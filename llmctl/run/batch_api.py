@@ -209,6 +209,10 @@ def request_body(ref: ModelRef, provider: Provider, job: Job, text: str) -> dict
         return body
     if not isinstance(job, CompleteJob):
         raise UsageError(f"--batch-api does not support `llmctl {job.command}`")
+    features = job.features
+    if features.schema is not None or features.attachments or features.tools:
+        # A batch line is one request: no schema retry, no tool rounds; attachments are not laid out there.
+        raise UsageError("--batch-api does not send --schema, attachments or tools; run the job live")
     request = job.request_for(ref, provider, text, False)
     if request.top_k is not None or request.repeat_penalty is not None:
         raise UsageError(f"--top-k and --repeat-penalty are not supported by the {ref.provider} batch API")

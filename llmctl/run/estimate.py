@@ -40,6 +40,8 @@ class ModelEstimate:
     #: records whose output has no known bound (no --max-tokens, max_output or window): the most they
     #: may cost is unknown, so `max_cost` counts their input only
     unbounded: int = 0
+    #: of `input_tokens`, those counted for attachments by the provider's documented rule (an estimate)
+    attachment_tokens: int = 0
 
     def to_json(self) -> dict[str, Any]:
         mean = (lambda v: float(v / self.records)) if self.records else (lambda v: 0.0)
@@ -57,6 +59,8 @@ class ModelEstimate:
                            "cost_min": mean(self.input_cost),
                            "cost_max": None if self.unbounded else mean(self.max_cost)},
             **({"output_unbounded": True} if self.unbounded else {}),
+            **({"attachment_tokens": {"tokens": self.attachment_tokens, "estimated": True}}
+               if self.attachment_tokens else {}),
             **({"retries_at_most": {"input_tokens": self.retry_input_tokens,
                                     "output_tokens": self.retry_output_tokens}}
                if self.retry_input_tokens or self.retry_output_tokens else {}),
@@ -64,7 +68,9 @@ class ModelEstimate:
 
     def line(self) -> str:
         parts = [self.label, f"{self.records:,} record{'s' if self.records != 1 else ''}",
-                 f"{self.input_tokens:,} input tokens"]
+                 f"{self.input_tokens:,} input tokens"
+                 + (f" ({self.attachment_tokens:,} of them attachments, estimated by the provider's rule)"
+                    if self.attachment_tokens else "")]
         if self.context_window:
             parts.append(f"largest {100 * self.largest_input / self.context_window:.1f}% of {self.context_window:,}")
         if self.local:
@@ -112,7 +118,7 @@ def estimate_run(job: Job, targets: Sequence[Target], items: Sequence[InputItem]
         if need_price and not probe.local and probe.input is None:
             raise UsageError(f"no price is known for {ref.label}; cannot estimate its cost "
                              f"({price_hint(ref.provider, ref.model, ref.settings)})")
-        tokens_in = tokens_out = largest = count = retry_in = retry_out = unbounded = 0
+        tokens_in = tokens_out = largest = count = retry_in = retry_out = unbounded = attached = 0
         cost_in = cost_max = Decimal(0)
         for index, item in enumerate(items):
             if item.problem is not None:
@@ -133,6 +139,7 @@ def estimate_run(job: Job, targets: Sequence[Target], items: Sequence[InputItem]
             retry_in += guess.retry_input_tokens
             retry_out += guess.retry_output_tokens
             unbounded += guess.unbounded
+            attached += guess.attachment_tokens
             largest = max(largest, guess.largest_call if guess.largest_call is not None else guess.input_tokens)
             cost_in += low
             cost_max += high
@@ -140,5 +147,5 @@ def estimate_run(job: Job, targets: Sequence[Target], items: Sequence[InputItem]
         window = ref.context_window or tokenizer.context_window
         estimates.append(ModelEstimate(ref.label, count, tokens_in, tokens_out, largest, window, probe.local,
                                        probe.currency, probe.price_as_of, cost_in, cost_max, retry_in, retry_out,
-                                       0 if probe.local else unbounded))
+                                       0 if probe.local else unbounded, attached))
     return estimates, worst

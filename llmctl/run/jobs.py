@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from llmctl.core.errors import ProviderError
 from llmctl.core.usage import Usage
 from llmctl.providers.base import COMPLETE, EMBED, CompletionRequest, EmbeddingRequest, ModelRef, Provider, Tokenizer
+
+if TYPE_CHECKING:
+    from llmctl.run.prompt_features import PromptFeatures
 
 #: Called with each piece of streamed text of one (model, input) pair.
 DeltaSink = Callable[[ModelRef, str], None]
@@ -25,6 +29,9 @@ class Outcome:
     usage: Usage
     ttft_ms: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: each model call's usage where one input took several (tool rounds, a schema retry): each is
+    #: logged as its own call; `usage` is their sum
+    rounds: list[Usage] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,8 @@ class Estimate:
     #: is asked for once more) could add: in the worst case, never in the expected one
     retry_input_tokens: int = 0
     retry_output_tokens: int = 0
+    #: of input_tokens, those counted for attachments by the provider's rule (always an estimate)
+    attachment_tokens: int = 0
     #: no bound on the output is known (no --max-tokens, no max_output, no context window): the
     #: answer may run as long as the server lets it, so no budget can hold it
     unbounded: bool = False
@@ -99,18 +108,40 @@ class CompleteJob(Job):
     capability = COMPLETE
     result_keys = ("text", "finish_reason")
 
-    def __init__(self, template: CompletionRequest, *, measure_stream: bool = False) -> None:
-        self.template = template
+    def __init__(self, template: CompletionRequest, *, measure_stream: bool = False,
+                 features: PromptFeatures | None = None) -> None:
+        from llmctl.run.prompt_features import PromptFeatures
+
+        self.features = features or PromptFeatures()
+        self.template = dataclasses.replace(template, attachments=list(self.features.attachments))
         #: stream even when nobody prints, to measure time to first token (compare mode)
         self.measure_stream = measure_stream
+        if self.features.schema is not None:
+            self.result_keys = ("text", "finish_reason", "json")  # type: ignore[misc]
+        if self.features.tools:
+            self.result_keys = (*self.result_keys, "tool_calls")  # type: ignore[misc]
 
     def settings(self) -> dict[str, Any]:
-        request = dataclasses.asdict(self.template)
-        for key in ("prompt", "stream", "history"):
+        request = {f.name: getattr(self.template, f.name) for f in dataclasses.fields(self.template)}
+        for key in ("prompt", "stream", "history", "attachments", "tools", "tool_rounds"):
             request.pop(key, None)
-        return request
+        return {**request, **self.features.settings()}
+
+    def check(self, ref: ModelRef, provider: Provider) -> str:
+        from llmctl.providers.registry import PROVIDER_KINDS, provider_class
+
+        provider.require(ref, self.capability)
+        if self.features.tools:
+            kinds = [kind for kind in PROVIDER_KINDS if kind != ref.kind and provider_class(kind).tool_calling]
+            self.features.check(ref, provider, kinds)
+        else:
+            self.features.check(ref, provider, [])
+        return self.capability
 
     def cacheable(self) -> bool:
+        # A tool may answer differently each time (the time, a file): its chain is never replayed.
+        if self.features.tools:
+            return False
         return self.template.temperature == 0 or self.template.seed is not None
 
     def request_for(self, ref: ModelRef, provider: Provider, text: str, stream: bool) -> CompletionRequest:
@@ -123,6 +154,8 @@ class CompleteJob(Job):
 
     def run_one(self, ref: ModelRef, provider: Provider, text: str, on_text: Callable[[str], None] | None
                 ) -> Outcome:
+        if self.features.schema is not None or self.features.tools:
+            return self._run_featured(ref, provider, text)
         stream = on_text is not None or self.measure_stream
         started = time.perf_counter()
         first: list[float] = []
@@ -136,7 +169,45 @@ class CompleteJob(Job):
         completion = provider.complete(ref, self.request_for(ref, provider, text, stream), sink if stream else None)
         ttft = round((first[0] - started) * 1000, 1) if first else None
         return Outcome({"text": completion.text, "finish_reason": completion.finish_reason},
-                       completion.usage, ttft)
+                       completion.usage, ttft, extra=self._attached())
+
+    def _attached(self) -> dict[str, Any]:
+        """The record's note of what was attached: path or URL, type and hash, never the bytes."""
+        if not self.features.attachments:
+            return {}
+        return {"attachments": [a.to_json() for a in self.features.attachments]}
+
+    def _run_featured(self, ref: ModelRef, provider: Provider, text: str) -> Outcome:
+        """A prompt with a schema or tools: no streaming (the answer is checked, or not the last word)."""
+        from llmctl.run.prompt_features import SchemaMismatch, ask_with_schema, parse_answer, run_tool_chain, \
+            schema_request
+
+        request = self.request_for(ref, provider, text, False)
+        schema = self.features.schema
+        fields: dict[str, Any] = {}
+        if self.features.tools:
+            chain = run_tool_chain(provider, ref, schema_request(provider, ref, request, schema) if schema else request,
+                                   self.features)
+            rounds, completion = chain.rounds, chain.completion
+            fields["tool_calls"] = [r.to_json() for r in chain.results]
+            if chain.cut:
+                provider.warn(f"{ref.label}: stopped after {len(rounds)} model calls (--chain-limit); the "
+                              f"last one asked for {len(completion.tool_calls)} more tool call(s), not run")
+            if schema is not None:
+                value, problem = parse_answer(completion.text, schema)
+                if problem is not None:
+                    raise SchemaMismatch(f"{ref.label}: the answer does not match --schema: {problem}",
+                                         _sum(rounds))
+                fields["json"] = value
+        else:
+            assert schema is not None
+            value, completion, used = ask_with_schema(provider, ref, request, schema)
+            rounds = [used]
+            fields["json"] = value
+        out_text = json.dumps(fields["json"], ensure_ascii=False) if "json" in fields else completion.text
+        return Outcome({"text": out_text, "finish_reason": completion.finish_reason, **fields}, _sum(rounds),
+                       extra=self._attached(),
+                       rounds=rounds if len(rounds) > 1 else [])
 
     def estimate(self, ref: ModelRef, provider: Provider, tokenizer: Tokenizer, text: str) -> Estimate:
         request = self.request_for(ref, provider, text, False)
@@ -152,7 +223,41 @@ class CompleteJob(Job):
             # No limit known but a default cap from the model's settings (an alias's max_tokens): that is sent.
             ceiling = request.max_tokens
         bounded = request.max_tokens is not None or ref.facts.max_output is not None or bool(window)
-        return Estimate(inputs, ceiling, unbounded=not bounded)
+        attached = self._attachment_tokens(ref)
+        inputs += attached
+        # The schema and the tools' descriptions travel with the request, and are read as input.
+        if self.features.schema is not None:
+            inputs += tokenizer.count(json.dumps(self.features.schema))
+        if self.features.tools:
+            inputs += tokenizer.count(json.dumps([t.spec.parameters for t in self.features.tools]))
+            inputs += sum(tokenizer.count(t.spec.name + " " + t.spec.description) for t in self.features.tools)
+        retry_in = retry_out = 0
+        if self.features.tools:
+            from llmctl.run.prompt_features import chain_extra_tokens
+
+            retry_in, retry_out = chain_extra_tokens(inputs, ceiling, self.features.chain_limit)
+        elif self.features.schema is not None:
+            # One retry, carrying the first answer, where it does not match.
+            retry_in, retry_out = inputs + ceiling + 64, ceiling
+        return Estimate(inputs, ceiling, unbounded=not bounded, retry_input_tokens=retry_in,
+                        retry_output_tokens=retry_out, attachment_tokens=attached)
+
+    def _attachment_tokens(self, ref: ModelRef) -> int:
+        """Images by the model's documented rule; a type with no rule counts nothing (said in the README)."""
+        from llmctl.providers.image_tokens import image_tokens
+
+        total = 0
+        for attachment in self.features.attachments:
+            if attachment.kind == "image":
+                total += image_tokens(ref.facts.image_tokens, attachment.width, attachment.height) or 0
+        return total
+
+
+def _sum(rounds: Sequence[Usage]) -> Usage:
+    total = rounds[0]
+    for usage in rounds[1:]:
+        total = total + usage
+    return total
 
 
 class EmbedJob(Job):

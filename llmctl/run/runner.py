@@ -413,7 +413,14 @@ def _call(job: Job, target: Target, batch: list[tuple[int, InputItem, str | None
                                ref=ref, command=job.command)
     if budget is not None:
         budget.settle(reserved, spent)
-    if controls.log is not None:
+    if controls.log is not None and len(outcomes) == 1 and outcomes[0].rounds:
+        # One input that took several model calls (tool rounds): each is a call of its own in the log,
+        # with its own usage and cost; together they are what the record says.
+        for number, used in enumerate(outcomes[0].rounds):
+            calls.append(((job.command, ref, used, price(ref, provider, used), latency if number == 0 else 0.0),
+                          {"text": texts[0] if number == 0 else None,
+                           "records": _keys(ref, batch, controls) if number == 0 else None}))
+    elif controls.log is not None:
         usage = outcomes[0].usage
         for outcome in outcomes[1:]:
             usage = usage + outcome.usage

@@ -19,6 +19,7 @@ from llmctl.run.budget import Budget
 from llmctl.run.cache import ResponseCache, cache_enabled, model_fingerprint
 from llmctl.run.estimate import ModelEstimate, estimate_run
 from llmctl.run.jobs import DeltaSink, Job
+from llmctl.run.outcome import Batch, Compare, Estimated, Mode, Outcome, Plan, Single
 from llmctl.run.outfile import OutputFile, drop_repeated_ids
 from llmctl.run.runner import Controls, RecordSink, Report, Target, open_targets, run_job
 from llmctl.run.usage_log import UsageLog, logging_enabled
@@ -93,7 +94,7 @@ class Session:
         return {"command": self.job.command, "models": self.labels, "settings": self.job.settings(),
                 "model_files": files}
 
-    def _budget(self, items: Sequence[InputItem], skip: set[tuple[str, int]], log: UsageLog | None,
+    def budget_for(self, items: Sequence[InputItem], skip: set[tuple[str, int]], log: UsageLog | None,
                 max_cost: Decimal | None, warn: Callable[[str], None]) -> Budget | None:
         limits: list[tuple[Decimal, str]] = []
         if max_cost is not None:
@@ -155,7 +156,7 @@ class Session:
         if options.use_cache and self.job.cacheable() and cache_enabled():
             cache = ResponseCache(warn=options.warn)
         try:
-            budget = self._budget(items, skip, log, options.max_cost, options.warn)
+            budget = self.budget_for(items, skip, log, options.max_cost, options.warn)
             if output is not None:
                 output.open()
 
@@ -175,3 +176,43 @@ class Session:
                 log.close()
             if cache is not None:
                 cache.close()
+
+    def choose(self, items: Sequence[InputItem], plan: Plan, options: RunOptions) -> Mode:
+        """The one place where a run's shape is decided: an estimate, a provider batch job, a compare
+        (several models, no -o), one answer (one text, no -o), else a batch of records."""
+        if plan.estimate:
+            return Mode.ESTIMATE
+        if plan.batch_api:
+            return Mode.BATCH_JOB
+        if plan.compare and len(self.targets) > 1 and not options.output:
+            return Mode.COMPARE
+        if plan.single and len(items) == 1 and not options.output:
+            return Mode.SINGLE
+        return Mode.BATCH
+
+    def perform(self, items: Sequence[InputItem], plan: Plan, options: RunOptions,
+                on_record: RecordSink | None = None, on_status: Callable[[str], None] | None = None) -> Outcome:
+        """Run in the shape `choose` picks and say what came of it; `on_record` sees every record as it
+        finishes, `on_status` a batch job's progress."""
+        mode = self.choose(items, plan, options)
+        if mode is Mode.ESTIMATE:
+            return Estimated(self.estimate(items))
+        if mode is Mode.BATCH_JOB:
+            from llmctl.run.batch_run import run_provider_batch
+
+            return run_provider_batch(self, items, options, plan.poll_interval, on_status or options.warn)
+        kept: list[tuple[int, dict[str, Any]]] = []
+
+        def keep(item: InputItem, index: int, record: dict[str, Any]) -> None:
+            kept.append((index, record))
+            if on_record is not None:
+                on_record(item, index, record)
+
+        report = self.run(items, keep, options)
+        if mode is Mode.SINGLE:
+            return Single({record["model"]: record for _, record in kept}, report)
+        if mode is Mode.COMPARE:
+            order = {label: i for i, label in enumerate(self.labels)}
+            kept.sort(key=lambda pair: (pair[0], order[pair[1]["model"]]))
+            return Compare(kept, report)
+        return Batch(kept, report)

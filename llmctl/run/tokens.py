@@ -25,10 +25,11 @@ class TokenCount:
 
     @property
     def context_window(self) -> int | None:
-        return self.ref.context_window or getattr(self.tokenizer, "context_window", None)
+        return self.ref.context_window or self.tokenizer.context_window
 
     def to_json(self) -> dict[str, Any]:
-        return {"model": self.ref.label, "tokens": self.tokens, "context_window": self.context_window,
+        return {"model": self.ref.label, "tokens": self.tokens,
+                **({"estimated": True} if self.tokenizer.estimated else {}), "context_window": self.context_window,
                 "tokenizer": self.tokenizer.name, "cost": self.cost.to_json()}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -11,7 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from llmctl.core.errors import UsageError
 from llmctl.core.usage import Usage
-from llmctl.providers.base import CompletionRequest, ModelRef, Provider
+from llmctl.providers.base import COMPLETE, CompletionRequest, ModelRef, Provider, Tokenizer
+from llmctl.run.jobs import Estimate, Outcome
+from llmctl.tasks.job import TaskJob, count_requests, outcome_of, template_settings
 from llmctl.tasks.labels import Example
 from llmctl.tasks.result import TaskResult
 from llmctl.tasks.scoring import option_probabilities, require_scores, softmax
@@ -249,3 +252,54 @@ def planned_requests(provider: Provider, ref: ModelRef, text: str, spec: Classif
                   "Say in one short sentence why.")
         requests.append((structured_request(provider, ref, spec.template, prompt, _Reason), True))
     return requests
+
+
+#: texts a classification head reads in one padded batch
+HEAD_BATCH = 64
+
+
+class ClassifyJob(TaskJob):
+    """`classify`: a label (or labels) per text, with scores and a reason where asked."""
+
+    command = "classify"
+
+    def __init__(self, spec: ClassifySpec) -> None:
+        super().__init__(spec.template)
+        self.spec = spec
+        key = "labels" if spec.multi_label else "label"
+        self.result_keys = (key, "scores", *(("reason",) if spec.explain else ()), "calls")
+
+    def settings(self) -> dict[str, Any]:
+        spec = self.spec
+        return {"labels": spec.labels, "multi_label": spec.multi_label, "scores": spec.scores,
+                "explain": spec.explain, "examples": [[e.text, e.answer] for e in spec.examples],
+                "request": template_settings(spec.template)}
+
+    def check(self, ref: ModelRef, provider: Provider) -> str:
+        method = check(provider, ref, self.spec)
+        if method in ("generate", "scores"):
+            provider.require(ref, COMPLETE)
+            return COMPLETE
+        return provider.head(ref) or COMPLETE
+
+    def _on_head(self, ref: ModelRef, provider: Provider) -> bool:
+        return check(provider, ref, self.spec) == "head"
+
+    def chunk_for(self, ref: ModelRef, provider: Provider) -> int:
+        return HEAD_BATCH if self._on_head(ref, provider) else 1
+
+    def run_task(self, ref: ModelRef, provider: Provider, text: str) -> TaskResult:
+        return classify(provider, ref, text, self.spec)
+
+    def run_many(self, ref: ModelRef, provider: Provider, texts: Sequence[str]) -> list[Outcome]:
+        return [outcome_of(r) for r in classify_many(provider, ref, list(texts), self.spec)]
+
+    def estimate(self, ref: ModelRef, provider: Provider, tokenizer: Tokenizer, text: str) -> Estimate:
+        planned = planned_requests(provider, ref, text, self.spec)
+        if planned:
+            return count_requests(ref, provider, tokenizer, [(r, 0) for r, _ in planned],
+                                   [structured for _, structured in planned])
+        if check(provider, ref, self.spec) == "nli":
+            hypotheses = [NLI_HYPOTHESIS.format(label=label) for label in self.spec.labels or []]
+            return Estimate(sum(tokenizer.count(text) + tokenizer.count(h) for h in hypotheses), 0)
+        return Estimate(tokenizer.count(text), 0)

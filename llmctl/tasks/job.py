@@ -1,4 +1,6 @@
-"""classify, summarize and ner as run-layer jobs: compare, estimate, budgets, log, resume and cache for each."""
+"""What every task job shares: a task's per-record function run by the run layer, and its calls counted.
+
+Each task's own job sits beside it (`tasks/classify.py`'s ClassifyJob, ...); ARCHITECTURE.md says how to add one."""
 
 from __future__ import annotations
 
@@ -8,19 +10,11 @@ from typing import Any
 
 from llmctl.providers.base import COMPLETE, CompletionRequest, ModelRef, Provider, Tokenizer
 from llmctl.run.jobs import Estimate, Job, Outcome
-from llmctl.tasks.classify import ClassifySpec, classify, classify_many, planned_requests
-from llmctl.tasks.classify import check as check_classify
-from llmctl.tasks.ner import NerSpec, ner
-from llmctl.tasks.ner import planned_requests as ner_requests
 from llmctl.tasks.result import TaskResult
 from llmctl.tasks.structured import PROBLEM_TOKENS_AT_MOST, retry_request
-from llmctl.tasks.summarize import SummarySpec, planned_calls, summarize
-
-#: texts a classification head reads in one padded batch
-HEAD_BATCH = 64
 
 
-def _template_settings(template: CompletionRequest) -> dict[str, Any]:
+def template_settings(template: CompletionRequest) -> dict[str, Any]:
     request = dataclasses.asdict(template)
     for key in ("prompt", "stream", "history"):
         request.pop(key, None)
@@ -31,7 +25,7 @@ def _deterministic(template: CompletionRequest) -> bool:
     return template.temperature == 0 or template.seed is not None
 
 
-def _outcome(result: TaskResult) -> Outcome:
+def outcome_of(result: TaskResult) -> Outcome:
     return Outcome({**result.fields, "calls": result.calls}, result.usage)
 
 
@@ -43,7 +37,7 @@ def _output_ceiling(ref: ModelRef, tokenizer: Tokenizer, inputs: int) -> int:
     return max(int(window) - inputs, 0) if window else 0
 
 
-def _count_requests(ref: ModelRef, provider: Provider, tokenizer: Tokenizer,
+def count_requests(ref: ModelRef, provider: Provider, tokenizer: Tokenizer,
                     calls: Sequence[tuple[CompletionRequest, int]], retried: Sequence[bool] = ()) -> Estimate:
     """Input and output bounds of `calls` ((request, tokens carried in from earlier answers)); a call
     flagged in `retried` may be sent a second time, which counts in the retry bounds: its prompt
@@ -84,110 +78,7 @@ class TaskJob(Job):
 
     def run_one(self, ref: ModelRef, provider: Provider, text: str, on_text: Callable[[str], None] | None
                 ) -> Outcome:
-        return _outcome(self.run_task(ref, provider, text))
+        return outcome_of(self.run_task(ref, provider, text))
 
 
-class ClassifyJob(TaskJob):
-    """`classify`: a label (or labels) per text, with scores and a reason where asked."""
-
-    command = "classify"
-
-    def __init__(self, spec: ClassifySpec) -> None:
-        super().__init__(spec.template)
-        self.spec = spec
-        key = "labels" if spec.multi_label else "label"
-        self.result_keys = (key, "scores", *(("reason",) if spec.explain else ()), "calls")
-
-    def settings(self) -> dict[str, Any]:
-        spec = self.spec
-        return {"labels": spec.labels, "multi_label": spec.multi_label, "scores": spec.scores,
-                "explain": spec.explain, "examples": [[e.text, e.answer] for e in spec.examples],
-                "request": _template_settings(spec.template)}
-
-    def check(self, ref: ModelRef, provider: Provider) -> str:
-        method = check_classify(provider, ref, self.spec)
-        if method in ("generate", "scores"):
-            provider.require(ref, COMPLETE)
-            return COMPLETE
-        return provider.head(ref) or COMPLETE
-
-    def _on_head(self, ref: ModelRef, provider: Provider) -> bool:
-        return check_classify(provider, ref, self.spec) == "head"
-
-    def chunk_for(self, ref: ModelRef, provider: Provider) -> int:
-        return HEAD_BATCH if self._on_head(ref, provider) else 1
-
-    def run_task(self, ref: ModelRef, provider: Provider, text: str) -> TaskResult:
-        return classify(provider, ref, text, self.spec)
-
-    def run_many(self, ref: ModelRef, provider: Provider, texts: Sequence[str]) -> list[Outcome]:
-        return [_outcome(r) for r in classify_many(provider, ref, list(texts), self.spec)]
-
-    def estimate(self, ref: ModelRef, provider: Provider, tokenizer: Tokenizer, text: str) -> Estimate:
-        planned = planned_requests(provider, ref, text, self.spec)
-        if planned:
-            return _count_requests(ref, provider, tokenizer, [(r, 0) for r, _ in planned],
-                                   [structured for _, structured in planned])
-        if check_classify(provider, ref, self.spec) == "nli":
-            from llmctl.tasks.classify import NLI_HYPOTHESIS
-
-            hypotheses = [NLI_HYPOTHESIS.format(label=label) for label in self.spec.labels or []]
-            return Estimate(sum(tokenizer.count(text) + tokenizer.count(h) for h in hypotheses), 0)
-        return Estimate(tokenizer.count(text), 0)
-
-
-class SummarizeJob(TaskJob):
-    """`summarize`: one summary per text, however long (chunks, map-reduce or refine)."""
-
-    command = "summarize"
-    result_keys = ("summary", "chunks", "strategy", "calls")
-
-    def __init__(self, spec: SummarySpec, progress: Callable[[int, int], None] | None = None) -> None:
-        super().__init__(spec.template)
-        self.spec = spec
-        #: called with (calls made, calls planned) as a single document's calls go
-        self.progress = progress
-
-    def settings(self) -> dict[str, Any]:
-        spec = self.spec
-        return {"max_words": spec.max_words, "max_tokens": spec.max_tokens, "style": spec.style,
-                "language": spec.language, "strategy": spec.strategy, "request": _template_settings(spec.template)}
-
-    def run_task(self, ref: ModelRef, provider: Provider, text: str) -> TaskResult:
-        return summarize(provider, ref, text, self.spec, self.progress)
-
-    def estimate(self, ref: ModelRef, provider: Provider, tokenizer: Tokenizer, text: str) -> Estimate:
-        calls = planned_calls(provider, ref, text, self.spec, tokenizer.count)
-        return _count_requests(ref, provider, tokenizer, calls)
-
-
-class NerJob(TaskJob):
-    """`ner`: entities with character offsets into each text."""
-
-    command = "ner"
-    result_keys = ("entities", "chunks", "dropped", "calls")
-
-    def __init__(self, spec: NerSpec) -> None:
-        super().__init__(spec.template)
-        self.spec = spec
-
-    def settings(self) -> dict[str, Any]:
-        return {"types": self.spec.types, "request": _template_settings(self.spec.template)}
-
-    def check(self, ref: ModelRef, provider: Provider) -> str:
-        if provider.head(ref) == "token-classification":
-            return "token-classification"
-        provider.require(ref, COMPLETE)
-        return COMPLETE
-
-    def run_task(self, ref: ModelRef, provider: Provider, text: str) -> TaskResult:
-        return ner(provider, ref, text, self.spec)
-
-    def estimate(self, ref: ModelRef, provider: Provider, tokenizer: Tokenizer, text: str) -> Estimate:
-        requests = ner_requests(provider, ref, text, self.spec, tokenizer.count)
-        if not requests:
-            return Estimate(tokenizer.count(text), 0)
-        return _count_requests(ref, provider, tokenizer, [(r, 0) for r in requests], [True] * len(requests))
-
-
-__all__ = ["ClassifyJob", "NerJob", "SummarizeJob", "TaskJob"]
+__all__ = ["TaskJob", "count_requests", "outcome_of", "template_settings"]

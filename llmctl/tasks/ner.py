@@ -16,8 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from llmctl.core.errors import UsageError
 from llmctl.core.usage import Usage
-from llmctl.providers.base import CompletionRequest, ModelRef, Provider
+from llmctl.providers.base import COMPLETE, CompletionRequest, ModelRef, Provider, Tokenizer
+from llmctl.run.jobs import Estimate
 from llmctl.tasks.chunking import context_window, split_text
+from llmctl.tasks.job import TaskJob, count_requests, template_settings
 from llmctl.tasks.result import TaskResult
 from llmctl.tasks.structured import ask_structured, structured_request
 
@@ -167,3 +169,32 @@ def ner(provider: Provider, ref: ModelRef, text: str, spec: NerSpec) -> TaskResu
         provider.warn(f"{ref.label} named {dropped} entit{'y' if dropped == 1 else 'ies'} that "
                       f"{'is' if dropped == 1 else 'are'} not in the text; dropped")
     return TaskResult({"entities": entities, "chunks": len(spans), "dropped": dropped}, usage, calls)
+
+
+class NerJob(TaskJob):
+    """`ner`: entities with character offsets into each text."""
+
+    command = "ner"
+    result_keys = ("entities", "chunks", "dropped", "calls")
+
+    def __init__(self, spec: NerSpec) -> None:
+        super().__init__(spec.template)
+        self.spec = spec
+
+    def settings(self) -> dict[str, Any]:
+        return {"types": self.spec.types, "request": template_settings(self.spec.template)}
+
+    def check(self, ref: ModelRef, provider: Provider) -> str:
+        if provider.head(ref) == "token-classification":
+            return "token-classification"
+        provider.require(ref, COMPLETE)
+        return COMPLETE
+
+    def run_task(self, ref: ModelRef, provider: Provider, text: str) -> TaskResult:
+        return ner(provider, ref, text, self.spec)
+
+    def estimate(self, ref: ModelRef, provider: Provider, tokenizer: Tokenizer, text: str) -> Estimate:
+        requests = planned_requests(provider, ref, text, self.spec, tokenizer.count)
+        if not requests:
+            return Estimate(tokenizer.count(text), 0)
+        return count_requests(ref, provider, tokenizer, [(r, 0) for r in requests], [True] * len(requests))

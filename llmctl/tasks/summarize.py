@@ -5,12 +5,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from llmctl.core.errors import UsageError
 from llmctl.core.usage import Usage
-from llmctl.providers.base import CompletionRequest, ModelRef, Provider
+from llmctl.providers.base import CompletionRequest, ModelRef, Provider, Tokenizer
+from llmctl.run.jobs import Estimate
 from llmctl.tasks.chunking import context_window, split_text
+from llmctl.tasks.job import TaskJob, count_requests, template_settings
 from llmctl.tasks.result import TaskResult
 
 Style = Literal["paragraph", "bullets", "headline"]
@@ -205,3 +207,28 @@ def _refine(run: _Run, chunks: list[str], final: str) -> str:
                        f"the document below. {final}")
         summary = run.ask(instruction, chunk, True)
     return summary
+
+
+class SummarizeJob(TaskJob):
+    """`summarize`: one summary per text, however long (chunks, map-reduce or refine)."""
+
+    command = "summarize"
+    result_keys = ("summary", "chunks", "strategy", "calls")
+
+    def __init__(self, spec: SummarySpec, progress: Callable[[int, int], None] | None = None) -> None:
+        super().__init__(spec.template)
+        self.spec = spec
+        #: called with (calls made, calls planned) as a single document's calls go
+        self.progress = progress
+
+    def settings(self) -> dict[str, Any]:
+        spec = self.spec
+        return {"max_words": spec.max_words, "max_tokens": spec.max_tokens, "style": spec.style,
+                "language": spec.language, "strategy": spec.strategy, "request": template_settings(spec.template)}
+
+    def run_task(self, ref: ModelRef, provider: Provider, text: str) -> TaskResult:
+        return summarize(provider, ref, text, self.spec, self.progress)
+
+    def estimate(self, ref: ModelRef, provider: Provider, tokenizer: Tokenizer, text: str) -> Estimate:
+        calls = planned_calls(provider, ref, text, self.spec, tokenizer.count)
+        return count_requests(ref, provider, tokenizer, calls)

@@ -25,6 +25,8 @@ from llmctl.providers.registry import get_provider, resolve_model  # noqa: E402
 FIXTURES = Path(__file__).parent / "fixtures"
 OPENAI_KEY = "sk-test-0123456789abcdefSECRET"
 MISTRAL_KEY = "mistral-test-key-0123456789SECRET"
+ANTHROPIC_KEY = "sk-ant-api03-test0123456789abcdefSECRET"
+GEMINI_KEY = "AIzaSyD-test_0123-4567_89ab-cdSECRET"
 
 
 def fixture_text(name: str) -> str:
@@ -82,6 +84,9 @@ def recorder() -> Recorder:
 def keys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
     monkeypatch.setenv("MISTRAL_API_KEY", MISTRAL_KEY)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
+    monkeypatch.setenv("GEMINI_API_KEY", GEMINI_KEY)
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
 
 
 @pytest.fixture

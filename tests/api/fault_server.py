@@ -33,6 +33,24 @@ def chunk(model: str, content: str | None, finish: str | None) -> bytes:
     return f"data: {json.dumps(event)}\n\n".encode()
 
 
+def native_chat_body(path: str, model: str) -> dict[str, Any] | None:
+    """The same answer in the Anthropic Messages or Gemini generateContent shape, where the path asks for one."""
+    if path.endswith("/messages"):
+        return {"id": "msg_fault", "type": "message", "role": "assistant", "model": model,
+                "content": [{"type": "text", "text": CHAT_ANSWER}], "stop_reason": "end_turn",
+                "usage": {"input_tokens": 11, "output_tokens": 6}}
+    if ":generateContent" in path:
+        answer = {"content": {"role": "model", "parts": [{"text": CHAT_ANSWER}]}, "finishReason": "STOP"}
+        return {"candidates": [answer],
+                "usageMetadata": {"promptTokenCount": 11, "candidatesTokenCount": 6, "totalTokenCount": 17}}
+    return None
+
+
+def sent_key(headers: Any) -> str:
+    """Whatever credential header a request carried (for the servers that print it back)."""
+    return str(headers.get("Authorization") or headers.get("x-api-key") or headers.get("x-goog-api-key") or "no header")
+
+
 STREAM_WORDS = ["Frogs ", "sing ", "at ", "night."]
 
 
@@ -121,21 +139,21 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                 self._json(200, chat_body(model))
             elif name == "401":
                 # arg "echo": the body repeats the credential the server was sent, as some proxies do.
-                got = self.headers.get("Authorization", "no header")
+                got = sent_key(self.headers)
                 message = f"Incorrect API key provided: {got}" if arg == "echo" else "Unauthorized"
                 self._json(401, {"error": {"message": message, "type": "invalid_request_error",
                                            "param": None, "code": "invalid_api_key"}})
             elif name == "notjson":
                 data = b"<html><body>502 Bad Gateway</body></html>"
                 if arg == "echo":
-                    data = f"<html><body>bad gateway for {self.headers.get('Authorization')}</body></html>".encode()
+                    data = f"<html><body>bad gateway for {sent_key(self.headers)}</body></html>".encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
             elif name == "chat":
-                self._json(200, chat_body(model))
+                self._json(200, native_chat_body(self.path, model) or chat_body(model))
             elif name == "embed":
                 inputs = body.get("input") or []
                 self._json(200, {"object": "list", "model": model,

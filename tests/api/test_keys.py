@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx2
 import pytest
-from conftest import MISTRAL_KEY, OPENAI_KEY, Recorder, fixture_json
+from conftest import ANTHROPIC_KEY, GEMINI_KEY, MISTRAL_KEY, OPENAI_KEY, Recorder, fixture_json
 from fault_server import CHAT_ANSWER, FaultServer
 from typer.testing import CliRunner
 
@@ -14,7 +14,11 @@ from llmctl.providers.base import CompletionRequest, EmbeddingRequest
 
 pytestmark = pytest.mark.usefixtures("keys")
 
-KINDS = ["openai", "mistral"]
+KINDS = ["openai", "mistral", "anthropic", "gemini"]
+EMBED_KINDS = ["openai", "mistral"]
+#: The header each provider's key travels in, and how it is written there.
+KEY_HEADER = {"openai": ("authorization", "Bearer {}"), "mistral": ("authorization", "Bearer {}"),
+              "anthropic": ("x-api-key", "{}"), "gemini": ("x-goog-api-key", "{}")}
 PROFILE_KEY = "Zx9ProfileKey0123456789abcdefGHIJ"
 
 
@@ -23,7 +27,7 @@ def _cli(*args: str):  # type: ignore[no-untyped-def]
 
 
 def _key_headers(faults: FaultServer) -> list[dict[str, str]]:
-    return [{k: v for k, v in seen.headers.items() if k in ("authorization", "api-key", "x-api-key")}
+    return [{k: v for k, v in seen.headers.items() if k in ("authorization", "api-key", "x-api-key", "x-goog-api-key")}
             for seen in faults.seen]
 
 
@@ -36,7 +40,7 @@ def test_base_url_host_gets_no_key(faults: FaultServer, kind: str) -> None:
     assert _key_headers(faults) == [{}]
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", EMBED_KINDS)
 def test_base_url_host_gets_no_key_for_embeddings(faults: FaultServer, kind: str) -> None:
     faults.script("embed")
     result = _cli("embed", "--base-url", faults.base_url, "-m", f"{kind}:local", "--quiet", "a")
@@ -61,7 +65,8 @@ def test_profile_gets_the_key_it_names_and_no_other(faults: FaultServer, kind: s
     faults.script("chat")
     result = _cli("complete", "-m", "loop:any", "--quiet", "hi")
     assert result.exit_code == 0, result.stderr
-    assert _key_headers(faults) == [{"authorization": f"Bearer {PROFILE_KEY}"}]
+    name, shape = KEY_HEADER[kind]
+    assert _key_headers(faults) == [{name: shape.format(PROFILE_KEY)}]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -80,7 +85,9 @@ def test_401_from_a_base_url_host_says_no_key_was_sent(faults: FaultServer, kind
     faults.script("401")
     result = _cli("complete", "--base-url", faults.base_url, "-m", f"{kind}:local", "hi")
     assert result.exit_code == 3
-    own = {"openai": ("OPENAI_API_KEY", "api.openai.com"), "mistral": ("MISTRAL_API_KEY", "api.mistral.ai")}[kind]
+    own = {"openai": ("OPENAI_API_KEY", "api.openai.com"), "mistral": ("MISTRAL_API_KEY", "api.mistral.ai"),
+           "anthropic": ("ANTHROPIC_API_KEY", "api.anthropic.com"),
+           "gemini": ("GEMINI_API_KEY", "generativelanguage.googleapis.com")}[kind]
     assert result.stderr == (
         f"llmctl: error: {kind}:local: authentication failed (401): Unauthorized (no key was sent to "
         f"127.0.0.1:{faults.port}; {own[0]} goes only to {own[1]}, so a server that needs a key is a profile "
@@ -160,3 +167,32 @@ def test_the_providers_own_host_written_with_its_port_still_gets_the_key(recorde
     ref, provider = open_model("openai:gpt-4o-mini", base_url="https://API.openai.com:443/v1")
     provider.complete(ref, CompletionRequest("hi"))
     assert recorder.requests[0].headers["authorization"] == f"Bearer {OPENAI_KEY}"
+
+
+@pytest.mark.parametrize(("name", "fixture", "header", "key"), [
+    ("anthropic:claude-sonnet-4-5", "anthropic_messages.json", "x-api-key", ANTHROPIC_KEY),
+    ("gemini:gemini-2.5-flash", "gemini_generate.json", "x-goog-api-key", GEMINI_KEY),
+])
+def test_a_redirect_to_another_host_loses_a_native_key_header(recorder: Recorder, open_model, name: str,
+                                                               fixture: str, header: str, key: str) -> None:
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        if request.url.host != "127.0.0.1":
+            return httpx2.Response(307, headers={"location": "http://127.0.0.1:9/v1/elsewhere"})
+        return httpx2.Response(200, json=fixture_json(fixture))
+
+    recorder.answer_with(answer)
+    ref, provider = open_model(name)
+    provider.complete(ref, CompletionRequest("hi", max_tokens=5))
+    first, second = recorder.requests
+    assert first.headers[header] == key
+    assert second.url.host == "127.0.0.1"
+    assert not {"authorization", "x-api-key", "x-goog-api-key"} & set(second.headers)
+
+
+def test_an_error_never_prints_the_anthropic_or_gemini_key(recorder: Recorder, open_model) -> None:
+    recorder.reply(500, json_body={"error": {"message": f"upstream saw {ANTHROPIC_KEY} and {GEMINI_KEY}"}})
+    ref, provider = open_model("openai:gpt-4o-mini", max_retries=0)
+    with pytest.raises(ProviderError) as err:
+        provider.complete(ref, CompletionRequest("hi"))
+    assert err.value.one_line() == ("openai:gpt-4o-mini: server error (500) after 1 attempt(s): upstream saw "
+                                    "[redacted] and [redacted]")

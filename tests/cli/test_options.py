@@ -162,8 +162,9 @@ def test_help_shows_defaults_and_backends_from_the_models() -> None:
     text = " ".join(result.stdout.split())
     timeout = HostedOptions.model_fields["timeout"].default
     retries = HostedOptions.model_fields["max_retries"].default
-    assert f"Seconds to wait for a response (connecting: 5 s). [mistral, openai; default: {timeout:g}]" in text
-    assert f"[mistral, openai; default: {retries}]" in text
+    assert (f"Seconds to wait for a response (connecting: 5 s). [anthropic, gemini, mistral, openai; default: "
+            f"{timeout:g}]") in text
+    assert f"[anthropic, gemini, mistral, openai; default: {retries}]" in text
     assert f"[hf; default: {HFOptions.model_fields['device'].default}]" in text
     assert "Layers to put on the GPU (-1: all). [gguf; default: 0]" in text
     assert "Nucleus sampling mass, in (0, 1]. [default: the model's own]" in text

@@ -152,7 +152,8 @@ def test_non_utf8_file_names_file_and_offset(tmp_path: Path) -> None:
 def test_unknown_provider_lists_valid_ones() -> None:
     result = run("tokenize", "-m", "foo:bar", "hi")
     assert result.exit_code == 2
-    assert result.stderr.startswith("llmctl: error: unknown provider 'foo'; valid providers: gguf, hf, mistral, openai")
+    assert result.stderr.startswith("llmctl: error: unknown provider 'foo'; valid providers: anthropic, gemini, gguf, "
+                                    "hf, mistral, openai")
 
 
 def test_unknown_model_lists_known_ones() -> None:

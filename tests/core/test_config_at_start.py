@@ -27,9 +27,9 @@ def test_a_typo_in_a_profile_that_is_not_used_is_exit_3(user_config, command: li
 
 @pytest.mark.parametrize(("text", "message"), [
     ('[profiles.local]\nkind = "openia"\nbase_url = "http://127.0.0.1:9/v1"\n',
-     "[profiles.local] kind 'openia' is not a backend; expected one of: gguf, hf, mistral, openai"),
+     "[profiles.local] kind 'openia' is not a backend; expected one of: anthropic, gemini, gguf, hf, mistral, openai"),
     ('[providers.mine]\nbase_url = "http://127.0.0.1:9/v1"\n',
-     "[providers.mine] kind 'mine' is not a backend; expected one of: gguf, hf, mistral, openai"),
+     "[providers.mine] kind 'mine' is not a backend; expected one of: anthropic, gemini, gguf, hf, mistral, openai"),
     ('[providers.openai]\ntimeout = "soon"\n', "[providers.openai] timeout must be a number, not 'soon'"),
     ('[profiles.box]\nkind = "gguf"\nthreds = 4\n',
      "[profiles.box] unknown key 'threds'; the gguf backend takes: kind, n_ctx, threads, n_gpu_layers"),

@@ -62,7 +62,7 @@ def test_an_unknown_profile_kind_is_exit_3(user_config) -> None:
     result = run("tokenize", "-m", "local:any", "hi")
     assert result.exit_code == 3
     assert result.stderr == (f"llmctl: error: {path}: [profiles.local] kind 'openia' is not a backend; expected "
-                             "one of: gguf, hf, mistral, openai\n")
+                             "one of: anthropic, gemini, gguf, hf, mistral, openai\n")
 
 
 def test_an_unknown_key_in_a_profile_is_exit_3(user_config) -> None:

@@ -259,3 +259,41 @@ def test_batch_errors_never_show_a_key(server: BatchServer, tmp_path: Path, scri
     assert refused.exit_code == 4
     assert refused.stderr.startswith("llmctl: error: batches:m batch API: HTTP 400: ")
     assert "Bad request from [redacted]" in refused.stderr and key not in refused.stderr
+
+
+def _estimated_worst(model: str, prompts: Path) -> Decimal:
+    """What a live run of the same job would reserve: `--estimate`'s most it may cost."""
+    estimate = run("complete", "--estimate", "--json", "-m", model, "--jsonl", str(prompts), "--max-tokens", "20")
+    assert estimate.exit_code == 0, estimate.stderr
+    return Decimal(str(json.loads(estimate.stdout)["cost"]["max"]))
+
+
+def test_batch_api_reserves_the_batch_under_max_cost_before_sending(server: BatchServer, tmp_path: Path,
+                                                                   scripted_backend) -> None:
+    scripted_backend(f'[profiles.batches]\nkind = "openai"\nbase_url = "{server.base_url}"\nprices = "openai"\n')
+    prompts = _prompts(tmp_path, ["frogs sing", "at night", "in the pond"])
+    worst = _estimated_worst("batches:gpt-4o-mini", prompts)
+    assert worst > 0
+    args = ["complete", "--batch-api", "--poll-interval", "0.01", "-m", "batches:gpt-4o-mini", "--jsonl",
+            str(prompts), "--max-tokens", "20", "--max-cost"]
+    limit = worst * Decimal("0.99")
+    refused = run(*args, str(limit))
+    assert refused.exit_code == 6, refused.stderr
+    assert refused.stderr == (f"llmctl: error: the batch could cost up to ${worst.normalize():f}, over the "
+                              f"--max-cost limit of ${limit.normalize():f}; nothing was sent\n")
+    assert server.uploads == [] and server.created == [] and refused.stdout == ""
+    allowed = run(*args, str(worst * Decimal("1.01")))
+    assert allowed.exit_code == 0, allowed.stderr
+    assert len(server.created) == 1 and len(allowed.stdout.splitlines()) == 3
+
+
+def test_batch_api_counts_against_the_daily_budget(server: BatchServer, tmp_path: Path, scripted_backend,
+                                                   data_dir: Path) -> None:
+    scripted_backend(f'[profiles.batches]\nkind = "openai"\nbase_url = "{server.base_url}"\nprices = "openai"\n'
+                     '\n[budget]\ndaily_usd = 0.000001\n')
+    prompts = _prompts(tmp_path, ["frogs sing", "at night"])
+    result = run("complete", "--batch-api", "--poll-interval", "0.01", "-m", "batches:gpt-4o-mini", "--jsonl",
+                 str(prompts), "--max-tokens", "20")
+    assert result.exit_code == 6, result.stderr
+    assert "over the [budget] daily_usd (what is left of it) limit of $0.000001; nothing was sent" in result.stderr
+    assert server.uploads == [] and server.created == []

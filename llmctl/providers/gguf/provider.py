@@ -77,6 +77,8 @@ class GGUFTokenizer(Tokenizer):
 
 class GGUFProvider(Provider):
     kind = "gguf"
+    #: a tool turn is grammar-constrained JSON (gguf/tools.py)
+    tool_calling = True
     extra = "gguf"
     local = True
     max_concurrency = 1
@@ -310,6 +312,10 @@ class GGUFProvider(Provider):
         return sampling
 
     def complete(self, ref: ModelRef, request: CompletionRequest, on_text: TextSink | None = None) -> Completion:
+        if request.tools:
+            from llmctl.providers.gguf.tools import read_turn, tool_turn_request
+
+            return read_turn(self.complete(ref, tool_turn_request(request)), request)
         llm = self.chat_model(ref)
         tokens, template_stops = self.prompt_tokens(ref, request)
         n_ctx = self.context_size(ref, llm)
@@ -331,6 +337,14 @@ class GGUFProvider(Provider):
 
     def constrains_json(self, ref: ModelRef) -> bool:
         return True
+
+    def attachment_problem(self, ref: ModelRef, attachment: Any) -> str | None:
+        # llama-cpp-python reads images only through a multimodal chat handler (Llava15ChatHandler and
+        # kin) built on the model's vision projector, a second file that a text-only GGUF has none of.
+        return (f"{ref.label} cannot read {attachment.mime} attachments ({attachment.source}): a local GGUF "
+                "model sees images only with its vision projector (mmproj) file and a multimodal model "
+                "(LLaVA, Qwen2-VL, Gemma 3), which llmctl does not load yet; use an API model that takes "
+                "images (`llmctl models` lists what each takes)")
 
     def gives_logprobs(self, ref: ModelRef) -> bool:
         return True

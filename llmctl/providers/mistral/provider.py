@@ -31,6 +31,7 @@ class MistralProvider(HostedProvider):
     default_base_url = "https://api.mistral.ai"
     # The API rejects temperatures above 1.5; its docs recommend 0.0 to 0.7.
     temperature_range = (0.0, 1.5)
+    tool_calling = True
     # mistral-embed: 8192 tokens per input and 16384 tokens per request ("Too many tokens overall,
     # split into more batches"); 512 inputs keeps each request well inside what the API takes.
     embed_limits = EmbedLimits(max_inputs=512, max_request_tokens=16_384, max_input_tokens=8192)
@@ -99,7 +100,9 @@ class MistralProvider(HostedProvider):
     # ------------------------------------------------------------------ complete
     def _arguments(self, ref: ModelRef, request: CompletionRequest) -> dict[str, Any]:
         self.check_request(ref, request)
-        args: dict[str, Any] = {"model": ref.model, "messages": request.messages()}
+        from llmctl.providers.mistral.parts import chat_messages
+
+        args: dict[str, Any] = {"model": ref.model, "messages": chat_messages(request)}
         optional = {
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
@@ -112,8 +115,13 @@ class MistralProvider(HostedProvider):
         if request.stop:
             args["stop"] = list(request.stop)
         if request.json_schema is not None:
+            from llmctl.core.schemas import strict_compatible
+
             args["response_format"] = {"type": "json_schema", "json_schema": {
-                "name": "answer", "schema": request.json_schema, "strict": True}}
+                "name": "answer", "schema": request.json_schema, "strict": strict_compatible(request.json_schema)}}
+        if request.tools:
+            args["tools"] = [{"type": "function", "function": {"name": t.name, "description": t.description,
+                                                               "parameters": t.parameters}} for t in request.tools]
         if request.logprobs is not None:
             raise UsageError(f"{ref.label}: llmctl does not ask Mistral for log-probabilities; "
                              "gguf, hf and openai models give them")
@@ -133,7 +141,12 @@ class MistralProvider(HostedProvider):
         choice = response.choices[0]
         text = _text(choice.message.content)
         usage = _usage(response.usage) or self.estimate_usage(ref, request, text)
-        return Completion(text, usage, _finish(choice.finish_reason), response.model)
+        calls: list[Any] = []
+        if request.tools:
+            from llmctl.providers.mistral.parts import tool_calls_of
+
+            calls = tool_calls_of(choice.message)
+        return Completion(text, usage, _finish(choice.finish_reason), response.model, tool_calls=calls)
 
     def _stream(self, ref: ModelRef, request: CompletionRequest, args: dict[str, Any],
                 on_text: TextSink | None) -> Completion:

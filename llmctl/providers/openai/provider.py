@@ -49,6 +49,7 @@ class OpenAIProvider(HostedProvider):
     default_key_env = "OPENAI_API_KEY"
     default_base_url = "https://api.openai.com/v1"
     chat_framing = True
+    tool_calling = True
     temperature_range = (0.0, 2.0)
     # 2048 inputs and 300k tokens per request, 8191 tokens per input (OpenAI's embeddings guide).
     embed_limits = EmbedLimits(max_inputs=2048, max_request_tokens=300_000, max_input_tokens=8191)
@@ -59,7 +60,10 @@ class OpenAIProvider(HostedProvider):
     # ------------------------------------------------------------------ what it declares
     @classmethod
     def unlisted_spec(cls, provider: str, model: str) -> dict[str, Any] | None:
-        """A model newer than configs/models.toml, known by its family's name prefix."""
+        """A model newer than configs/models.toml, known by its family's name prefix (OpenAI's own API
+        only: a profile's server names its models as it likes)."""
+        if provider != cls.kind:
+            return None
         for prefix, encoding in FAMILIES:
             if model.startswith(prefix):
                 caps = ["embed", "tokenize"] if prefix == "text-embedding-" else ["complete", "tokenize"]
@@ -143,8 +147,18 @@ class OpenAIProvider(HostedProvider):
         if extra:
             args["extra_body"] = extra
         if request.json_schema is not None and chat:
+            from llmctl.core.schemas import strict_compatible
+
+            # Strict mode refuses a schema with optional properties or open objects; such a schema
+            # is still sent, unenforced, and the answer validated against it all the same.
             args["response_format"] = {"type": "json_schema", "json_schema": {
-                "name": "answer", "schema": request.json_schema, "strict": True}}
+                "name": "answer", "schema": request.json_schema, "strict": strict_compatible(request.json_schema)}}
+        if request.tools:
+            from llmctl.providers.openai.parts import tools_param
+
+            if not chat:
+                raise UsageError(f"{ref.label} is a completions-endpoint model; tools need a chat model")
+            args["tools"] = tools_param(request.tools)
         if request.logprobs is not None:
             if not 0 <= request.logprobs <= 20:
                 raise UsageError(f"OpenAI gives 0 to 20 alternatives per token, not {request.logprobs}")
@@ -158,6 +172,13 @@ class OpenAIProvider(HostedProvider):
     def constrains_json(self, ref: ModelRef) -> bool:
         return ref.facts.endpoint != "completions"
 
+    def supports_tools(self, ref: ModelRef) -> bool:
+        return ref.spec.get("endpoint") != "completions"
+
+    def accepts_attachment(self, ref: ModelRef, mime: str) -> bool:
+        # An OpenAI-compatible server's models are not in our configs: the server decides.
+        return mime in ref.attachment_types or (self.custom_endpoint and not ref.attachment_types)
+
     def gives_logprobs(self, ref: ModelRef) -> bool:
         return True
 
@@ -165,9 +186,13 @@ class OpenAIProvider(HostedProvider):
         legacy = ref.facts.endpoint == "completions"
         args = self._sampling(ref, request, chat=not legacy)
         if legacy:
+            if request.attachments:
+                raise UsageError(f"{ref.label} is a completions-endpoint model; it takes no attachments")
             args["prompt"] = _legacy_prompt(request)
         else:
-            args["messages"] = request.messages()
+            from llmctl.providers.openai.parts import chat_messages
+
+            args["messages"] = chat_messages(ref, request)
         client = self.client()
         endpoint = client.completions if legacy else client.chat.completions
         if request.stream:
@@ -180,7 +205,13 @@ class OpenAIProvider(HostedProvider):
         text = (choice.text if legacy else choice.message.content) or ""
         usage = _usage(response.usage) or self.estimate_usage(ref, request, text)
         logprobs = _logprobs(choice) if request.logprobs is not None and not legacy else None
-        return Completion(text, usage, choice.finish_reason, getattr(response, "model", None), logprobs)
+        calls: list[Any] = []
+        if request.tools and not legacy:
+            from llmctl.providers.openai.parts import tool_calls_of
+
+            calls = tool_calls_of(choice.message)
+        return Completion(text, usage, choice.finish_reason, getattr(response, "model", None), logprobs,
+                          tool_calls=calls)
 
     def _stream(self, ref: ModelRef, request: CompletionRequest, endpoint: Any, args: dict[str, Any],
                 legacy: bool, on_text: TextSink | None) -> Completion:
@@ -275,7 +306,7 @@ def _check_object(ref: ModelRef, response: Any, redacted: Callable[[str], str]) 
 def _legacy_prompt(request: CompletionRequest) -> str:
     """The legacy endpoint takes one string: the system text, earlier turns, then the prompt."""
     parts = [request.system] if request.system else []
-    parts.extend(turn["content"] for turn in request.history)
+    parts.extend(str(turn.get("content") or "") for turn in request.history)
     parts.append(request.prompt)
     return "\n\n".join(parts)
 

@@ -1,0 +1,51 @@
+"""Mistral's chat message shapes: attachments as content chunks, tools and the calls the model asks for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llmctl.core.attachments import Attachment
+from llmctl.core.tooling import ToolCall
+from llmctl.providers.base import CompletionRequest
+
+
+def chat_messages(request: CompletionRequest) -> list[dict[str, Any]]:
+    """The request's messages as Mistral takes them; the prompt's attachments as chunks after its text."""
+    messages = [_message(m) for m in request.messages()]
+    if request.attachments:
+        last = messages[len(messages) - 1 - len(request.tool_rounds)]
+        last["content"] = [{"type": "text", "text": last["content"]},
+                           *(attachment_chunk(a) for a in request.attachments)]
+    return messages
+
+
+def _message(message: dict[str, Any]) -> dict[str, Any]:
+    calls = message.get("tool_calls")
+    if message["role"] == "assistant" and calls:
+        return {"role": "assistant", "content": message.get("content") or "",
+                "tool_calls": [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                               for c in calls]}
+    if message["role"] == "tool":
+        return {"role": "tool", "tool_call_id": message["tool_call_id"], "name": message.get("name"),
+                "content": message["content"]}
+    return {"role": message["role"], "content": message["content"]}
+
+
+def attachment_chunk(attachment: Attachment) -> dict[str, Any]:
+    """image_url (a data: URL or the URL), document_url, or input_audio (base64)."""
+    if attachment.kind == "image":
+        return {"type": "image_url", "image_url": attachment.data_url()}
+    if attachment.kind == "audio":
+        return {"type": "input_audio", "input_audio": attachment.base64()}
+    return {"type": "document_url", "document_url": attachment.data_url()}
+
+
+def tool_calls_of(message: Any) -> list[ToolCall]:
+    import json
+
+    found: list[ToolCall] = []
+    for call in getattr(message, "tool_calls", None) or []:
+        arguments = call.function.arguments
+        text = arguments if isinstance(arguments, str) else json.dumps(arguments)
+        found.append(ToolCall(str(call.id or f"call{len(found)}"), str(call.function.name), text or "{}"))
+    return found

@@ -1,0 +1,46 @@
+"""What a one-shot API `complete` imports: the run layer it goes through, nothing a one-shot answer leaves unused."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from fault_server import CHAT_ANSWER, FaultServer
+
+ROOT = Path(__file__).resolve().parents[2]
+#: run in a fresh process: the command line as `llmctl` runs it, then the modules it had imported
+SCRIPT = """
+import json, sys
+modules_file = sys.argv.pop(1)
+from llmctl.cli.app import main
+try:
+    main()
+finally:
+    with open(modules_file, "w") as fh:
+        json.dump(sorted(sys.modules), fh)
+"""
+#: never on the one-shot path: other commands' renderers, tasks, batch jobs, chat, local backends, their libraries
+NOT_NEEDED = ("llmctl.tasks", "llmctl.cli.task_show", "llmctl.cli.embed_show", "llmctl.run.batch_run",
+              "llmctl.run.batch_api", "llmctl.run.similarity", "llmctl.chat", "llmctl.quantize",
+              "llmctl.providers.gguf", "llmctl.providers.hf", "llmctl.providers.mistral", "torch", "transformers",
+              "llama_cpp", "mistralai", "numpy", "rich")
+
+
+def test_a_one_shot_complete_imports_the_run_layer_and_nothing_it_leaves_unused(faults: FaultServer,
+                                                                                   tmp_path: Path) -> None:
+    modules_file = tmp_path / "modules.json"
+    env = {**os.environ, "OPENAI_API_KEY": "sk-one-shot", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", SCRIPT, str(modules_file), "complete", "-m", "openai:gpt-4o-mini",
+                           "--base-url", faults.base_url, "--max-retries", "0", "hi"],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == CHAT_ANSWER + "\n"
+    modules = set(json.loads(modules_file.read_text()))
+    # Through the run layer: the usage log and the budget see it.
+    assert {"llmctl.run.session", "llmctl.run.usage_log", "llmctl.run.budget"} <= modules
+    unneeded = sorted(m for m in modules if m.split(".")[0] in NOT_NEEDED or
+                      any(m == n or m.startswith(n + ".") for n in NOT_NEEDED))
+    assert unneeded == []
