@@ -128,14 +128,9 @@ class CompleteJob(Job):
         return {**request, **self.features.settings()}
 
     def check(self, ref: ModelRef, provider: Provider) -> str:
-        from llmctl.providers.registry import PROVIDER_KINDS, provider_class
-
         provider.require(ref, self.capability)
-        if self.features.tools:
-            kinds = [kind for kind in PROVIDER_KINDS if kind != ref.kind and provider_class(kind).tool_calling]
-            self.features.check(ref, provider, kinds)
-        else:
-            self.features.check(ref, provider, [])
+        refused = self.features.tools and not provider.supports_tools(ref)
+        self.features.check(ref, provider, _tool_backends(ref.kind) if refused else [])
         return self.capability
 
     def cacheable(self) -> bool:
@@ -251,6 +246,22 @@ class CompleteJob(Job):
             if attachment.kind == "image":
                 total += image_tokens(ref.facts.image_tokens, attachment.width, attachment.height) or 0
         return total
+
+
+def _tool_backends(but: str) -> list[str]:
+    """The installed backends that call tools (for the error naming them), a plugin that fails to load aside."""
+    from llmctl.core.errors import LlmctlError
+    from llmctl.providers.registry import find_provider_class, known_kinds
+
+    found = []
+    for kind in known_kinds():
+        try:
+            cls = find_provider_class(kind)
+        except LlmctlError:
+            continue
+        if kind != but and cls is not None and cls.tool_calling:
+            found.append(kind)
+    return found
 
 
 def _sum(rounds: Sequence[Usage]) -> Usage:

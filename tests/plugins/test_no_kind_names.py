@@ -21,6 +21,9 @@ ALLOWED = {
     # `llmctl run-local` is llama.cpp's server and chat: a file it is given is a GGUF file, whatever its
     # suffix, so it names the backend that opens one.
     ("llmctl/cli/run_local.py", "gguf"),
+    # A model's `image_tokens = { rule = "mistral", ... }` in configs/models.toml names the rule
+    # (Mistral's published patch arithmetic), which a model of any provider may follow.
+    ("llmctl/providers/image_tokens.py", "mistral"),
 }
 
 
