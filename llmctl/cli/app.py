@@ -18,6 +18,7 @@ from llmctl.cli import (
     logs,
     models,
     ner,
+    plugins,
     prices,
     quantize,
     run_local,
@@ -77,6 +78,7 @@ app.command("embed")(embed.embed_command)
 app.command("complete")(complete.complete_command)
 app.command("run-local")(run_local.run_local_command)
 app.command("models")(models.models_command)
+app.command("plugins")(plugins.plugins_command)
 app.add_typer(prices.prices_app, name="prices")
 app.command("usage")(usage.usage_command)
 app.add_typer(logs.logs_app, name="logs")

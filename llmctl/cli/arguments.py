@@ -150,16 +150,18 @@ def _shown(value: Any) -> str:
 
 def show_backend_defaults(command: Any) -> None:
     """Fill in `--help`: each backend option's help, default and the backends that take it."""
-    from llmctl.providers.options import OPTIONS_BY_KIND, SamplingOptions
+    from llmctl.providers.options import SamplingOptions
+    from llmctl.providers.registry import builtin_option_models
+
+    by_kind = builtin_option_models()
 
     for param in getattr(command, "params", []):
         name = getattr(param, "name", None)
         if getattr(param, "param_type_name", "") != "option" or not name or getattr(param, "_described", False):
             continue
-        kinds = [kind for kind, cls in OPTIONS_BY_KIND.items() if name in cls.model_fields
-                 and name not in cls.internal]
+        kinds = [kind for kind, cls in by_kind.items() if name in cls.model_fields and name not in cls.internal]
         if kinds:
-            field = OPTIONS_BY_KIND[kinds[0]].model_fields[name]
+            field = by_kind[kinds[0]].model_fields[name]
             text, default = field.description or param.help or "", field.default
             where = ", ".join(kinds)
             shown = default is not None and default is not False

@@ -45,7 +45,7 @@ def models_command(
     if source is not None:
         rows = catalog.served_models(config, source)
     else:
-        rows = catalog.configured_models(config) + catalog.aliases(config) + catalog.cached_ggufs()
+        rows = catalog.configured_models(config) + catalog.aliases(config) + catalog.found_models()
     if provider is not None:
         rows = catalog.of_provider(config, rows, provider)
     if out.json_mode:

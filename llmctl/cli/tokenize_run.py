@@ -14,9 +14,7 @@ from llmctl.core.output import Output, plural
 from llmctl.core.pricing import PriceTable, price_hint
 from llmctl.core.usage import LOCAL_COST, Cost, Usage, format_money
 from llmctl.providers.base import ModelRef, Tokenizer
-from llmctl.providers.registry import default_model_name, get_tokenizer, resolve_model
-
-LOCAL_KINDS = ("gguf", "hf")
+from llmctl.providers.registry import default_model_name, get_tokenizer, provider_class, resolve_model
 
 
 def default_name() -> str:
@@ -41,11 +39,11 @@ def _load(out: Output, name: str, options: dict[str, Any]) -> tuple[ModelRef, To
 
 
 def _context_window(ref: ModelRef, tokenizer: Tokenizer) -> int | None:
-    return ref.context_window or getattr(tokenizer, "context_window", None)
+    return ref.context_window or tokenizer.context_window
 
 
 def input_cost(ref: ModelRef, tokens: int, out: Output | None = None) -> Cost:
-    if ref.kind in LOCAL_KINDS:
+    if provider_class(ref.kind).local:
         return LOCAL_COST
     cost = PriceTable(get_config()).cost_for(ref.provider, ref.model, ref.settings, Usage(input_tokens=tokens))
     if cost.input is None and out is not None:

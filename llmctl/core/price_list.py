@@ -27,9 +27,6 @@ DEFAULT_URL = "https://raw.githubusercontent.com/BerriAI/litellm/main/model_pric
 PACKAGE_MEMBER = "litellm/model_prices_and_context_window_backup.json"
 #: A date in a model name (`gpt-5.5-2026-04-23`): the list carries no date of its own.
 _NAME_DATE = re.compile(r"(?<!\d)(20\d\d)-(\d\d)-(\d\d)(?!\d)")
-#: LiteLLM's provider names for the APIs llmctl prices, and the prefix its keys carry for each.
-PROVIDERS = {"openai": ("openai", ""), "text-completion-openai": ("openai", ""), "mistral": ("mistral", "mistral/"),
-             "anthropic": ("anthropic", ""), "gemini": ("gemini", "gemini/")}
 #: Modes billed per token that llmctl calls; images, audio and realtime are priced otherwise.
 PRICED_MODES = frozenset({"chat", "completion", "embedding", "responses"})
 #: LiteLLM field -> llmctl rate, all per token there and per 1M tokens here.
@@ -43,12 +40,9 @@ RATE_NAMES = ("input", "cached_input", "output", "batch_input", "batch_output", 
               "cached_input_long", "output_long", "long_context_above")
 
 
-def user_data_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "llmctl"
-
-
 def fetched_path() -> Path:
+    from llmctl.core.config import user_data_dir
+
     return user_data_dir() / "prices.json"
 
 
@@ -88,8 +82,21 @@ def per_million(value: Any, where: str, name: str, bad: type[LlmctlError]) -> st
     return format(amount, "f")
 
 
+def price_sources() -> dict[str, tuple[str, str]]:
+    """LiteLLM's provider names for the APIs llmctl prices -> (llmctl's price table, the prefix LiteLLM's
+    keys carry there), as each built-in provider declares them (`Provider.price_sources`)."""
+    from llmctl.providers.plugins import builtin_names
+    from llmctl.providers.registry import provider_class
+
+    found: dict[str, tuple[str, str]] = {}
+    for kind in builtin_names():
+        for source, prefix in provider_class(kind).price_sources().items():
+            found[source] = (kind, prefix)
+    return found
+
+
 def parse(text: str, source: str, today: dt.date, bad: type[LlmctlError]) -> PriceList:
-    """Every entry of the providers in PROVIDERS billed per token, checked; the first bad one is named."""
+    """Every entry of the sources the providers declare (`price_sources`) billed per token, checked; the first bad one is named."""
     try:
         data = json.loads(text)
     except ValueError as exc:
@@ -97,12 +104,13 @@ def parse(text: str, source: str, today: dt.date, bad: type[LlmctlError]) -> Pri
     if not isinstance(data, dict):
         raise bad(f"price list {source} is not a JSON object of models; the old prices are kept")
     entries: dict[str, dict[str, dict[str, Any]]] = {}
+    sources = price_sources()
     for key, raw in data.items():
         if key == "sample_spec":
             continue
         if not isinstance(raw, dict):
             raise bad(f"price list entry {key!r} is not an object; the old prices are kept")
-        found = PROVIDERS.get(str(raw.get("litellm_provider")))
+        found = sources.get(str(raw.get("litellm_provider")))
         if found is None or raw.get("mode") not in PRICED_MODES:
             continue
         provider, prefix = found

@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 from llmctl.core.attachments import Attachment
@@ -14,7 +15,8 @@ from llmctl.core.tooling import ToolCall, ToolSpec
 from llmctl.core.usage import Usage
 
 if TYPE_CHECKING:
-    from llmctl.providers.options import BackendOptions
+    from llmctl.providers.batch_format import BatchFormat
+    from llmctl.providers.options import BackendOptions, ModelSettings
 
 TOKENIZE = "tokenize"
 COMPLETE = "complete"
@@ -32,27 +34,35 @@ class ModelRef:
     spec: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
     settings: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
+    @cached_property
+    def facts(self) -> ModelSettings:
+        """What the configs say of the model (window, output limit, tokenizer, sampling defaults), typed:
+        `spec` validated once into `options.ModelSettings` (exit 3 naming the table where it is wrong)."""
+        from llmctl.providers.options import check_model_settings
+
+        name = self.label.partition(":")[2]
+        return check_model_settings(self.spec, source=None, table=f'models.{self.provider}."{name}"')
+
     @property
     def context_window(self) -> int | None:
-        value = self.spec.get("context_window")
-        return int(value) if isinstance(value, int) else None
+        return self.facts.context_window
 
     @property
     def capabilities(self) -> frozenset[str]:
-        caps = self.spec.get("capabilities")
-        return frozenset(caps) if isinstance(caps, list) else frozenset()
+        return frozenset(self.facts.capabilities)
 
     @property
     def attachment_types(self) -> frozenset[str]:
         """The MIME types the model reads besides text, as configs/models.toml lists them."""
-        types = self.spec.get("attachments")
-        return frozenset(types) if isinstance(types, list) else frozenset()
+        return frozenset(self.facts.attachments)
 
 
 class Tokenizer(ABC):
     """A model's own tokenizer. Special tokens in user text are encoded as plain text."""
 
     name: str = "tokenizer"
+    #: the model's window where only its tokenizer says it (a local model's file), else None
+    context_window: int | None = None
     #: True where the counts only approximate the model's own (its provider publishes no tokenizer)
     estimated: bool = False
 
@@ -183,6 +193,7 @@ TextSink = Callable[[str], None]
 class Provider(ABC):
     """One backend. Heavy libraries are imported inside methods, never at module import."""
 
+    #: the name it registers under (its entry point's name, the `kind` of a [providers.*] table)
     kind: ClassVar[str]
     #: extra that installs the backend's libraries, for the exit-5 message
     extra: ClassVar[str | None] = None
@@ -190,6 +201,15 @@ class Provider(ABC):
     max_concurrency: ClassVar[int | None] = None
     #: local backends cost nothing and say so (`"local": true`)
     local: ClassVar[bool] = False
+    #: a model name is a path on this machine (a file or a folder): the cache fingerprints it, the
+    #: usage log shows the name the user typed, and a profile may name it as its tokenizer
+    model_is_path: ClassVar[bool] = False
+    #: bare model names that are this backend's (`foo-` finds `foo:foo-large`); configs may add more
+    prefixes: ClassVar[tuple[str, ...]] = ()
+    #: `llmctl quantize` takes its models
+    quantizable: ClassVar[bool] = False
+    #: the options model, where a provider module already imports pydantic; else override option_model()
+    options_model: ClassVar[type[BackendOptions] | None] = None
     #: whether the backend sends `CompletionRequest.tools` and reports the calls the model asks for
     tool_calling: ClassVar[bool] = False
 
@@ -197,15 +217,77 @@ class Provider(ABC):
 
     def __init__(self, options: BackendOptions | Mapping[str, Any] | None = None) -> None:
         #: this backend's typed options (llmctl.providers.options); a mapping is validated into them
-        from llmctl.providers.options import BackendOptions, build_options, options_class
+        from llmctl.providers.options import BackendOptions, build_options
 
-        if not isinstance(options, options_class(self.kind)):
+        if not isinstance(options, self.option_model()):
             given = options.model_dump() if isinstance(options, BackendOptions) else options
             options = build_options(self.kind, given=given or {})
         self.options = options
         #: How long the last load() of a local model took (ms), set by whoever timed it.
         self.load_ms: float | None = None
         self._warnings: list[str] = []
+
+    # ------------------------------------------------------------------ what the class declares
+    @classmethod
+    def option_model(cls) -> type[BackendOptions]:
+        """The pydantic model of this backend's options (flags, [providers.*] and [profiles.*] keys).
+
+        Imported when asked for, so naming a model or tokenizing imports no pydantic."""
+        if cls.options_model is not None:
+            return cls.options_model
+        from llmctl.providers.options import BackendOptions
+
+        return BackendOptions
+
+    @classmethod
+    def claims(cls, name: str) -> bool:
+        """Whether a bare name (no `provider:`) is this backend's model, such as `./x.gguf`."""
+        return False
+
+    @classmethod
+    def resolve_name(cls, provider: str, model: str) -> str:
+        """The model as the backend opens it (a local path for a file backend); raises UsageError."""
+        return model
+
+    @classmethod
+    def unlisted_spec(cls, provider: str, model: str) -> dict[str, Any] | None:
+        """What is known of a model the configs do not list (None: the name is unknown)."""
+        return None
+
+    @classmethod
+    def listed_models(cls) -> list[str]:
+        """Models this backend finds on its own (files in a cache, say), as typed after `NAME:`."""
+        return []
+
+    @classmethod
+    def price_sources(cls) -> dict[str, str]:
+        """LiteLLM's provider names for this backend's prices -> the prefix its keys carry there."""
+        return {}
+
+    def batch_format(self) -> BatchFormat | None:
+        """The provider's batch API (upload, create, poll), or None where it has none."""
+        return None
+
+    def head(self, ref: ModelRef) -> str | None:
+        """The model's own task head ('sequence-classification', 'nli', 'token-classification') or None."""
+        return None
+
+    def usable_context(self, ref: ModelRef) -> int | None:
+        """The tokens a task may fill at once: the window the backend will open, not only the model's."""
+        return self.context_window(ref)
+
+    def encoder_decoder(self, ref: ModelRef) -> str | None:
+        """The model type ('bart', 't5', ...) of an encoder-decoder model, which reads text without an
+        instruction; None for a chat or completion model."""
+        return None
+
+    def count_request(self, ref: ModelRef, request: CompletionRequest) -> int:
+        """The prompt tokens the provider will count for `request`: without the network, but for a
+        provider's free count endpoint (Anthropic's, Gemini's, where a key is set).
+
+        The default counts the message texts alone; a backend that knows its chat framing says more."""
+        tokenizer = self.tokenizer(ref)
+        return sum(tokenizer.count(m["content"]) for m in request.messages())
 
     def warn(self, message: str) -> None:
         """Queue a warning for the CLI to show on stderr (a provider never prints)."""
@@ -244,16 +326,6 @@ class Provider(ABC):
         """What `tokenize` and `--estimate` count with: the model's tokenizer, or a provider's count
         endpoint where it publishes no tokenizer (`tokenizer()` stays local for chunking)."""
         return self.tokenizer(ref)
-
-    def count_request(self, ref: ModelRef, request: CompletionRequest) -> int | None:
-        """The input tokens of `request` as the provider itself counts them (a count endpoint), or None
-        where the tokenizer counts them here."""
-        return None
-
-    @classmethod
-    def unlisted_model_spec(cls, model: str) -> dict[str, Any] | None:
-        """What is known of a model configs/models.toml does not list (a newer one), or None: unknown."""
-        return None
 
     def count_chat(self, ref: ModelRef, messages: list[dict[str, str]]) -> int | None:
         """Tokens of these messages as the model's chat template lays them out, reply prompt included.

@@ -12,10 +12,10 @@ from llmctl.core.config import Config
 from llmctl.core.errors import LlmctlError, UsageError
 from llmctl.core.pricing import PriceTable
 from llmctl.providers.base import ModelRef
-from llmctl.providers.hf_cache import cached_files
 from llmctl.providers.registry import (
     _provider_settings,
     get_provider,
+    profile_kind,
     provider_class,
     resolve_model,
 )
@@ -100,7 +100,7 @@ def aliases(config: Config) -> list[ModelInfo]:
         except LlmctlError:
             rows.append(ModelInfo(model=alias, provider=target.partition(":")[0], alias_of=target))
             continue
-        if ref.kind in ("gguf", "hf"):
+        if provider_class(ref.kind).model_is_path:
             shown = target if target in config.aliases else f"{ref.provider}:{display_path(ref.model)}"
             try:
                 rows.append(_local_info(alias, ref, shown))
@@ -112,18 +112,18 @@ def aliases(config: Config) -> list[ModelInfo]:
     return rows
 
 
-def hf_cache_ggufs() -> list[tuple[str, Path]]:
-    """(name as typed after gguf:, file) for each GGUF file in the local Hugging Face cache."""
-    return cached_files(".gguf")
+def found_models() -> list[ModelInfo]:
+    """The models built-in backends find on their own (GGUF files in the Hugging Face cache), each
+    read from its file."""
+    from llmctl.providers.plugins import builtin_names
 
-
-def cached_ggufs() -> list[ModelInfo]:
     rows = []
-    for name, _ in hf_cache_ggufs():
-        try:
-            rows.append(_local_info(f"gguf:{name}", resolve_model(f"gguf:{name}"), None))
-        except LlmctlError:
-            rows.append(ModelInfo(model=f"gguf:{name}", provider="gguf"))
+    for kind in builtin_names():
+        for name in provider_class(kind).listed_models():
+            try:
+                rows.append(_local_info(f"{kind}:{name}", resolve_model(f"{kind}:{name}"), None))
+            except LlmctlError:
+                rows.append(ModelInfo(model=f"{kind}:{name}", provider=kind))
     return rows
 
 
@@ -134,18 +134,19 @@ def served_models(config: Config, profile: str, options: dict[str, Any] | None =
     from llmctl.providers.hosted import HostedProvider
     from llmctl.providers.options import build_options
 
+    compatible = profile_kind(config)
     settings = _provider_settings(config, profile)
-    if settings is None or settings.get("kind", profile) != "openai":
+    if settings is None or settings.get("kind", profile) != compatible:
         known = sorted(name for name in {**config.providers, **config.profiles}
-                       if (_provider_settings(config, name) or {}).get("kind", name) == "openai")
+                       if (_provider_settings(config, name) or {}).get("kind", name) == compatible)
         raise UsageError(f"--from needs an OpenAI-compatible provider or profile, not {profile!r}; "
                          f"known: {', '.join(known)}")
     if "profile" in settings:
         settings["custom_endpoint"] = True
-    typed = build_options("openai", settings, options or {}, label=f"{profile}:")
-    provider = provider_class("openai")(typed)
+    typed = build_options(compatible, settings, options or {}, label=f"{profile}:")
+    provider = provider_class(compatible)(typed)
     assert isinstance(provider, HostedProvider)
-    ref = ModelRef(profile, "openai", "", f"{profile}:", {}, settings)
+    ref = ModelRef(profile, compatible, "", f"{profile}:", {}, settings)
     credentials = provider.credentials()
     url = provider.base_url.rstrip("/") + "/models"
     # The same key guard as every call: the key goes only to the host it belongs to.

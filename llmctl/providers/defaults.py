@@ -7,23 +7,17 @@ from typing import Any
 
 from llmctl.providers.base import CompletionRequest, ModelRef, Provider
 
-#: Request fields a model's settings may give a default for, and the type each must have.
-SAMPLING_FIELDS: dict[str, type | tuple[type, ...]] = {
-    "temperature": (int, float), "top_p": (int, float), "top_k": int, "repeat_penalty": (int, float),
-    "max_tokens": int,
-}
+#: Request fields a model's settings may give a default for (typed in options.ModelSettings).
+SAMPLING_FIELDS = ("temperature", "top_p", "top_k", "repeat_penalty", "max_tokens")
 
 
 def alias_settings(ref: ModelRef) -> dict[str, Any]:
     """What a model's own table (`[models.PROVIDER."NAME"]`) sets: its system prompt and sampling defaults."""
-    found: dict[str, Any] = {}
-    for name, kind in SAMPLING_FIELDS.items():
-        value = ref.spec.get(name)
-        if isinstance(value, kind) and not isinstance(value, bool):
-            found[name] = value
-    system = ref.spec.get("system")
-    if isinstance(system, str) and system:
-        found["system"] = system
+    facts = ref.facts
+    found: dict[str, Any] = {name: getattr(facts, name) for name in SAMPLING_FIELDS
+                             if getattr(facts, name) is not None}
+    if facts.system:
+        found["system"] = facts.system
     return found
 
 

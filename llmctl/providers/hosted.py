@@ -75,6 +75,12 @@ class HostedProvider(Provider):
 
     options: HostedOptions
 
+    @classmethod
+    def option_model(cls) -> type[HostedOptions]:
+        from llmctl.providers.options import HostedOptions
+
+        return HostedOptions
+
     def __init__(self, options: HostedOptions | Mapping[str, Any] | None = None) -> None:
         super().__init__(options)
         self._client: Any = None
@@ -179,8 +185,8 @@ class HostedProvider(Provider):
         """Refuse what the API would reject or ignore, before anything is sent."""
         if not request.prompt.strip() and not request.history:
             raise InputError("empty prompt")
-        max_output = ref.spec.get("max_output")
-        if request.max_tokens is not None and isinstance(max_output, int) and request.max_tokens > max_output:
+        max_output = ref.facts.max_output
+        if request.max_tokens is not None and max_output is not None and request.max_tokens > max_output:
             raise UsageError(f"--max-tokens {request.max_tokens} is more than {ref.label} can write ({max_output})")
         low, high = self.temperature_range
         if request.temperature is not None and not low <= request.temperature <= high:
@@ -196,11 +202,11 @@ class HostedProvider(Provider):
         if request.dimensions is not None:
             if request.dimensions < 1:
                 raise UsageError(f"--dimensions must be at least 1, not {request.dimensions}")
-            if not ref.spec.get("variable_dimensions") and not self.custom_endpoint:
-                raise UsageError(f"{ref.label} has a fixed size ({ref.spec.get('dimensions', '?')} dimensions); "
+            if not ref.facts.variable_dimensions and not self.custom_endpoint:
+                raise UsageError(f"{ref.label} has a fixed size ({ref.facts.dimensions or '?'} dimensions); "
                                  "--dimensions works only with models that can shorten their vectors")
-            full = ref.spec.get("dimensions")
-            if isinstance(full, int) and request.dimensions > full:
+            full = ref.facts.dimensions
+            if full is not None and request.dimensions > full:
                 raise UsageError(f"--dimensions {request.dimensions} is more than {ref.label} has ({full})")
 
     # ------------------------------------------------------------------ usage

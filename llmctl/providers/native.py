@@ -182,9 +182,9 @@ class NativeProvider(HostedProvider):
         return CountOnlyTokenizer(self.count_endpoint_name, lambda text: self.count_text(ref, text), ref.label,
                                   self.vendor, estimated=False)
 
-    def count_request(self, ref: ModelRef, request: CompletionRequest) -> int | None:
+    def count_request(self, ref: ModelRef, request: CompletionRequest) -> int:
         if not self.can_count():
-            return None
+            return super().count_request(ref, request)  # the message texts, estimated
         return self.count_messages(ref, request)
 
     #: what a count from the endpoint says it came from (`tokenize --json` shows it as the tokenizer)

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from llmctl.core.errors import ConfigError, UsageError
 
 #: Keys of a `[providers.*]`/`[profiles.*]` table that pick the backend rather than configure it.
-RESOLUTION_KEYS = frozenset({"kind", "prefixes"})
+RESOLUTION_KEYS = frozenset({"kind", "prefixes", "serves_profiles"})
 
 
 def flag_of(name: str) -> str:
@@ -90,7 +90,7 @@ class HostedOptions(BackendOptions):
     profile_base_url: str | None = None
     #: a profile's tokenizer for usage a server does not report ("hf:PATH", "gguf:PATH")
     tokenizer: str | None = None
-    #: a profile's price table ("openai" for a proxy of OpenAI itself)
+    #: a profile's price table (the provider's own name for a proxy of that provider)
     prices: str | None = None
     custom_endpoint: bool = False
     # test and library seams: an httpx transport, the backoff base in seconds, a trace sink
@@ -143,19 +143,13 @@ class ModelSettings(SamplingOptions):
     family: str | None = None
 
 
-#: The options model of each backend kind; a kind missing here takes only the common fields.
-OPTIONS_BY_KIND: dict[str, type[BackendOptions]] = {
-    "gguf": GGUFOptions,
-    "hf": HFOptions,
-    "openai": HostedOptions,
-    "mistral": HostedOptions,
-    "anthropic": HostedOptions,
-    "gemini": HostedOptions,
-}
-
-
 def options_class(kind: str) -> type[BackendOptions]:
-    return OPTIONS_BY_KIND.get(kind, BackendOptions)
+    """The options model the backend `kind` declares (`Provider.option_model`); the common fields for
+    a kind no provider registers."""
+    from llmctl.providers.registry import find_provider_class
+
+    cls = find_provider_class(kind)
+    return cls.option_model() if cls is not None else BackendOptions
 
 
 def _expected(error: Mapping[str, Any]) -> str:

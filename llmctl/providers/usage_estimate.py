@@ -1,9 +1,10 @@
 """Usage a server did not report, counted here: with the served model's tokenizer when known, else o200k.
 
 A profile may name the tokenizer of the model its server runs (`tokenizer = "hf:PATH"` or
-`"gguf:PATH"`, or a local alias such as `"gguf:smollm2"`); the prompt is then counted as that
-model's chat template lays it out. Without one, OpenAI's o200k_base counts the texts, with the
-framing OpenAI documents for its chat models (3 tokens per message, 3 more to start the reply).
+`"gguf:PATH"`, or a local alias such as `"gguf:smollm2"`: any backend whose models are local
+paths); the prompt is then counted as that model's chat template lays it out. Without one,
+OpenAI's o200k_base counts the texts, with the framing OpenAI documents for its chat models (kept
+in llmctl.providers.openai.tokens: 3 tokens per message, 3 more to start the reply).
 Every estimate names what counted it.
 """
 
@@ -16,12 +17,6 @@ from typing import Any
 from llmctl.core.errors import ConfigError, LlmctlError
 from llmctl.core.usage import Usage
 from llmctl.providers.base import ModelRef
-
-#: OpenAI's documented chat framing: every message costs 3 tokens beyond its texts, the reply 3.
-TOKENS_PER_MESSAGE = 3
-REPLY_PRIMER = 3
-FALLBACK_ENCODING = "o200k_base"
-TOKENIZER_KINDS = ("hf", "gguf")
 
 
 @dataclass
@@ -36,8 +31,9 @@ class Estimator:
         templated = self.count_chat(messages)
         if templated is not None:
             return templated
-        framed = sum(TOKENS_PER_MESSAGE + self.count(m["role"]) + self.count(m["content"]) for m in messages)
-        return framed + REPLY_PRIMER
+        from llmctl.providers.openai.tokens import framed_chat_tokens
+
+        return framed_chat_tokens(self.count, messages)
 
     def completion_usage(self, messages: list[dict[str, str]], text: str) -> Usage:
         return Usage(self.prompt_tokens(messages), self.count(text), estimated=True, tokenizer=self.name)
@@ -57,23 +53,27 @@ def named_tokenizer_ref(settings: dict[str, Any]) -> ModelRef | None:
     if value is None:
         return None
     where = _where(settings)
+    from llmctl.providers.registry import find_provider_class, resolve_model
+
     kind = value.partition(":")[0] if isinstance(value, str) else ""
-    if kind not in TOKENIZER_KINDS or not value.partition(":")[2]:
+    try:
+        cls = find_provider_class(kind) if kind.isidentifier() else None
+    except LlmctlError:
+        cls = None
+    if cls is None or not cls.model_is_path or not value.partition(":")[2]:
         raise ConfigError(f"{where} names tokenizer {value!r}, which llmctl does not know; "
                           "name one as hf:PATH or gguf:PATH (or a local alias such as gguf:smollm2)")
-    from llmctl.providers.registry import resolve_model
-
     try:
         ref = resolve_model(value)
     except LlmctlError as exc:
         raise ConfigError(f"{where} names tokenizer {value!r}, which cannot be found: {exc.message}") from None
-    if ref.kind not in TOKENIZER_KINDS:
-        raise ConfigError(f"{where} names tokenizer {value!r}, which is not an hf or gguf model")
-    if kind == "gguf":
-        from pathlib import Path
+    resolved = find_provider_class(ref.kind)
+    if resolved is None or not resolved.model_is_path:
+        raise ConfigError(f"{where} names tokenizer {value!r}, which is not a local model")
+    from pathlib import Path
 
-        if not Path(ref.model).is_file():
-            raise ConfigError(f"{where} names tokenizer {value!r}, but {ref.model} is not a file")
+    if not Path(ref.model).exists():
+        raise ConfigError(f"{where} names tokenizer {value!r}, but {ref.model} is not a file")
     return ref
 
 
@@ -93,7 +93,7 @@ def estimator_for(ref: ModelRef, own: Callable[[], Any], *, custom_endpoint: boo
         return Estimator(str(ref.settings["tokenizer"]), tok.count,
                          lambda messages: local.count_chat(named, messages))
     if custom_endpoint:
-        from llmctl.providers.openai.tokens import tokenizer_for_encoding
+        from llmctl.providers.openai.tokens import FALLBACK_ENCODING, tokenizer_for_encoding
 
         tok = tokenizer_for_encoding(FALLBACK_ENCODING)
         return Estimator(tok.name, tok.count, lambda messages: None)

@@ -55,13 +55,13 @@ def resolve_source(name: str) -> Path:
     path = Path(name).expanduser()
     if path.exists():
         return path
-    from llmctl.providers.registry import expand_local_path, resolve_model
+    from llmctl.providers.registry import expand_local_path, provider_class, resolve_model
 
     try:
         ref = resolve_model(name)
     except UsageError:
         raise UsageError(f"{name}: no such file or folder, and not a local model name") from None
-    if ref.kind not in ("gguf", "hf"):
+    if not provider_class(ref.kind).quantizable:
         raise UsageError(f"{name}: is a {ref.provider} model; quantize needs a local GGUF file or HF folder")
     resolved = expand_local_path(ref.model)
     if not resolved.exists():

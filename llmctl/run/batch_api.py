@@ -63,13 +63,14 @@ class BatchClient:
     """One provider's batch endpoints, over the same HTTP client, key and retries as its live calls."""
 
     def __init__(self, ref: ModelRef, provider: Provider) -> None:
-        if ref.kind not in ("openai", "mistral"):
-            raise UsageError(f"--batch-api works with OpenAI and Mistral models, not {ref.label}")
+        found = provider.batch_format()
+        if found is None:
+            raise UsageError(f"--batch-api works with models whose provider has a batch API, not {ref.label}")
         from llmctl.core.http import client_options, make_client
 
         self.ref = ref
         self.provider = provider
-        self.kind = ref.kind
+        self.format = found
         creds = provider.credentials()  # type: ignore[attr-defined]
         base = str(provider.base_url).rstrip("/")  # type: ignore[attr-defined]
         self.base = base if base.endswith("/v1") else base + "/v1"
@@ -113,27 +114,18 @@ class BatchClient:
 
     # ------------------------------------------------------------------ requests
     def _paths(self) -> tuple[str, str]:
-        return ("/batches", "/batches/{id}") if self.kind == "openai" else ("/batch/jobs", "/batch/jobs/{id}")
+        return self.format.collection, self.format.item
 
     def submit(self, job: Job, items: Sequence[InputItem]) -> BatchInfo:
         endpoint = "/v1/embeddings" if isinstance(job, EmbedJob) else "/v1/chat/completions"
         lines = []
         for index, item in enumerate(items):
             body = request_body(self.ref, self.provider, job, item.text)
-            line: dict[str, Any] = {"custom_id": str(index), "body": body}
-            if self.kind == "openai":
-                line.update(method="POST", url=endpoint)
-            lines.append(json.dumps(line, ensure_ascii=False))
+            lines.append(json.dumps(self.format.line(str(index), body, endpoint), ensure_ascii=False))
         content = ("\n".join(lines) + "\n").encode("utf-8")
         uploaded = self._json("POST", "/files", data={"purpose": "batch"},
                               files={"file": ("llmctl-batch.jsonl", content, "application/jsonl")})
-        create: dict[str, Any]
-        if self.kind == "openai":
-            create = {"input_file_id": uploaded["id"], "endpoint": endpoint, "completion_window": "24h",
-                      "metadata": {"llmctl_command": job.command}}
-        else:
-            create = {"input_files": [uploaded["id"]], "endpoint": endpoint, "model": self.ref.model,
-                      "metadata": {"llmctl_command": job.command}}
+        create = self.format.create(uploaded["id"], endpoint, self.ref.model, job.command)
         try:
             created = self._json("POST", self._paths()[0], json=create)
         except ProviderError as exc:
@@ -157,12 +149,10 @@ class BatchClient:
 
     def find_by_input_file(self, file_id: str) -> BatchInfo | None:
         """The newest batch made from this uploaded file, from the provider's list (newest first)."""
-        params = {"limit": 100} if self.kind == "openai" else {"page_size": 100}
-        for raw in self._json("GET", self._paths()[0], params=params).get("data") or []:
+        for raw in self._json("GET", self._paths()[0], params=self.format.list_params).get("data") or []:
             if not isinstance(raw, dict):
                 continue
-            inputs = [raw.get("input_file_id")] if self.kind == "openai" else list(raw.get("input_files") or [])
-            if file_id in inputs:
+            if file_id in self.format.input_files(raw):
                 return self._info(raw)
         return None
 
@@ -197,14 +187,9 @@ class BatchClient:
             raise ProviderError(f"{self.ref.label} batch API answered with batch id {shown}, which is not a "
                                 "plain name (letters, digits, - and _); it is not used")
         status = str(raw.get("status", ""))
-        if self.kind == "openai":
-            counts = raw.get("request_counts") or {}
-            return BatchInfo(raw["id"], STATUS.get(status, status), counts.get("total", 0),
-                             counts.get("completed", 0), counts.get("failed", 0), raw.get("output_file_id"),
-                             raw.get("error_file_id"), status)
-        return BatchInfo(raw["id"], STATUS.get(status, status), raw.get("total_requests", 0),
-                         raw.get("succeeded_requests", 0), raw.get("failed_requests", 0), raw.get("output_file"),
-                         raw.get("error_file"), status)
+        counts = self.format.counts(raw)
+        return BatchInfo(raw["id"], STATUS.get(status, status), counts.total, counts.completed, counts.failed,
+                         counts.output_file, counts.error_file, status)
 
     def wait(self, batch_id: str, interval: float, on_status: Callable[[BatchInfo], None]) -> BatchInfo:
         while True:
@@ -231,17 +216,10 @@ def request_body(ref: ModelRef, provider: Provider, job: Job, text: str) -> dict
     request = job.request_for(ref, provider, text, False)
     if request.top_k is not None or request.repeat_penalty is not None:
         raise UsageError(f"--top-k and --repeat-penalty are not supported by the {ref.provider} batch API")
-    body = {"model": ref.model, "messages": request.messages()}
-    if request.max_tokens is not None:
-        body["max_completion_tokens" if ref.kind == "openai" else "max_tokens"] = request.max_tokens
-    for key, value in (("temperature", request.temperature), ("top_p", request.top_p)):
-        if value is not None:
-            body[key] = value
-    if request.seed is not None:
-        body["seed" if ref.kind == "openai" else "random_seed"] = request.seed
-    if request.stop:
-        body["stop"] = list(request.stop)
-    return body
+    found = provider.batch_format()
+    if found is None:
+        raise UsageError(f"--batch-api: the {ref.provider} provider has no batch API")
+    return found.chat_body(ref, request)
 
 
 # ---------------------------------------------------------------------- the local registry

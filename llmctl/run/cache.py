@@ -26,8 +26,6 @@ from llmctl.providers.base import ModelRef
 from llmctl.run.store import open_store
 
 DEFAULT_MAX_MB = 512
-#: model kinds whose models are files on this machine (their files are part of a cache key)
-LOCAL_KINDS = frozenset({"gguf", "hf"})
 #: how many stores between two size checks
 TRIM_EVERY = 200
 
@@ -36,7 +34,9 @@ def model_fingerprint(ref: ModelRef) -> str | None:
     """Size and modification time of a local model's file, or of every file directly in its folder
     (where HF keeps config, weights and tokenizer); None for an API model or a name that is no
     local path (a hub id)."""
-    if ref.kind not in LOCAL_KINDS:
+    from llmctl.providers.registry import provider_class
+
+    if not provider_class(ref.kind).model_is_path:  # its files are part of the key
         return None
     try:
         found = os.stat(ref.model)

@@ -144,7 +144,7 @@ def estimate_run(job: Job, targets: Sequence[Target], items: Sequence[InputItem]
             cost_in += low
             cost_max += high
             count += 1
-        window = ref.context_window or getattr(tokenizer, "context_window", None)
+        window = ref.context_window or tokenizer.context_window
         estimates.append(ModelEstimate(ref.label, count, tokens_in, tokens_out, largest, window, probe.local,
                                        probe.currency, probe.price_as_of, cost_in, cost_max, retry_in, retry_out,
                                        0 if probe.local else unbounded, attached))

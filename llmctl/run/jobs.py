@@ -131,14 +131,9 @@ class CompleteJob(Job):
         return {**request, **self.features.settings()}
 
     def check(self, ref: ModelRef, provider: Provider) -> str:
-        from llmctl.providers.registry import PROVIDER_KINDS, provider_class
-
         provider.require(ref, self.capability)
-        if self.features.tools:
-            kinds = [kind for kind in PROVIDER_KINDS if kind != ref.kind and provider_class(kind).tool_calling]
-            self.features.check(ref, provider, kinds)
-        else:
-            self.features.check(ref, provider, [])
+        refused = self.features.tools and not provider.supports_tools(ref)
+        self.features.check(ref, provider, _tool_backends(ref.kind) if refused else [])
         return self.capability
 
     def cacheable(self) -> bool:
@@ -214,22 +209,19 @@ class CompleteJob(Job):
                        rounds=rounds if len(rounds) > 1 else [])
 
     def estimate(self, ref: ModelRef, provider: Provider, tokenizer: Tokenizer, text: str) -> Estimate:
-        from llmctl.run.chat_tokens import chat_input_tokens
-
         request = self.request_for(ref, provider, text, False)
-        limit = ref.spec.get("max_output")
-        window = ref.context_window or getattr(tokenizer, "context_window", None)
-        ceiling = self.template.max_tokens or (int(limit) if isinstance(limit, int) else 0)
+        window = ref.context_window or tokenizer.context_window
+        ceiling = self.template.max_tokens or ref.facts.max_output or 0
         if not ceiling and window:
             ceiling = window
-        inputs = chat_input_tokens(ref, provider, tokenizer, request)
+        inputs = provider.count_request(ref, request)
         if self.template.max_tokens is None and window:
             # Without --max-tokens the answer may run to the output limit or the end of the window.
             ceiling = min(ceiling, max(window - inputs, 0))
         if not ceiling and request.max_tokens is not None:
             # No limit known but a default cap from the model's settings (an alias's max_tokens): that is sent.
             ceiling = request.max_tokens
-        bounded = request.max_tokens is not None or isinstance(limit, int) or bool(window)
+        bounded = request.max_tokens is not None or ref.facts.max_output is not None or bool(window)
         attached = self._attachment_tokens(ref)
         inputs += attached
         # The schema and the tools' descriptions travel with the request, and are read as input.
@@ -256,8 +248,24 @@ class CompleteJob(Job):
         total = 0
         for attachment in self.features.attachments:
             if attachment.kind == "image":
-                total += image_tokens(ref.spec.get("image_tokens"), attachment.width, attachment.height) or 0
+                total += image_tokens(ref.facts.image_tokens, attachment.width, attachment.height) or 0
         return total
+
+
+def _tool_backends(but: str) -> list[str]:
+    """The installed backends that call tools (for the error naming them), a plugin that fails to load aside."""
+    from llmctl.core.errors import LlmctlError
+    from llmctl.providers.registry import find_provider_class, known_kinds
+
+    found = []
+    for kind in known_kinds():
+        try:
+            cls = find_provider_class(kind)
+        except LlmctlError:
+            continue
+        if kind != but and cls is not None and cls.tool_calling:
+            found.append(kind)
+    return found
 
 
 def _sum(rounds: Sequence[Usage]) -> Usage:

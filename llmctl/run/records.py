@@ -13,11 +13,12 @@ from llmctl.core.errors import LlmctlError, ProviderError
 from llmctl.core.pricing import PriceTable
 from llmctl.core.usage import LOCAL_COST, Cost, Usage
 from llmctl.providers.base import ModelRef, Provider
+from llmctl.providers.registry import provider_class
 
 
 def price(ref: ModelRef, provider: Provider | None, usage: Usage, *, batch: bool = False) -> Cost:
     """What `usage` costs on this model; local models cost 0, an unknown price is None."""
-    if (provider is not None and provider.local) or ref.kind in ("gguf", "hf"):
+    if (provider if provider is not None else provider_class(ref.kind)).local:
         return LOCAL_COST
     # cost_for: a custom endpoint is unpriced unless its profile names a price table.
     return PriceTable(get_config()).cost_for(ref.provider, ref.model, ref.settings, usage, batch=batch)

@@ -25,7 +25,7 @@ class TokenCount:
 
     @property
     def context_window(self) -> int | None:
-        return self.ref.context_window or getattr(self.tokenizer, "context_window", None)
+        return self.ref.context_window or self.tokenizer.context_window
 
     def to_json(self) -> dict[str, Any]:
         return {"model": self.ref.label, "tokens": self.tokens,

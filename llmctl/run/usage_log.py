@@ -108,8 +108,10 @@ class UsageLog:
                 self._warn(f"the usage log {self.path} is unusable; the exchange is not stored")
             return
         total = cost.total if cost is not None else Decimal(0) if cache_hit or error_type else None
+        from llmctl.providers.registry import provider_class
+
         # A local model is logged by the name the user knows it by, not its file path.
-        model = ref.label.split(":", 1)[1] if ref.kind in ("gguf", "hf") else ref.model
+        model = ref.label.split(":", 1)[1] if provider_class(ref.kind).model_is_path else ref.model
         row = (_now(), command, ref.provider, model,
                usage.input_tokens if usage else 0, usage.output_tokens if usage else 0,
                usage.cached_input_tokens if usage else 0, None if total is None else str(total),

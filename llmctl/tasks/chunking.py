@@ -18,15 +18,9 @@ DEFAULT_WINDOW = 8192
 
 
 def context_window(provider: Provider, ref: ModelRef) -> int:
-    """How many tokens the model reads at once: --n-ctx for GGUF, the position table for HF, the configs else."""
-    n_ctx = getattr(provider, "n_ctx", None)
-    if callable(n_ctx):
-        return int(n_ctx(ref))
-    folder = getattr(provider, "folder", None)
-    if callable(folder):
-        found = folder(ref).max_positions
-        return int(found) if found else 512
-    return ref.context_window or DEFAULT_WINDOW
+    """How many tokens the model reads at once, as its provider opens it (`Provider.usable_context`:
+    --n-ctx for a GGUF file, say); the configs' window, else DEFAULT_WINDOW, where it says none."""
+    return provider.usable_context(ref) or ref.context_window or DEFAULT_WINDOW
 
 
 def _pieces(text: str, start: int, end: int, pattern: re.Pattern[str]) -> list[tuple[int, int]]:

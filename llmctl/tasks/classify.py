@@ -48,8 +48,7 @@ class ClassifySpec:
 
 def head_of(provider: Provider, ref: ModelRef) -> str | None:
     """The HF task head the model has, if any ('sequence-classification', 'nli', 'token-classification')."""
-    head = getattr(provider, "head", None)
-    return head(ref) if callable(head) else None
+    return provider.head(ref)
 
 
 def check(provider: Provider, ref: ModelRef, spec: ClassifySpec) -> str:
@@ -322,8 +321,7 @@ class ClassifyJob(TaskJob):
         if method in ("generate", "scores"):
             provider.require(ref, COMPLETE)
             return COMPLETE
-        head = getattr(provider, "head", None)
-        return str(head(ref)) if callable(head) else COMPLETE
+        return provider.head(ref) or COMPLETE
 
     def _on_head(self, ref: ModelRef, provider: Provider) -> bool:
         return check(provider, ref, self.spec) == "head"

@@ -31,10 +31,9 @@ def outcome_of(result: TaskResult) -> Outcome:
 
 def _output_ceiling(ref: ModelRef, tokenizer: Tokenizer, inputs: int) -> int:
     """The most an uncapped answer may take: the model's output limit, else what is left of the window."""
-    limit = ref.spec.get("max_output")
-    if isinstance(limit, int):
-        return limit
-    window = ref.context_window or getattr(tokenizer, "context_window", None)
+    if ref.facts.max_output is not None:
+        return ref.facts.max_output
+    window = ref.context_window or tokenizer.context_window
     return max(int(window) - inputs, 0) if window else 0
 
 
@@ -43,18 +42,16 @@ def count_requests(ref: ModelRef, provider: Provider, tokenizer: Tokenizer,
     """Input and output bounds of `calls` ((request, tokens carried in from earlier answers)); a call
     flagged in `retried` may be sent a second time, which counts in the retry bounds: its prompt
     and answer as history, the validation problem, and another answer."""
-    from llmctl.run.chat_tokens import chat_input_tokens
-
     tokens_in = tokens_out = largest = retry_in = retry_out = 0
     for number, (request, carried) in enumerate(calls):
-        inputs = chat_input_tokens(ref, provider, tokenizer, request) + carried
+        inputs = provider.count_request(ref, request) + carried
         tokens_in += inputs
         largest = max(largest, inputs)
         answer = request.max_tokens if request.max_tokens is not None else _output_ceiling(ref, tokenizer, inputs)
         tokens_out += answer
         if number < len(retried) and retried[number]:
             again = retry_request(request, "", "")
-            again_in = chat_input_tokens(ref, provider, tokenizer, again) + carried + answer + PROBLEM_TOKENS_AT_MOST
+            again_in = provider.count_request(ref, again) + carried + answer + PROBLEM_TOKENS_AT_MOST
             retry_in += again_in
             retry_out += request.max_tokens if request.max_tokens is not None else \
                 _output_ceiling(ref, tokenizer, again_in)

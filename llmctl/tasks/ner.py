@@ -171,8 +171,7 @@ def planned_requests(provider: Provider, ref: ModelRef, text: str, spec: NerSpec
                      count: Callable[[str], int] | None = None) -> list[CompletionRequest]:
     """The first request `ner` sends for each chunk of `text` (what --estimate counts); none on a head."""
     spec.check()
-    head = getattr(provider, "head", None)
-    if callable(head) and head(ref) == "token-classification":
+    if provider.head(ref) == "token-classification":
         return []
     types = spec.types or CONLL_TYPES
     answer = _answer_model(types, provider.local)
@@ -188,8 +187,7 @@ def planned_requests(provider: Provider, ref: ModelRef, text: str, spec: NerSpec
 def ner(provider: Provider, ref: ModelRef, text: str, spec: NerSpec) -> TaskResult:
     """Entities of one text as {text, type, start, end}, offsets into `text`; `dropped` counts inventions."""
     spec.check()
-    head = getattr(provider, "head", None)
-    if callable(head) and head(ref) == "token-classification":
+    if provider.head(ref) == "token-classification":
         return _head_entities(provider, ref, text, spec)
     warn_unfit(provider, ref, "ner")
     types = spec.types or CONLL_TYPES
@@ -234,8 +232,7 @@ class NerJob(TaskJob):
         return {"types": self.spec.types, "request": template_settings(self.spec.template)}
 
     def check(self, ref: ModelRef, provider: Provider) -> str:
-        head = getattr(provider, "head", None)
-        if callable(head) and head(ref) == "token-classification":
+        if provider.head(ref) == "token-classification":
             return "token-classification"
         provider.require(ref, COMPLETE)
         return COMPLETE

@@ -68,8 +68,7 @@ class SummarySpec:
 
 def is_seq2seq(provider: Provider, ref: ModelRef) -> bool:
     """An encoder-decoder summariser (BART, T5): it reads the text itself, not an instruction."""
-    folder = getattr(provider, "folder", None)
-    return bool(callable(folder) and folder(ref).is_encoder_decoder)
+    return provider.encoder_decoder(ref) is not None
 
 
 class _Run:
@@ -82,8 +81,7 @@ class _Run:
         self.finish: str | None = None
         self.count = provider.tokenizer(ref).count
         self.seq2seq = is_seq2seq(provider, ref)
-        folder = getattr(provider, "folder", None)
-        self.t5 = self.seq2seq and callable(folder) and folder(ref).model_type in ("t5", "mt5")
+        self.t5 = provider.encoder_decoder(ref) in ("t5", "mt5")
 
     def ask(self, instruction: str, text: str, final: bool) -> str:
         if self.seq2seq:

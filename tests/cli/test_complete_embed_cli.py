@@ -24,7 +24,7 @@ from llmctl.providers.base import (
     Provider,
     Tokenizer,
 )
-from llmctl.providers.options import OPTIONS_BY_KIND, HostedOptions
+from llmctl.providers.options import HostedOptions
 
 runner = CliRunner()
 
@@ -33,6 +33,7 @@ class ScriptedProvider(Provider):
     """Answers `upper(prompt)`; a prompt containing FAIL raises; vectors come from letter counts."""
 
     kind = "scripted"
+    options_model = HostedOptions
     requests: list[CompletionRequest] = []
 
     def tokenizer(self, ref: ModelRef) -> Tokenizer:
@@ -66,7 +67,6 @@ class ScriptedProvider(Provider):
 def scripted_backend(monkeypatch: pytest.MonkeyPatch, user_config) -> None:
     monkeypatch.setitem(registry.PROVIDER_KINDS, "scripted", f"{__name__}:ScriptedProvider")
     # The scripted backend stands in for an API: it takes the hosted options (--timeout, --concurrency).
-    monkeypatch.setitem(OPTIONS_BY_KIND, "scripted", HostedOptions)
     user_config(
         '[providers.scripted]\nkind = "scripted"\n\n'
         '[models.scripted."chat-1"]\ncontext_window = 100\ncapabilities = ["complete", "tokenize"]\n\n'

@@ -49,8 +49,8 @@ def test_help_shows_choices_and_defaults() -> None:
     for args in (["--help"], ["models", "--help"], ["embed", "--help"]):
         assert "--format <table|tsv>" in runner.invoke(app, args).stdout
     text = " ".join(runner.invoke(app, ["complete", "--help"]).stdout.split())
-    assert f"[openai, mistral, anthropic, gemini; default: {DEFAULT_TIMEOUT:g}]" in text
-    assert f"[openai, mistral, anthropic, gemini; default: {DEFAULT_MAX_RETRIES}]" in text
+    assert f"[anthropic, gemini, mistral, openai; default: {DEFAULT_TIMEOUT:g}]" in text
+    assert f"[anthropic, gemini, mistral, openai; default: {DEFAULT_MAX_RETRIES}]" in text
     assert "a local GGUF model stops at 512" in text
     bad = runner.invoke(app, ["models", "--format", "html"])
     assert bad.exit_code == 2 and "'html' is not one of 'table', 'tsv'" in bad.stderr

@@ -16,7 +16,7 @@ from llmctl.core.usage import Usage
 from llmctl.providers import registry
 from llmctl.providers.base import Completion, CompletionRequest, ModelRef, Provider, Tokenizer
 from llmctl.providers.openai.vocab import tiktoken_encoding
-from llmctl.providers.options import OPTIONS_BY_KIND, HostedOptions
+from llmctl.providers.options import HostedOptions
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,6 +28,7 @@ def run(*args: str, input: str | bytes | None = None):
 
 class EchoProvider(Provider):
     kind = "echo"
+    options_model = HostedOptions
     requests: list[CompletionRequest] = []
 
     def tokenizer(self, ref: ModelRef) -> Tokenizer:
@@ -41,7 +42,6 @@ class EchoProvider(Provider):
 @pytest.fixture
 def echo(monkeypatch: pytest.MonkeyPatch, user_config) -> type[EchoProvider]:
     monkeypatch.setitem(registry.PROVIDER_KINDS, "echo", f"{__name__}:EchoProvider")
-    monkeypatch.setitem(OPTIONS_BY_KIND, "echo", HostedOptions)
     user_config('[providers.echo]\nkind = "echo"\n\n'
                 '[models.echo."e-1"]\ncontext_window = 100\ncapabilities = ["complete", "tokenize"]\n')
     EchoProvider.requests = []

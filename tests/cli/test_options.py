@@ -11,7 +11,7 @@ from llmctl.core.errors import UsageError
 from llmctl.core.usage import Usage
 from llmctl.providers import registry
 from llmctl.providers.base import Completion, CompletionRequest, ModelRef, Provider, Tokenizer
-from llmctl.providers.options import OPTIONS_BY_KIND, GGUFOptions, HFOptions, HostedOptions, SamplingOptions
+from llmctl.providers.options import GGUFOptions, HFOptions, HostedOptions, SamplingOptions
 
 runner = CliRunner()
 
@@ -27,6 +27,7 @@ class RecordingProvider(Provider):
     """An API-like backend that echoes the prompt and keeps every request it was sent."""
 
     kind = "recording"
+    options_model = HostedOptions
     requests: list[CompletionRequest] = []
 
     def tokenizer(self, ref: ModelRef) -> Tokenizer:
@@ -40,7 +41,6 @@ class RecordingProvider(Provider):
 @pytest.fixture
 def recording(monkeypatch: pytest.MonkeyPatch, user_config) -> type[RecordingProvider]:
     monkeypatch.setitem(registry.PROVIDER_KINDS, "recording", f"{__name__}:RecordingProvider")
-    monkeypatch.setitem(OPTIONS_BY_KIND, "recording", HostedOptions)
     user_config('[providers.recording]\nkind = "recording"\n\n'
                 '[models.recording."chat-1"]\ncontext_window = 100\ncapabilities = ["complete", "tokenize"]\n')
     RecordingProvider.requests = []
@@ -162,9 +162,9 @@ def test_help_shows_defaults_and_backends_from_the_models() -> None:
     text = " ".join(result.stdout.split())
     timeout = HostedOptions.model_fields["timeout"].default
     retries = HostedOptions.model_fields["max_retries"].default
-    assert (f"Seconds to wait for a response (connecting: 5 s). [openai, mistral, anthropic, gemini; default: "
+    assert (f"Seconds to wait for a response (connecting: 5 s). [anthropic, gemini, mistral, openai; default: "
             f"{timeout:g}]") in text
-    assert f"[openai, mistral, anthropic, gemini; default: {retries}]" in text
+    assert f"[anthropic, gemini, mistral, openai; default: {retries}]" in text
     assert f"[hf; default: {HFOptions.model_fields['device'].default}]" in text
     assert "Layers to put on the GPU (-1: all). [gguf; default: 0]" in text
     assert "Nucleus sampling mass, in (0, 1]. [default: the model's own]" in text

@@ -102,8 +102,8 @@ def test_a_tool_file_that_fails_to_import_is_exit_2_before_any_call(chat_script:
 def test_tools_on_a_backend_without_them_name_those_that_have_them(smollm2_hf_dir: Path) -> None:
     result = run_cli("complete", "-m", f"hf:{smollm2_hf_dir}", "-T", "calc", "2+2?")
     assert result.exit_code == 2
-    assert result.stderr.strip() == (f"llmctl: error: hf:{smollm2_hf_dir} cannot call tools; tools work with openai, "
-                                     "mistral, gguf models (OpenAI-compatible servers through a profile or "
+    assert result.stderr.strip() == (f"llmctl: error: hf:{smollm2_hf_dir} cannot call tools; tools work with gguf, "
+                                     "mistral, openai models (OpenAI-compatible servers through a profile or "
                                      "--base-url)")
 
 

@@ -9,19 +9,21 @@ from typing import Any
 
 import pytest
 
+SUPPORT = Path(__file__).parents[1] / "support"
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(SUPPORT))
 sys.path.insert(0, str(Path(__file__).parents[1] / "api"))
 
 from scripted_run import CONFIG, ScriptedProvider, slow_models  # noqa: E402
 
 from llmctl.providers import registry  # noqa: E402
-from llmctl.providers.options import OPTIONS_BY_KIND, HostedOptions  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
 def scripted_backend(monkeypatch: pytest.MonkeyPatch, user_config: Callable[[str], Path]) -> Callable[[str], Path]:
-    monkeypatch.setitem(registry.PROVIDER_KINDS, "scripted", "scripted_run:ScriptedProvider")
-    monkeypatch.setitem(OPTIONS_BY_KIND, "scripted", HostedOptions)
+    # The scripted provider is installed as a plugin: its distribution's metadata is on sys.path for
+    # these tests only, and llmctl finds it through the `llmctl.providers` entry point group.
+    monkeypatch.syspath_prepend(str(SUPPORT / "scripted_dist"))
     user_config(CONFIG + slow_models(50, 100, 200, 300))
     ScriptedProvider.calls = []
     ScriptedProvider.in_flight = 0

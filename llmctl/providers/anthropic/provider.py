@@ -40,7 +40,11 @@ class AnthropicProvider(NativeProvider):
         return (root[: -len("/v1")] if root.endswith("/v1") else root) + path
 
     @classmethod
-    def unlisted_model_spec(cls, model: str) -> dict[str, Any] | None:
+    def price_sources(cls) -> dict[str, str]:
+        return {"anthropic": ""}
+
+    @classmethod
+    def unlisted_spec(cls, provider: str, model: str) -> dict[str, Any] | None:
         if model.startswith("claude-"):
             return {"capabilities": ["complete", "tokenize"], "family": "claude-"}
         return None
@@ -70,8 +74,7 @@ class AnthropicProvider(NativeProvider):
         refuse(ref, self.vendor, "--seed", request.seed)
         refuse(ref, self.vendor, "--repeat-penalty", request.repeat_penalty)
         refuse(ref, self.vendor, "--logprobs", request.logprobs)
-        listed = ref.spec.get("max_output")
-        max_tokens = request.max_tokens or (listed if isinstance(listed, int) else UNLISTED_MAX_TOKENS)
+        max_tokens = request.max_tokens or ref.facts.max_output or UNLISTED_MAX_TOKENS
         body: dict[str, Any] = {"model": ref.model, "max_tokens": max_tokens, **self._conversation(request)}
         optional = {"temperature": request.temperature, "top_p": request.top_p, "top_k": request.top_k}
         body.update({k: v for k, v in optional.items() if v is not None})

@@ -39,7 +39,11 @@ class GeminiProvider(NativeProvider):
         return "GOOGLE_API_KEY" if os.environ.get("GOOGLE_API_KEY", "").strip() else "GEMINI_API_KEY"
 
     @classmethod
-    def unlisted_model_spec(cls, model: str) -> dict[str, Any] | None:
+    def price_sources(cls) -> dict[str, str]:
+        return {"gemini": "gemini/"}
+
+    @classmethod
+    def unlisted_spec(cls, provider: str, model: str) -> dict[str, Any] | None:
         if model.startswith("gemini-"):
             return {"capabilities": ["complete", "tokenize"], "family": "gemini-"}
         return None

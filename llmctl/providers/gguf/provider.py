@@ -22,6 +22,7 @@ from llmctl.providers.base import (
     TextSink,
     Tokenizer,
 )
+from llmctl.providers.gguf import names
 from llmctl.providers.gguf.file import GGUFHeader, read_gguf_header
 from llmctl.providers.gguf.threads import choose_threads, sample_cpu
 from llmctl.providers.registry import require_import
@@ -81,6 +82,8 @@ class GGUFProvider(Provider):
     extra = "gguf"
     local = True
     max_concurrency = 1
+    model_is_path = True
+    quantizable = True
 
     options: GGUFOptions
 
@@ -94,6 +97,31 @@ class GGUFProvider(Provider):
         self._chat_models: dict[str, Any] = {}
         self._embed_models: dict[str, Any] = {}
         self._formatters: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ what it declares
+    @classmethod
+    def option_model(cls) -> type[GGUFOptions]:
+        from llmctl.providers.options import GGUFOptions
+
+        return GGUFOptions
+
+    @classmethod
+    def claims(cls, name: str) -> bool:
+        return names.claims(name)
+
+    @classmethod
+    def resolve_name(cls, provider: str, model: str) -> str:
+        return names.resolve(provider, model)
+
+    @classmethod
+    def listed_models(cls) -> list[str]:
+        return names.cached_names()
+
+    def usable_context(self, ref: ModelRef) -> int | None:
+        return self.n_ctx(ref)
+
+    def count_request(self, ref: ModelRef, request: CompletionRequest) -> int:
+        return len(self.prompt_tokens(ref, request)[0])
 
     # ------------------------------------------------------------------ the file
     def header(self, ref: ModelRef) -> GGUFHeader:

@@ -21,6 +21,7 @@ from llmctl.providers.base import (
     TextSink,
     Tokenizer,
 )
+from llmctl.providers.hf import names
 from llmctl.providers.hf.folder import HFFolder
 from llmctl.providers.hf.tokenizer import HFTokenizer
 from llmctl.providers.registry import require_import
@@ -62,6 +63,8 @@ class HFProvider(Provider):
     extra: ClassVar[str | None] = "hf"
     local: ClassVar[bool] = True
     max_concurrency: ClassVar[int | None] = 1
+    model_is_path: ClassVar[bool] = True
+    quantizable: ClassVar[bool] = True
 
     options: HFOptions
 
@@ -70,6 +73,29 @@ class HFProvider(Provider):
         self._folders: dict[str, HFFolder] = {}
         self._tokenizers: dict[str, Tokenizer] = {}
         self._loaded: dict[str, _Loaded] = {}
+
+    # ------------------------------------------------------------------ what it declares
+    @classmethod
+    def option_model(cls) -> type[HFOptions]:
+        from llmctl.providers.options import HFOptions
+
+        return HFOptions
+
+    @classmethod
+    def claims(cls, name: str) -> bool:
+        return names.claims(name)
+
+    @classmethod
+    def resolve_name(cls, provider: str, model: str) -> str:
+        return names.resolve(provider, model)
+
+    def usable_context(self, ref: ModelRef) -> int | None:
+        """The position table of the folder's model (512 where config.json names none)."""
+        return self.folder(ref).max_positions or 512
+
+    def encoder_decoder(self, ref: ModelRef) -> str | None:
+        folder = self.folder(ref)
+        return str(folder.model_type) if folder.is_encoder_decoder else None
 
     @property
     def trust_remote_code(self) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmctl.core.errors import NetworkError, ProviderError, UsageError
 from llmctl.core.usage import Usage
@@ -19,6 +19,9 @@ from llmctl.providers.base import (
     Tokenizer,
 )
 from llmctl.providers.hosted import EmbedLimits, HostedProvider
+
+if TYPE_CHECKING:
+    from llmctl.providers.mistral.batch import MistralBatchFormat
 
 
 class MistralProvider(HostedProvider):
@@ -39,6 +42,21 @@ class MistralProvider(HostedProvider):
 
     def tokenizer(self, ref: ModelRef) -> Tokenizer:
         return self.standalone_tokenizer(ref)
+
+    # ------------------------------------------------------------------ what it declares
+    @classmethod
+    def price_sources(cls) -> dict[str, str]:
+        return {"mistral": "mistral/"}
+
+    def count_request(self, ref: ModelRef, request: CompletionRequest) -> int:
+        from llmctl.providers.mistral.tokens import chat_tokens
+
+        return chat_tokens(getattr(self.tokenizer(ref), "version", "tekken"), request.messages())
+
+    def batch_format(self) -> MistralBatchFormat:
+        from llmctl.providers.mistral.batch import MistralBatchFormat
+
+        return MistralBatchFormat()
 
     @classmethod
     def standalone_tokenizer(cls, ref: ModelRef) -> Tokenizer:

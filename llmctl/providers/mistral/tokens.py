@@ -108,10 +108,28 @@ def tokenizer_for_version(version: str) -> MistralTokenizer:
 
 def mistral_tokenizer(ref: ModelRef) -> MistralTokenizer:
     """The tokenizer of a Mistral model; unknown models on custom endpoints get tekken."""
-    version = ref.spec.get("tokenizer")
-    if not isinstance(version, str):
+    version = ref.facts.tokenizer
+    if version is None:
         if ref.settings.get("custom_endpoint"):
             version = "tekken"
         else:
             raise UsageError(f"no tokenizer is known for {ref.label}")
     return tokenizer_for_version(version)
+
+
+@cache
+def _instruct(version: str) -> Any:
+    from mistral_common.tokens.tokenizers.mistral import MistralTokenizer as Instruct
+
+    return Instruct.from_file(str(_data_dir() / TOKENIZER_FILES[version]))
+
+
+def chat_tokens(version: str, messages: list[dict[str, str]]) -> int:
+    """Prompt tokens of a chat in Mistral's instruct format (`<s>[INST] ... [/INST]`, a system prompt
+    folded into the last user turn or, from v7, in `[SYSTEM_PROMPT]`), as mistral-common renders it."""
+    from mistral_common.protocol.instruct.messages import AssistantMessage, SystemMessage, UserMessage
+    from mistral_common.protocol.instruct.request import ChatCompletionRequest
+
+    kinds = {"system": SystemMessage, "user": UserMessage, "assistant": AssistantMessage}
+    built = [kinds[m["role"]](content=m["content"]) for m in messages]
+    return len(_instruct(version).encode_chat_completion(ChatCompletionRequest(messages=built)).tokens)

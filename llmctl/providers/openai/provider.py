@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmctl.core.errors import ProviderError, UsageError
 from llmctl.core.usage import Usage
@@ -20,8 +20,27 @@ from llmctl.providers.base import (
 )
 from llmctl.providers.hosted import PLACEHOLDER_KEY, EmbedLimits, HostedProvider
 
+if TYPE_CHECKING:
+    from llmctl.providers.openai.batch import OpenAIBatchFormat
+
 #: OpenAI's documented stop-sequence limit.
 MAX_STOP = 4
+
+
+#: OpenAI model families by name prefix, for models newer than configs/models.toml.
+FAMILIES: tuple[tuple[str, str], ...] = (
+    ("gpt-5", "o200k_base"),
+    ("gpt-4.5", "o200k_base"),
+    ("gpt-4.1", "o200k_base"),
+    ("gpt-4o", "o200k_base"),
+    ("chatgpt-4o", "o200k_base"),
+    ("o1", "o200k_base"),
+    ("o3", "o200k_base"),
+    ("o4", "o200k_base"),
+    ("gpt-4", "cl100k_base"),
+    ("gpt-3.5", "cl100k_base"),
+    ("text-embedding-", "cl100k_base"),
+)
 
 
 class OpenAIProvider(HostedProvider):
@@ -37,6 +56,33 @@ class OpenAIProvider(HostedProvider):
 
     def tokenizer(self, ref: ModelRef) -> Tokenizer:
         return self.standalone_tokenizer(ref)
+
+    # ------------------------------------------------------------------ what it declares
+    @classmethod
+    def unlisted_spec(cls, provider: str, model: str) -> dict[str, Any] | None:
+        """A model newer than configs/models.toml, known by its family's name prefix (OpenAI's own API
+        only: a profile's server names its models as it likes)."""
+        if provider != cls.kind:
+            return None
+        for prefix, encoding in FAMILIES:
+            if model.startswith(prefix):
+                caps = ["embed", "tokenize"] if prefix == "text-embedding-" else ["complete", "tokenize"]
+                return {"encoding": encoding, "capabilities": caps, "family": prefix}
+        return None
+
+    @classmethod
+    def price_sources(cls) -> dict[str, str]:
+        return {"openai": "", "text-completion-openai": ""}
+
+    def count_request(self, ref: ModelRef, request: CompletionRequest) -> int:
+        from llmctl.providers.openai.tokens import framed_chat_tokens
+
+        return framed_chat_tokens(self.tokenizer(ref).count, request.messages())
+
+    def batch_format(self) -> OpenAIBatchFormat:
+        from llmctl.providers.openai.batch import OpenAIBatchFormat
+
+        return OpenAIBatchFormat()
 
     @classmethod
     def standalone_tokenizer(cls, ref: ModelRef) -> Tokenizer:
@@ -124,7 +170,7 @@ class OpenAIProvider(HostedProvider):
         return args
 
     def constrains_json(self, ref: ModelRef) -> bool:
-        return ref.spec.get("endpoint") != "completions"
+        return ref.facts.endpoint != "completions"
 
     def supports_tools(self, ref: ModelRef) -> bool:
         return ref.spec.get("endpoint") != "completions"
@@ -137,7 +183,7 @@ class OpenAIProvider(HostedProvider):
         return True
 
     def complete(self, ref: ModelRef, request: CompletionRequest, on_text: TextSink | None = None) -> Completion:
-        legacy = ref.spec.get("endpoint") == "completions"
+        legacy = ref.facts.endpoint == "completions"
         args = self._sampling(ref, request, chat=not legacy)
         if legacy:
             if request.attachments:

@@ -8,6 +8,7 @@ pre-tokenizer regex splits the text, then each piece is merged lowest-rank-pair 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any, BinaryIO
 
@@ -15,6 +16,18 @@ from llmctl.core.errors import InputError, NetworkError, UsageError
 from llmctl.providers.base import ModelRef, Tokenizer
 from llmctl.providers.openai.vocab import BUNDLED, RankIndex, open_index, tiktoken_encoding
 from llmctl.providers.piece_count import count_buffer, count_in_pieces
+
+#: OpenAI's documented chat framing: every message costs 3 tokens beyond its texts, the reply 3 more.
+TOKENS_PER_MESSAGE = 3
+REPLY_PRIMER = 3
+#: What counts usage an OpenAI-compatible server did not report, when nothing better is named.
+FALLBACK_ENCODING = "o200k_base"
+
+
+def framed_chat_tokens(count: Callable[[str], int], messages: list[dict[str, str]]) -> int:
+    """Prompt tokens of a chat as OpenAI frames it (`<|im_start|>ROLE<|im_sep|>TEXT<|im_end|>`)."""
+    return sum(TOKENS_PER_MESSAGE + count(m["role"]) + count(m["content"]) for m in messages) + REPLY_PRIMER
+
 
 #: Above this many characters tiktoken's own table pays for itself.
 SHORT_TEXT_CHARS = 4096
@@ -178,8 +191,8 @@ def tokenizer_for_encoding(name: str) -> TiktokenTokenizer:
 
 def openai_tokenizer(ref: ModelRef) -> TiktokenTokenizer:
     """The tokenizer of an OpenAI model; unknown models on custom endpoints get o200k_base."""
-    encoding = ref.spec.get("encoding")
-    if not isinstance(encoding, str):
+    encoding = ref.facts.encoding
+    if encoding is None:
         if ref.settings.get("custom_endpoint"):
             encoding = "o200k_base"
         else:

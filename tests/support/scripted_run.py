@@ -1,5 +1,9 @@
 """A scripted in-process backend with a whitespace tokenizer, for the run layer's tests.
 
+It is a provider plugin like a third party's: `scripted_dist/llmctl_scripted-0.1.dist-info` registers
+it under the `llmctl.providers` entry point group, and tests/run/conftest.py puts that folder on
+sys.path, where importlib.metadata finds it; nothing patches llmctl's registry.
+
 Model names say how each model behaves: `scripted:slow-N` answers after N ms, `scripted:broken`
 fails every call, `scripted:vec` embeds. Real HTTP is exercised with the loopback fault server.
 """
@@ -28,6 +32,7 @@ from llmctl.providers.base import (
     Provider,
     Tokenizer,
 )
+from llmctl.providers.options import HostedOptions
 
 runner = CliRunner()
 
@@ -55,6 +60,8 @@ class ScriptedProvider(Provider):
     """Answers `upper(prompt)`; a prompt containing FAIL raises; `slow-N` models wait N ms first."""
 
     kind = "scripted"
+    # It stands in for an API: it takes the hosted options (--timeout, --concurrency).
+    options_model = HostedOptions
     calls: list[tuple[str, str]] = []
     in_flight = 0
     most_in_flight = 0

@@ -1,0 +1,17 @@
+"""The scripted provider reaches these tests as an installed plugin would, through its entry point."""
+
+from __future__ import annotations
+
+from scripted_run import ScriptedProvider
+
+from llmctl.providers import plugins, registry
+
+
+def test_the_scripted_provider_is_found_through_its_entry_point() -> None:
+    assert "scripted" not in registry.PROVIDER_KINDS  # no registry is patched
+    entry = plugins.registration("scripted")
+    assert entry is not None
+    assert (entry.distribution, entry.version, entry.target, entry.builtin) == (
+        "llmctl-scripted", "0.1", "scripted_run:ScriptedProvider", False)
+    assert registry.provider_class("scripted") is ScriptedProvider
+    assert registry.provider_options(registry.resolve_model("scripted:chat")).concurrency == 4  # its options model
