@@ -5,7 +5,7 @@ PYTHON ?= python3
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.llmctl-installed
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# What CI checks beside the tests: ruff over the code, tests and benchmarks; mypy over the package.
+lint: install
+	$(BIN)/ruff check llmctl tests benchmarks
+	$(BIN)/mypy llmctl
 
 bench: install
 	$(BIN)/python benchmarks/bench_tokenize.py

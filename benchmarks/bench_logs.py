@@ -71,7 +71,7 @@ def store_and_fill(tmp: Path) -> Path:
 def _process(args: list[str], data: Path) -> float:
     env = {**os.environ, "XDG_DATA_HOME": str(data)}
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "llmctl", *args], env=env, capture_output=True, check=True)
+    subprocess.run([sys.executable, "-m", "llmctl", *args], env=env, capture_output=True, check=True)
     took = time.perf_counter() - started
     return took
 

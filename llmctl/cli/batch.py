@@ -40,7 +40,7 @@ def _finish(out: Output, label: str, records: Sequence[dict[str, object]]) -> No
     from llmctl.core.usage import format_money
 
     failed = sum(1 for r in records if r.get("error"))
-    costs = [r["cost"].get("total") for r in records if isinstance(r.get("cost"), dict)]  # type: ignore[union-attr]
+    costs = [cost.get("total") for r in records if isinstance(cost := r.get("cost"), dict)]
     total = None if any(c is None for c in costs) else sum((Decimal(str(c)) for c in costs), Decimal(0))
     out.summary(f"{label} · batch API · {len(records) - failed}/{len(records)} ok · {format_money(total)}")
     if failed:

@@ -80,8 +80,8 @@ def logs_command(
     if cid and not rows and not (query or model or since or until):
         raise UsageError(f"--cid {cid}: no such conversation (`llmctl logs --conversations` lists them)")
     if out.json_mode:
-        for row in rows:
-            out.record(row.to_json())
+        for exchange in rows:
+            out.record(exchange.to_json())
     elif markdown:
         out.write(as_markdown(rows, f"Conversation {cid.upper()}" if cid else "llmctl logs"))
     else:

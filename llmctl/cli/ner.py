@@ -37,10 +37,9 @@ def ner_command(
       llmctl ner --jsonl conll.jsonl --gold entities -m smollm2 -m hf:~/models/bert-base-NER
     """
     from llmctl.cli.task_show import TaskView, run_task
+    from llmctl.providers.base import CompletionRequest
     from llmctl.tasks.metrics import ner_metrics
     from llmctl.tasks.ner import NerJob, NerSpec, parse_types
-
-    from llmctl.providers.base import CompletionRequest
 
     spec = NerSpec(parse_types(types), CompletionRequest("", temperature=0.0, max_tokens=max_tokens))
     spec.check()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Optional
 
-from typer._click.types import Tuple as ClickTuple  # Typer bundles its own Click; its Tuple reads PATH TYPE
 import typer
+from typer._click.types import Tuple as ClickTuple  # Typer bundles its own Click; its Tuple reads PATH TYPE
 
 if TYPE_CHECKING:
     from llmctl.core.output import Output

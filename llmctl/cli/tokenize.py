@@ -57,8 +57,7 @@ def tokenize_command(
         run.decode_ids(out, names[0], texts or [], options)
         return
     if len(names) > 1:
-        items = run.read_items(texts, file, jsonl, field)
-        run.compare(out, names, items, options)
+        run.compare(out, names, run.read_items(texts, file, jsonl, field), options)
         return
     mode = "ids" if ids else "tokens" if tokens else "truncate" if truncate is not None else "count"
     items: list[InputItem] | None = None

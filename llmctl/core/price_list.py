@@ -96,7 +96,8 @@ def price_sources() -> dict[str, tuple[str, str]]:
 
 
 def parse(text: str, source: str, today: dt.date, bad: type[LlmctlError]) -> PriceList:
-    """Every entry of the sources the providers declare (`price_sources`) billed per token, checked; the first bad one is named."""
+    """Every entry of the sources the providers declare (`price_sources`) billed per token, checked; the first
+    bad one is named."""
     try:
         data = json.loads(text)
     except ValueError as exc:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
+from typing import IO, NoReturn
 
 from llmctl.core.errors import Interrupted, UsageError
 from llmctl.quantize.staging import Staging
@@ -142,6 +142,7 @@ def quantize_gguf(source: str | Path, output: str | Path, qtype: QuantType, *, t
     from llmctl.quantize import quant_worker
 
     try:
+        stream: IO[str] | None
         if quant_worker.fork_is_safe():
             pid, read_fd = quant_worker.fork_worker(job)
             stream, proc = os.fdopen(read_fd, encoding="utf-8"), None

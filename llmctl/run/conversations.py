@@ -196,6 +196,7 @@ def read_conversation(cid: str | None, path: Path | None = None) -> Conversation
                              "ask without -c to start one")
         raise UsageError(f"--cid {cid}: no such conversation in {target} (`llmctl logs --conversations` "
                          "lists them)")
+    assert cid is not None  # rows were found by it
     history: list[dict[str, str]] = []
     for prompt, answer, _system, _model in rows:
         if prompt is None:

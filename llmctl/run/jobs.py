@@ -15,8 +15,8 @@ from llmctl.core.usage import Usage
 from llmctl.providers.base import COMPLETE, EMBED, CompletionRequest, EmbeddingRequest, ModelRef, Provider, Tokenizer
 
 if TYPE_CHECKING:
-    from llmctl.run.prompt_features import PromptFeatures
     from llmctl.run.conversations import ConversationLink
+    from llmctl.run.prompt_features import PromptFeatures
 
 #: Called with each piece of streamed text of one (model, input) pair.
 DeltaSink = Callable[[ModelRef, str], None]
@@ -64,7 +64,7 @@ class Job(ABC):
 
     command: ClassVar[str]
     capability: ClassVar[str] = COMPLETE
-    result_keys: ClassVar[tuple[str, ...]] = ()
+    result_keys: tuple[str, ...] = ()
     #: inputs sent in one provider call (embeddings batch; completions go one at a time)
     chunk_size: int = 1
     #: the conversation a single prompt belongs to: its exchange is stored with the call's log row
@@ -109,7 +109,7 @@ class CompleteJob(Job):
 
     command = "complete"
     capability = COMPLETE
-    result_keys = ("text", "finish_reason")
+    result_keys: tuple[str, ...] = ("text", "finish_reason")
 
     def __init__(self, template: CompletionRequest, *, measure_stream: bool = False,
                  features: PromptFeatures | None = None) -> None:
@@ -120,9 +120,9 @@ class CompleteJob(Job):
         #: stream even when nobody prints, to measure time to first token (compare mode)
         self.measure_stream = measure_stream
         if self.features.schema is not None:
-            self.result_keys = ("text", "finish_reason", "json")  # type: ignore[misc]
+            self.result_keys = ("text", "finish_reason", "json")
         if self.features.tools:
-            self.result_keys = (*self.result_keys, "tool_calls")  # type: ignore[misc]
+            self.result_keys = (*self.result_keys, "tool_calls")
 
     def settings(self) -> dict[str, Any]:
         request = {f.name: getattr(self.template, f.name) for f in dataclasses.fields(self.template)}
@@ -178,8 +178,13 @@ class CompleteJob(Job):
 
     def _run_featured(self, ref: ModelRef, provider: Provider, text: str) -> Outcome:
         """A prompt with a schema or tools: no streaming (the answer is checked, or not the last word)."""
-        from llmctl.run.prompt_features import SchemaMismatch, ask_with_schema, parse_answer, run_tool_chain, \
-            schema_request
+        from llmctl.run.prompt_features import (
+            SchemaMismatch,
+            ask_with_schema,
+            parse_answer,
+            run_tool_chain,
+            schema_request,
+        )
 
         request = self.request_for(ref, provider, text, False)
         schema = self.features.schema

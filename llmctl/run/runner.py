@@ -315,7 +315,7 @@ def _send_chunk(job: Job, target: Target, chunk: list[tuple[int, InputItem]], co
             continue
         key = cache.key(job, ref, item.text, files=target.files) if cache is not None else None
         stored = controls.prefetched.pop((ref.label, index), None)
-        if stored is None and key is not None:
+        if stored is None and key is not None and cache is not None:
             stored = cache.get(key)
         if stored is not None:
             done[index] = _from_cache(item, ref, stored)
@@ -355,9 +355,10 @@ def _call(job: Job, target: Target, batch: list[tuple[int, InputItem, str | None
     budget = controls.budget
     reserved = Decimal(0)
     if budget is not None:
-        reserved = budget.reserve(ref.label, [index for index, _, _ in batch])
-        if reserved is None:
+        held = budget.reserve(ref.label, [index for index, _, _ in batch])
+        if held is None:
             raise _Stopped
+        reserved = held
     texts = [item.text for _, item, _ in batch]
     sink = None
     if controls.on_text is not None and len(batch) == 1:

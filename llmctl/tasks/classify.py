@@ -14,8 +14,8 @@ from llmctl.core.errors import UsageError
 from llmctl.core.usage import Usage
 from llmctl.providers.base import COMPLETE, CompletionRequest, ModelRef, Provider, Tokenizer
 from llmctl.run.jobs import Estimate, Outcome
-from llmctl.tasks.job import TaskJob, count_requests, outcome_of, template_settings
 from llmctl.tasks.fitness import warn_unfit
+from llmctl.tasks.job import TaskJob, count_requests, outcome_of, template_settings
 from llmctl.tasks.labels import Example
 from llmctl.tasks.result import TaskResult
 from llmctl.tasks.scoring import option_probabilities, require_scores, softmax

@@ -21,8 +21,8 @@ from llmctl.core.usage import Usage
 from llmctl.providers.base import COMPLETE, CompletionRequest, ModelRef, Provider, Tokenizer
 from llmctl.run.jobs import Estimate
 from llmctl.tasks.chunking import context_window, split_text
-from llmctl.tasks.job import TaskJob, count_requests, template_settings
 from llmctl.tasks.fitness import warn_unfit
+from llmctl.tasks.job import TaskJob, count_requests, template_settings
 from llmctl.tasks.result import TaskResult
 from llmctl.tasks.structured import ask_structured, structured_request
 

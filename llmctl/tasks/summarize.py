@@ -12,8 +12,8 @@ from llmctl.core.usage import Usage
 from llmctl.providers.base import CompletionRequest, ModelRef, Provider, Tokenizer
 from llmctl.run.jobs import Estimate
 from llmctl.tasks.chunking import context_window, split_text
-from llmctl.tasks.job import TaskJob, count_requests, template_settings
 from llmctl.tasks.fitness import warn_once, warn_unfit
+from llmctl.tasks.job import TaskJob, count_requests, template_settings
 from llmctl.tasks.result import TaskResult
 from llmctl.tasks.summary_shape import WORDS_TOLERANCE, Shaped, shape
 
@@ -79,7 +79,7 @@ class _Run:
         self.usage, self.calls, self.planned = Usage(0), 0, 0
         #: why the last call's answer ended ("stop", "length": its token cap)
         self.finish: str | None = None
-        self.count = provider.tokenizer(ref).count
+        self.count: Callable[[str], int] = provider.tokenizer(ref).count
         self.seq2seq = is_seq2seq(provider, ref)
         self.t5 = provider.encoder_decoder(ref) in ("t5", "mt5")
 

@@ -17,8 +17,8 @@ import email.policy
 import json
 import socket
 import threading
-import uuid
 import urllib.parse
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 

@@ -224,8 +224,8 @@ class LocalServer:
         try:
             self.stop()
         finally:
-            for sig, handler in self._previous.items():
-                signal.signal(sig, handler)
+            for number, handler in self._previous.items():
+                signal.signal(number, handler)
 
 
 def _raise_stopped(signum: int, frame: FrameType | None) -> None:

@@ -105,7 +105,7 @@ def _count_generated_tokens() -> None:
                 self._llmctl_usage[1] += 1
             yield token
 
-    llama_cpp.Llama.generate = counting  # type: ignore[method-assign]
+    llama_cpp.Llama.generate = counting  # type: ignore[method-assign, assignment]
 
 
 def _with_usage(method_name: str) -> None:
@@ -165,7 +165,9 @@ def run_server(argv: list[str]) -> None:
     model_settings = parse_model_from_args(ModelSettings, args)
     if mine.mean_pooling:
         use_mean_pooling()
-    app: Any = create_app(server_settings=server_settings, model_settings=[model_settings])
+    # parse_model_from_args is typed as returning the class; it returns an instance of it.
+    app: Any = create_app(server_settings=server_settings,  # type: ignore[arg-type]
+                          model_settings=[model_settings])  # type: ignore[list-item]
     if not model_settings.embedding:
         app = EmbeddingsOff(app, model_settings.model_alias or "the model")
     app = WithDefaults(app, mine.request_defaults)

@@ -37,8 +37,8 @@ def plain_rounds(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for message in rounds:
         if message["role"] == "assistant" and message.get("tool_calls"):
             for call in message["tool_calls"]:
-                out.append({"role": "assistant",
-                            "content": json.dumps({"tool": call.name, "arguments": json.loads(call.arguments or "{}")})})
+                asked = {"tool": call.name, "arguments": json.loads(call.arguments or "{}")}
+                out.append({"role": "assistant", "content": json.dumps(asked)})
         elif message["role"] == "tool":
             out.append({"role": "user", "content": f"The tool {message.get('name')} returned: {message['content']}"})
         else:
