@@ -53,10 +53,7 @@ def user_config(isolated_user_dirs: Path):
 @pytest.fixture(scope="session")
 def smollm2_hf_dir() -> Path:
     """SmolLM2-135M-Instruct as a real HF folder (built once, kept in the test cache)."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from smollm2_hf import build_smollm2_hf
+    from support.smollm2_hf import build_smollm2_hf
 
     return build_smollm2_hf(_SESSION_CACHE / "smollm2-hf")
 

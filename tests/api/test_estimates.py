@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from fault_server import CHAT_ANSWER, FaultServer
+from support.fault_server import CHAT_ANSWER, FaultServer
 from typer.testing import CliRunner
 
 from llmctl.cli.app import app

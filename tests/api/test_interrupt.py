@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fault_server import FaultServer
+from support.fault_server import FaultServer
 
 
 @pytest.mark.parametrize("concurrency", ["1", "3"])

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES
-from fault_server import FaultServer
+from support.api_wire import FIXTURES
+from support.fault_server import FaultServer
 from typer.testing import CliRunner
 
 from llmctl.cli.app import app

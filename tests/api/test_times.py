@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from fault_server import FaultServer
+from support.fault_server import FaultServer
 from typer.testing import CliRunner
 
 from llmctl.cli.app import app

@@ -9,8 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from batch_server import BatchServer
-from scripted_run import run
+from support.batch_server import BatchServer
+from support.scripted_run import run
 
 from llmctl.core.config import get_config
 from llmctl.core.pricing import PriceTable

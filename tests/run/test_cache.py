@@ -6,7 +6,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from scripted_run import ScriptedProvider, run
+from support.scripted_run import ScriptedProvider, run
 
 from llmctl.providers.base import CompletionRequest
 from llmctl.providers.registry import resolve_model

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scripted_run import ScriptedProvider
+from support.scripted_run import ScriptedProvider
 
 from llmctl.providers import plugins, registry
 
@@ -12,6 +12,6 @@ def test_the_scripted_provider_is_found_through_its_entry_point() -> None:
     entry = plugins.registration("scripted")
     assert entry is not None
     assert (entry.distribution, entry.version, entry.target, entry.builtin) == (
-        "llmctl-scripted", "0.1", "scripted_run:ScriptedProvider", False)
+        "llmctl-scripted", "0.1", "support.scripted_run:ScriptedProvider", False)
     assert registry.provider_class("scripted") is ScriptedProvider
     assert registry.provider_options(registry.resolve_model("scripted:chat")).concurrency == 4  # its options model

@@ -162,7 +162,7 @@ def test_nli_zero_shot_matches_the_transformers_pipeline(tiny_nli_head: Path) ->
 
 @pytest.mark.slow
 def test_heads_through_the_cli(tiny_sentiment_head: Path, tiny_nli_head: Path, tmp_path: Path) -> None:
-    from tasks_support import run_cli
+    from support.tasks_support import run_cli
 
     result = run_cli("classify", "--json", "-m", f"hf:{tiny_sentiment_head}", "I love using transformer models!")
     assert result.exit_code == 0, result.stderr

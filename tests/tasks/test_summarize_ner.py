@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tasks_support import long_document, run_cli
+from support.tasks_support import long_document, run_cli
 
 from llmctl.core.errors import UsageError
 from llmctl.core.usage import Usage

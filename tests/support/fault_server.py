@@ -155,7 +155,7 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             elif name == "chat":
                 self._json(200, native_chat_body(self.path, model) or chat_body(model))
             elif name == "embed":
-                inputs = body.get("input") or []
+                inputs = (body or {}).get("input") or []
                 self._json(200, {"object": "list", "model": model,
                                  "data": [{"object": "embedding", "index": i, "embedding": [float(i), 1.0]}
                                           for i in range(len(inputs))],

@@ -17,8 +17,8 @@ import email.policy
 import json
 import socket
 import threading
-import uuid
 import urllib.parse
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -86,7 +86,7 @@ class BatchServer:
         for raw in content.splitlines():
             line = json.loads(raw)
             body = line["body"]
-            model = body.get("model") or batch.get("model")
+            model = str(body.get("model") or batch.get("model"))
             if "input" in body:
                 text = body["input"]
                 response_body = _embedding_body(model, text)
@@ -208,8 +208,9 @@ def _handler(server: BatchServer) -> type[BaseHTTPRequestHandler]:
                 parts = {part.get_param("name", header="content-disposition"): part for part in message.iter_parts()}
                 content = parts["file"].get_payload(decode=True)
                 name = parts["file"].get_filename()
-                purpose = parts["purpose"].get_payload(decode=True).decode()
-                uploaded = server.upload(purpose, name, content)
+                purpose = parts["purpose"].get_payload(decode=True)
+                assert isinstance(content, bytes) and isinstance(purpose, bytes) and name is not None
+                uploaded = server.upload(purpose.decode(), name, content)
                 if server.drop_uploads:
                     server.drop_uploads -= 1
                     self._drop()
