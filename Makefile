@@ -1,11 +1,12 @@
 # make demo: create .venv, install everything, answer one prompt with the embedded local model.
 # make test: the same install if needed, then the whole test suite (what CI runs).
+# make test-fast: the tests that open no model, without the long process-spawning ones (-m "not slow and not heavy").
 VENV   ?= .venv
 PYTHON ?= python3
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.llmctl-installed
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test test-fast bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +32,9 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow and not heavy"
 
 bench: install
 	$(BIN)/python benchmarks/bench_tokenize.py

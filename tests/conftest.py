@@ -10,6 +10,21 @@ import pytest
 # One cache for the whole session: the tiktoken rank index is built once, not per test.
 _SESSION_CACHE = Path(os.environ.get("LLMCTL_TEST_CACHE", "/tmp/llmctl-test-cache"))
 
+_TESTS = Path(__file__).parent
+#: Folders where every test opens or builds a model (a real one or a tiny random one).
+_MODEL_FOLDERS = frozenset({"hf", "gguf", "quantize"})
+#: Fixtures that build or load a model, or start a server on one.
+_MODEL_FIXTURES = frozenset({"smollm2_hf_dir", "tiny_sentiment_head", "tiny_nli_head", "tiny_ner_head", "gguf_smollm2",
+                             "tiny_chat_model", "tiny_seq2seq", "llama_server", "llmctl_server"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `heavy` every test that opens a model, so `make test-fast` (-m "not slow and not heavy") needs none."""
+    for item in items:
+        folder = item.path.relative_to(_TESTS).parts[0]
+        if folder in _MODEL_FOLDERS or _MODEL_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.heavy)
+
 
 @pytest.fixture(autouse=True)
 def isolated_user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

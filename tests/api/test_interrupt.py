@@ -14,6 +14,7 @@ import pytest
 from support.fault_server import FaultServer
 
 
+@pytest.mark.heavy  # a real llmctl process, interrupted
 @pytest.mark.parametrize("concurrency", ["1", "3"])
 def test_ctrl_c_mid_batch_exits_130_with_whole_records(tmp_path: Path, concurrency: str) -> None:
     server = FaultServer(hang_seconds=60)

@@ -73,6 +73,7 @@ def test_long_text_goes_to_tiktoken_with_same_result(pair) -> None:
     assert tokenizer.count(text) == len(encoding.encode_ordinary(text))
 
 
+@pytest.mark.heavy  # 150 random texts through both tokenizers (about 25 s)
 @settings(max_examples=150, deadline=None)
 @given(text=st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=200))
 def test_random_text_equals_tiktoken(real_tiktoken, text: str) -> None:
