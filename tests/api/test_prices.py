@@ -79,7 +79,7 @@ def _table() -> PriceTable:
     return PriceTable(get_config())
 
 
-def _edited(change: dict[str, dict[str, Any]]) -> bytes:
+def _edited(change: dict[str, dict[str, Any] | None]) -> bytes:
     data = json.loads(RECORDED)
     for key, fields in change.items():
         if fields is None:

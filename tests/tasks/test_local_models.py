@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -136,10 +137,12 @@ def test_sequence_classification_head_matches_the_transformers_pipeline(tiny_sen
     provider = get_provider(ref, {})
     results = classify_many(provider, ref, TEXTS, ClassifySpec(None))
     reference = pipeline("text-classification", model=str(tiny_sentiment_head), top_k=None, device="cpu")
-    for result, want in zip(results, reference(TEXTS), strict=True):
+    wanted: list[list[dict[str, Any]]] = reference(TEXTS)  # type: ignore[assignment]  # untyped pipeline output
+    for result, want in zip(results, wanted, strict=True):
         assert result.fields["scores"] == pytest.approx({w["label"]: w["score"] for w in want}, abs=1e-5)
         assert result.fields["label"] == max(want, key=lambda w: w["score"])["label"]
     one = classify(provider, ref, TEXTS[0], ClassifySpec(None))
+    assert reference.tokenizer is not None
     assert one.fields["scores"] == pytest.approx(results[0].fields["scores"], abs=1e-5)
     assert one.usage.input_tokens == len(reference.tokenizer(TEXTS[0])["input_ids"])
 
