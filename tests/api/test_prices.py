@@ -51,7 +51,8 @@ class ListServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # Polled every 10 ms: shutdown() waits for the next poll (0.5 s by default, at every teardown).
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.01,), daemon=True)
         self.thread.start()
 
     def url(self, path: str = LITELLM_PATH) -> str:

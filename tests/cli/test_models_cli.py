@@ -101,7 +101,8 @@ class _ModelsHandler(BaseHTTPRequestHandler):
 @pytest.fixture
 def models_server() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _ModelsHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # Polled every 10 ms: shutdown() waits for the next poll (0.5 s by default, at every teardown).
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/v1"
     server.shutdown()

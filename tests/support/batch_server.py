@@ -59,7 +59,8 @@ class BatchServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # Polled every 10 ms: shutdown() waits for the next poll (0.5 s by default, at every teardown).
+        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.01,), daemon=True)
         self._thread.start()
 
     @property

@@ -71,6 +71,7 @@ def test_tekken_cuts_add_up(text: str) -> None:
         assert tekken.count(text[:cut]) + tekken.count(text[cut:]) == whole
 
 
+@pytest.mark.heavy  # a property search over whole streams (tests/tokencount/test_pieces.py covers streams quickly)
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=LINES)
 def test_tiktoken_and_tekken_streams_count_as_the_whole(real_tiktoken, text: str,
