@@ -1,11 +1,12 @@
 # make demo: create .venv, install everything, answer one prompt with the embedded local model.
 # make test: the same install if needed, then the whole test suite (what CI runs).
+# make test-fast: the tests that open no model, without the long process-spawning ones (-m "not slow and not heavy").
 VENV   ?= .venv
 PYTHON ?= python3
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.llmctl-installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +32,9 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow and not heavy"
 
 # What CI checks beside the tests: ruff over the code, tests and benchmarks; mypy over the package.
 lint: install

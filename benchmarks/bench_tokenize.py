@@ -164,7 +164,7 @@ def main() -> None:
 
     workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     probe = (f"import time,sys\nfrom mistral_common.tokens.tokenizers.mistral import MistralTokenizer\n"
-             f"from llmctl.providers.piece_count import safe_cut, STREAM_PIECE_BYTES\n"
+             f"from llmctl.tokencount.tiktoken_pieces import safe_cut, STREAM_PIECE_BYTES\n"
              f"tok=MistralTokenizer.v3(is_tekken=True).instruct_tokenizer.tokenizer\nenc=tok._model\n"
              f"def pieces(data):\n"
              f"    out=[];start=0\n"

@@ -119,7 +119,7 @@ def _silence_stdout() -> None:
 
 
 def guarded(fn: F) -> F:
-    """Turn llmctl errors into one stderr line and the DESIGN.md exit code."""
+    """Turn llmctl errors into one stderr line and the exit code their class carries (README: exit codes)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -1,4 +1,4 @@
-"""The error tree; every error carries the exit code DESIGN.md gives it.
+"""The error tree; every error carries its exit code (the table in the README's "Output, exit codes, money").
 
     LlmctlError                      exit 1 (a bug: shown with the LLMCTL_DEBUG hint)
     ├── UsageError                   exit 2 (bad option, unknown model, unsupported option)

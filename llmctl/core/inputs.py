@@ -237,7 +237,7 @@ def collect_inputs(
     join_args: bool = False,
     join_files: bool = False,
 ) -> list[InputItem]:
-    """Gather the inputs of a command as DESIGN.md orders them.
+    """Gather the inputs of a command in the README's order ("Input").
 
     Positional texts, then files, then JSONL records. Piped stdin is read when no file or JSONL is
     given: alone it is the input; with positional texts it comes first (as `llm` and `ttok` do).

@@ -35,9 +35,9 @@ and may override:
     failed_fields(error)                 fields a failed record keeps (a task's `calls`); an error
                                          with a `usage` was paid for: its record and the log say so
 
-Around it the layer does: records in one shape (DESIGN.md: carried input fields, `model`, the
-job's fields, `usage`, `cost`, `latency_ms`, `error`; `ttft_ms` and `tokens_per_s` when the
-job streamed; `cached` and `saved` on a cache hit), failures as record errors, the usage log,
+Around it the layer does: records in one shape (README, "Output, exit codes, money": carried
+input fields, `model`, the job's fields, `usage`, `cost`, `latency_ms`, `error`; `ttft_ms` and
+`tokens_per_s` when the job streamed; `cached` and `saved` on a cache hit), failures as record errors, the usage log,
 the response cache, --max-cost and [budget] limits, the -o file and --resume. Inputs that share an
 `id` are refused before anything is sent (`RunOptions.dedupe` keeps the first of each). An exception
 that is not an LlmctlError is a bug, never a record's error: nothing new starts, what is in flight

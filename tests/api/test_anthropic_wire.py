@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from conftest import ANTHROPIC_KEY, Recorder, fixture_json, fixture_text
+from support.api_wire import ANTHROPIC_KEY, Recorder, fixture_json, fixture_text
 
 from llmctl.core.config import get_config
 from llmctl.core.errors import AuthError, ProviderError, RateLimitError, UsageError

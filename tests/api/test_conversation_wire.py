@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from conftest import Recorder, fixture_json
+from support.api_wire import Recorder, fixture_json
 from typer.testing import CliRunner
 
 from llmctl.cli.app import app

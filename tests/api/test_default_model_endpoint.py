@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from fault_server import FaultServer
+from support.fault_server import FaultServer
 from typer.testing import CliRunner
 
 from llmctl.cli.app import app

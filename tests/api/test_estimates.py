@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from fault_server import CHAT_ANSWER, FaultServer
+from support.fault_server import CHAT_ANSWER, FaultServer
 from typer.testing import CliRunner
 
 from llmctl.cli.app import app
@@ -78,7 +78,8 @@ def test_the_gguf_template_count_matches_transformers_own(faults: FaultServer, u
                 {"role": "user", "content": "Tell me a story about nights and frogs.\n\nShort, please."}]
     ids = AutoTokenizer.from_pretrained(str(smollm2_hf_dir)).apply_chat_template(
         messages, add_generation_prompt=True, tokenize=True)
-    reference = len(ids["input_ids"] if hasattr(ids, "keys") else ids)
+    # A BatchEncoding or a list of ids, by transformers version.
+    reference = len(ids["input_ids"] if hasattr(ids, "keys") else ids)  # type: ignore[index, call-overload]
     for value in ("gguf:smollm2", f"hf:{smollm2_hf_dir}"):
         user_config(f'[profiles.loop]\nkind = "openai"\nbase_url = "{faults.base_url}"\ntokenizer = "{value}"\n')
         faults.script("streamplain")

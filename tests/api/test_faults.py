@@ -6,7 +6,7 @@ import json
 import socket
 
 import pytest
-from fault_server import CHAT_ANSWER, FaultServer
+from support.fault_server import CHAT_ANSWER, FaultServer
 from typer.testing import CliRunner
 
 from llmctl.cli.app import app
@@ -21,6 +21,7 @@ def _open(faults: FaultServer, name: str = "openai:local", **options):  # type: 
     return ref, get_provider(ref, options)
 
 
+@pytest.mark.heavy  # waits out a real 1 s Retry-After
 @pytest.mark.parametrize("kind", ["openai", "mistral"])
 def test_429_waits_for_retry_after_then_succeeds(faults: FaultServer, kind: str) -> None:
     faults.script("429:1", "chat")
@@ -110,6 +111,7 @@ def test_hung_embeddings_every_time_with_retry_timeouts_names_the_attempts(fault
     assert len(faults.seen) == 2
 
 
+@pytest.mark.heavy  # waits out real hangs
 def test_cli_embed_hang_is_sent_once_unless_asked(faults: FaultServer) -> None:
     faults.script("hang", "embed")
     args = ["embed", "--base-url", faults.base_url, "-m", "openai:local", "--timeout", "0.3", "--json", "hi"]
@@ -179,6 +181,7 @@ def _cli(*args: str):  # type: ignore[no-untyped-def]
     return CliRunner().invoke(app, list(args), catch_exceptions=False)
 
 
+@pytest.mark.heavy  # waits out a real 1 s Retry-After
 def test_cli_429_then_success(faults: FaultServer) -> None:
     faults.script("429:1", "chat")
     result = _cli("complete", "--base-url", faults.base_url, "-m", "openai:local", "--max-retries", "1",

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx2
 import pytest
-from conftest import ANTHROPIC_KEY, FIXTURES, GEMINI_KEY, MISTRAL_KEY, OPENAI_KEY, fixture_json
+from support.api_wire import ANTHROPIC_KEY, FIXTURES, GEMINI_KEY, MISTRAL_KEY, OPENAI_KEY, fixture_json
 from typer.testing import CliRunner
 
 from llmctl.cli.app import app

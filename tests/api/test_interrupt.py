@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
-from fault_server import FaultServer
+from support.fault_server import FaultServer
 
 
+@pytest.mark.heavy  # a real llmctl process, interrupted
 @pytest.mark.parametrize("concurrency", ["1", "3"])
 def test_ctrl_c_mid_batch_exits_130_with_whole_records(tmp_path: Path, concurrency: str) -> None:
     server = FaultServer(hang_seconds=60)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx2
 import pytest
-from conftest import ANTHROPIC_KEY, GEMINI_KEY, MISTRAL_KEY, OPENAI_KEY, Recorder, fixture_json
-from fault_server import CHAT_ANSWER, FaultServer
+from support.api_wire import ANTHROPIC_KEY, GEMINI_KEY, MISTRAL_KEY, OPENAI_KEY, Recorder, fixture_json
+from support.fault_server import CHAT_ANSWER, FaultServer
 from typer.testing import CliRunner
 
 from llmctl.cli.app import app

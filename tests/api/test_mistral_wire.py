@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import MISTRAL_KEY, Recorder, fixture_json, fixture_text
+from support.api_wire import MISTRAL_KEY, Recorder, fixture_json, fixture_text
 
 from llmctl.core.errors import AuthError, UsageError
 from llmctl.providers.base import CompletionRequest, EmbeddingRequest

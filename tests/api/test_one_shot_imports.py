@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fault_server import CHAT_ANSWER, FaultServer
+from support.fault_server import CHAT_ANSWER, FaultServer
 
 ROOT = Path(__file__).resolve().parents[2]
 #: run in a fresh process: the command line as `llmctl` runs it, then the modules it had imported

@@ -6,7 +6,7 @@ import json
 import math
 
 import pytest
-from conftest import OPENAI_KEY, Recorder, fixture_json, fixture_text
+from support.api_wire import OPENAI_KEY, Recorder, fixture_json, fixture_text
 
 from llmctl.core.config import get_config
 from llmctl.core.errors import AuthError, InputError, ProviderError, RateLimitError, UsageError

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES
+from support.api_wire import FIXTURES
 from typer.testing import CliRunner
 
 from llmctl.cli.app import app

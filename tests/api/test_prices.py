@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES
-from fault_server import FaultServer
+from support.api_wire import FIXTURES
+from support.fault_server import FaultServer
 from typer.testing import CliRunner
 
 from llmctl.cli.app import app
@@ -51,7 +51,8 @@ class ListServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # Polled every 10 ms: shutdown() waits for the next poll (0.5 s by default, at every teardown).
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.01,), daemon=True)
         self.thread.start()
 
     def url(self, path: str = LITELLM_PATH) -> str:
@@ -79,7 +80,7 @@ def _table() -> PriceTable:
     return PriceTable(get_config())
 
 
-def _edited(change: dict[str, dict[str, Any]]) -> bytes:
+def _edited(change: dict[str, dict[str, Any] | None]) -> bytes:
     data = json.loads(RECORDED)
     for key, fields in change.items():
         if fields is None:

@@ -6,7 +6,7 @@ import json
 from decimal import Decimal
 
 import pytest
-from fault_server import FaultServer
+from support.fault_server import FaultServer
 from typer.testing import CliRunner
 
 from llmctl.cli.app import app

@@ -6,7 +6,7 @@ import datetime
 import re
 
 import pytest
-from fault_server import CHAT_ANSWER, FaultServer
+from support.fault_server import CHAT_ANSWER, FaultServer
 from typer.testing import CliRunner
 
 from llmctl.cli.app import app
@@ -51,6 +51,7 @@ def test_retry_after_beyond_max_wait_is_exit_4_with_a_time_to_come_back(faults: 
     assert 295 <= (back - before).total_seconds() <= 305
 
 
+@pytest.mark.heavy  # waits out a real 1 s Retry-After
 def test_max_wait_raises_the_wait_llmctl_accepts(faults: FaultServer) -> None:
     faults.script("429:1", "chat")
     ref, provider = _open(faults, max_retries=1, max_wait=0.5)
@@ -102,6 +103,7 @@ def test_cli_verbose_shows_each_retry_and_why(faults: FaultServer) -> None:
     assert len(faults.seen) == 3
 
 
+@pytest.mark.heavy  # waits out real back-offs
 def test_cli_connection_refused_is_retried(faults: FaultServer) -> None:
     import socket
 

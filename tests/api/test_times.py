@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from fault_server import FaultServer
+from support.fault_server import FaultServer
 from typer.testing import CliRunner
 
 from llmctl.cli.app import app
@@ -29,6 +29,7 @@ def one_second(fault_server: FaultServer) -> Iterator[FaultServer]:
     fault_server.hang_seconds = before
 
 
+@pytest.mark.heavy  # a request that takes a real second
 def test_an_api_call_reports_the_time_it_took(one_second: FaultServer) -> None:
     started = time.perf_counter()
     result = _cli("complete", "--base-url", one_second.base_url, "-m", "openai:local", "--timeout", "5", "hi")
@@ -42,6 +43,7 @@ def test_an_api_call_reports_the_time_it_took(one_second: FaultServer) -> None:
     assert request <= wall <= outside + 0.01  # the command's wall time comes first and holds the request
 
 
+@pytest.mark.heavy  # a request that takes a real second
 def test_the_record_carries_the_request_latency(one_second: FaultServer) -> None:
     result = _cli("complete", "--base-url", one_second.base_url, "-m", "openai:local", "--timeout", "5",
                   "--json", "hi")

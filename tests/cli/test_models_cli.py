@@ -30,6 +30,7 @@ def _trained_window(path: Path) -> int:
     return int(reader.fields["llama.context_length"].contents())
 
 
+@pytest.mark.heavy  # reads the embedded GGUF model's header
 def test_local_aliases_show_window_capabilities_defaults_and_a_real_path() -> None:
     records = _records()
     smollm2 = records["smollm2"]
@@ -64,6 +65,7 @@ def hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return snapshot
 
 
+@pytest.mark.heavy  # opens a GGUF model
 def test_gguf_files_in_the_hf_cache_are_listed_and_usable(hf_cache: Path) -> None:
     record = _records()["gguf:someone/smol-GGUF/smol.Q4_1.gguf"]
     assert record["context_window"] == _trained_window(SMOLLM2)
@@ -99,7 +101,8 @@ class _ModelsHandler(BaseHTTPRequestHandler):
 @pytest.fixture
 def models_server() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _ModelsHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # Polled every 10 ms: shutdown() waits for the next poll (0.5 s by default, at every teardown).
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/v1"
     server.shutdown()

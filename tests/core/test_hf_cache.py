@@ -40,6 +40,7 @@ def _fill(hub: Path) -> None:
     (repo / "refs" / "main").write_text("abc123")
 
 
+@pytest.mark.heavy  # a Python process per variable
 @pytest.mark.parametrize("variable", HF_VARIABLES)
 def test_the_cache_follows_the_variables_huggingface_hub_reads(tmp_path: Path, variable: str) -> None:
     env = _env(tmp_path, **{variable: str(tmp_path / "chosen")})

@@ -1,4 +1,4 @@
-"""Bad model folders and options: each a one-line error with the DESIGN.md exit code."""
+"""Bad model folders and options: each a one-line error with its documented exit code (README: exit codes)."""
 
 from __future__ import annotations
 

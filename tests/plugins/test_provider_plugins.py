@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 #: A provider written as a third party would: it reverses the prompt, one token a character.
@@ -84,6 +86,7 @@ def foo_dist(tmp_path: Path) -> Path:
     return make_dist(tmp_path / "foo", "llmctl-foo", "1.2.0", {"foo": "llmctl_foo:FooProvider"}, {"llmctl_foo": FOO})
 
 
+@pytest.mark.heavy  # llmctl processes with the plugin installed
 def test_an_outside_provider_completes_tokenizes_estimates_compares_and_is_logged(tmp_path: Path,
                                                                                   user_config) -> None:
     user_config('[prices.foo."bar"]\ninput = "1000000"\noutput = "2000000"\nas_of = "2026-11-01"\n'
@@ -132,6 +135,7 @@ def test_plugins_lists_built_in_and_installed_providers(tmp_path: Path) -> None:
     assert result.stderr == ""
 
 
+@pytest.mark.heavy  # llmctl processes
 def test_a_plugin_that_fails_to_load_is_one_warning_and_the_rest_work(tmp_path: Path) -> None:
     broken = make_dist(tmp_path / "broken", "llmctl-broken", "0.1", {"broken": "llmctl_broken:BrokenProvider"},
                        {"llmctl_broken": BROKEN})
@@ -154,6 +158,7 @@ def test_a_plugin_that_fails_to_load_is_one_warning_and_the_rest_work(tmp_path: 
     assert asked.stdout == ""
 
 
+@pytest.mark.heavy  # an llmctl process
 def test_two_plugins_claiming_one_name_is_exit_3_naming_both(tmp_path: Path) -> None:
     first = foo_dist(tmp_path)
     second = make_dist(tmp_path / "other", "llmctl-foo-fork", "0.2", {"foo": "foo_fork:FooProvider"},

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support import api_wire
+from support.chat_script import ChatScript
+from support.prompt_support import run_cli
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from chat_script import ChatScript  # noqa: E402
-from prompt_support import api, run_cli  # noqa: E402
-
-Recorder = api.Recorder
-recorder = api.recorder
-keys = api.keys
-open_model = api.open_model
-close_cached_providers = api.close_cached_providers
+# The API wire kit's fixtures, used here as in tests/api.
+recorder = api_wire.recorder
+keys = api_wire.keys
+open_model = api_wire.open_model
+close_cached_providers = api_wire.close_cached_providers
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prompt_support import api, run_cli
+from support.prompt_support import api, run_cli
 
 from llmctl.providers.image_tokens import mistral_patches, openai_patches, openai_tiles
 

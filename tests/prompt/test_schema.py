@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prompt_support import api, run_cli
+from support.prompt_support import api, run_cli
 
 FIELDS = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"},
                                            "bio": {"type": "string", "description": "a short biography"}},

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chat_script import ChatScript, tool_call
-from prompt_support import run_cli
+from support.chat_script import ChatScript, tool_call
+from support.prompt_support import run_cli
 
 
 def _tool_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -144,7 +144,7 @@ def test_calc_is_arithmetic_only() -> None:
 
 
 def test_mistral_tool_round_on_the_wire(recorder: Any, monkeypatch: Any, keys: None, data_dir: Path) -> None:
-    from prompt_support import api
+    from support.prompt_support import api
 
     from llmctl.run import runner
 

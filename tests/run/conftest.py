@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.scripted_run import CONFIG, ScriptedProvider, slow_models
+
+from llmctl.providers import registry
 
 SUPPORT = Path(__file__).parents[1] / "support"
-sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(SUPPORT))
-sys.path.insert(0, str(Path(__file__).parents[1] / "api"))
-
-from scripted_run import CONFIG, ScriptedProvider, slow_models  # noqa: E402
-
-from llmctl.providers import registry  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -42,7 +37,7 @@ def data_dir(isolated_user_dirs: Path) -> Path:
 
 @pytest.fixture
 def fault_server() -> Iterator[Any]:
-    from fault_server import FaultServer
+    from support.fault_server import FaultServer
 
     server = FaultServer()
     yield server

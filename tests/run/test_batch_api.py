@@ -9,8 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from batch_server import BatchServer
-from scripted_run import run
+from support.batch_server import BatchServer
+from support.scripted_run import run
 
 from llmctl.core.config import get_config
 from llmctl.core.pricing import PriceTable
@@ -268,6 +268,7 @@ def _estimated_worst(model: str, prompts: Path) -> Decimal:
     return Decimal(str(json.loads(estimate.stdout)["cost"]["max"]))
 
 
+@pytest.mark.heavy  # a dozen runs against the batch server, polling (about 9 s)
 def test_batch_api_reserves_the_batch_under_max_cost_before_sending(server: BatchServer, tmp_path: Path,
                                                                    scripted_backend) -> None:
     scripted_backend(f'[profiles.batches]\nkind = "openai"\nbase_url = "{server.base_url}"\nprices = "openai"\n')

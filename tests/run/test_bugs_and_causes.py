@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scripted_run import ScriptedProvider, run
+from support.scripted_run import ScriptedProvider, run
 
 from llmctl.core.errors import NetworkError
 from llmctl.providers.base import Completion, CompletionRequest, ModelRef

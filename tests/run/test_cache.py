@@ -6,7 +6,8 @@ import json
 import sqlite3
 from pathlib import Path
 
-from scripted_run import ScriptedProvider, run
+import pytest
+from support.scripted_run import ScriptedProvider, run
 
 from llmctl.providers.base import CompletionRequest
 from llmctl.providers.registry import resolve_model
@@ -88,6 +89,7 @@ def test_keys_differ_by_model_command_and_endpoint() -> None:
     assert len(keys) == 4
 
 
+@pytest.mark.heavy  # quantizes and loads a GGUF model
 def test_a_local_model_rewritten_at_the_same_path_is_not_answered_from_the_cache(tmp_path: Path) -> None:
     """Quantize to a path, ask at temperature 0, quantize again to the same path with --force: the
     second file's answer comes from the second file, not from the cache of the first."""
@@ -129,6 +131,7 @@ def test_a_local_folder_model_key_follows_its_files(tmp_path: Path) -> None:
         job, resolve_model("scripted:chat"), "hi")
 
 
+@pytest.mark.heavy  # loads the embedded GGUF model for the new input
 def test_a_local_model_whose_answers_are_all_cached_is_not_loaded(tmp_path: Path, monkeypatch) -> None:
     """Asked again, the embedded GGUF answers from the cache without loading; a new input alongside
     a cached one loads it and answers both (one from the cache)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from scripted_run import ScriptedProvider, run
+from support.scripted_run import ScriptedProvider, run
 
 
 def test_models_run_at_once_and_json_gives_one_record_per_pair() -> None:

@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from scripted_run import ScriptedProvider, run
+from support.scripted_run import ScriptedProvider, run
 
 from llmctl.core.ulid import is_ulid, new_ulid, ulid_ms
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from scripted_run import ScriptedProvider, run
+from support.scripted_run import ScriptedProvider, run
 
 
 def test_estimate_one_prompt_cost_range_and_nothing_sent() -> None:
@@ -97,7 +97,7 @@ def llama_server() -> Iterator[str]:
     model = resolve_model("smollm2").model
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).parents[1] / "api" / "serve_llama.py"), "--model", model,
+        [sys.executable, str(Path(__file__).parents[1] / "support" / "serve_llama.py"), "--model", model,
          "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base_url = f"http://127.0.0.1:{port}/v1"

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from scripted_run import ScriptedProvider, run
+from support.scripted_run import ScriptedProvider, run
 
 
 def _jsonl(path: Path, rows: list[tuple[str, str]]) -> Path:
@@ -108,7 +108,7 @@ def test_every_jsonl_command_refuses_repeated_ids_and_takes_dedupe(tmp_path: Pat
 
 
 def test_a_provider_batch_with_repeated_ids_is_not_uploaded(tmp_path: Path, scripted_backend) -> None:
-    from batch_server import BatchServer
+    from support.batch_server import BatchServer
 
     server = BatchServer()
     try:

@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any, ClassVar
 
-from scripted_run import ScriptedProvider
+from support.scripted_run import ScriptedProvider
 
 from llmctl.core.errors import ProviderError
 from llmctl.core.inputs import InputItem

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scripted_run import ScriptedProvider, run
+from support.scripted_run import ScriptedProvider, run
 
 SERVER_COST = 11 + 6  # dollars: what the fault server's reported usage costs at $1 a token
 

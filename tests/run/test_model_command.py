@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from scripted_run import run as run_llmctl
+from support.scripted_run import run as run_llmctl
 from typer.testing import CliRunner
 
 from llmctl.cli.model_command import ModelFlags, model_command

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from scripted_run import ScriptedProvider, run
+from support.scripted_run import ScriptedProvider, run
 
 
 @pytest.fixture

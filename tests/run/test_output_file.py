@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from scripted_run import ScriptedProvider, run
+from support.scripted_run import ScriptedProvider, run
 
 
 def _prompts(tmp_path: Path, n: int, *, ids: bool = True, fail: set[int] = frozenset()) -> Path:  # type: ignore[assignment]

@@ -6,7 +6,7 @@ import json
 import math
 
 import pytest
-from scripted_run import run
+from support.scripted_run import run
 
 pytestmark = pytest.mark.slow
 

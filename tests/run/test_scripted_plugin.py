@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from scripted_run import ScriptedProvider
+from support.scripted_run import ScriptedProvider
 
 from llmctl.providers import plugins, registry
+from llmctl.providers.options import HostedOptions
 
 
 def test_the_scripted_provider_is_found_through_its_entry_point() -> None:
@@ -12,6 +13,7 @@ def test_the_scripted_provider_is_found_through_its_entry_point() -> None:
     entry = plugins.registration("scripted")
     assert entry is not None
     assert (entry.distribution, entry.version, entry.target, entry.builtin) == (
-        "llmctl-scripted", "0.1", "scripted_run:ScriptedProvider", False)
+        "llmctl-scripted", "0.1", "support.scripted_run:ScriptedProvider", False)
     assert registry.provider_class("scripted") is ScriptedProvider
-    assert registry.provider_options(registry.resolve_model("scripted:chat")).concurrency == 4  # its options model
+    options = registry.provider_options(registry.resolve_model("scripted:chat"))
+    assert isinstance(options, HostedOptions) and options.concurrency == 4  # its options model

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scripted_run import ScriptedProvider, run
+from support.scripted_run import ScriptedProvider, run
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from scripted_run import run
+from support.scripted_run import run
 
 from llmctl.providers.openai.vocab import tiktoken_encoding
 

@@ -4,28 +4,19 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support import api_wire
+from support.tasks_support import run_cli
 
-_API = Path(__file__).parent.parent / "api" / "conftest.py"
-_spec = importlib.util.spec_from_file_location("llmctl_api_conftest", _API)
-assert _spec is not None and _spec.loader is not None
-api = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(api)
-
-Recorder = api.Recorder
-recorder = api.recorder
-keys = api.keys
-open_model = api.open_model
-close_cached_providers = api.close_cached_providers
-
-sys.path.append(str(Path(__file__).parent))  # after tests/api: its tests import `conftest`
-
-from tasks_support import run_cli  # noqa: E402
+# The API wire kit's fixtures, used here as in tests/api.
+recorder = api_wire.recorder
+keys = api_wire.keys
+open_model = api_wire.open_model
+close_cached_providers = api_wire.close_cached_providers
 
 
 @pytest.fixture
@@ -140,7 +131,9 @@ def _byte_bpe_tokenizer(folder: Path, chat_template: str | None) -> tuple[int, i
     if chat_template:
         fast.chat_template = chat_template
     fast.save_pretrained(str(folder))
-    return tok.get_vocab_size(), tok.token_to_id("<|endoftext|>"), tok.token_to_id("<pad>")
+    eos, pad = tok.token_to_id("<|endoftext|>"), tok.token_to_id("<pad>")
+    assert eos is not None and pad is not None
+    return tok.get_vocab_size(), eos, pad
 
 
 @pytest.fixture(scope="session")
@@ -170,7 +163,9 @@ def tiny_seq2seq(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     folder = tmp_path_factory.mktemp("tiny-bart-128")
     vocab, eos, pad = _byte_bpe_tokenizer(folder, None)
-    config = BartConfig(vocab_size=vocab, d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+    # forced_bos_token_id is a PretrainedConfig keyword BartConfig passes on; its signature does not list it.
+    config = BartConfig(  # type: ignore[call-arg]
+        vocab_size=vocab, d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
                         decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64,
                         max_position_embeddings=128, bos_token_id=eos, eos_token_id=eos, pad_token_id=pad,
                         decoder_start_token_id=eos, forced_bos_token_id=None, forced_eos_token_id=None,

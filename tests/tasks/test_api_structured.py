@@ -6,7 +6,7 @@ import json
 import math
 
 import pytest
-from tasks_support import fixture_json
+from support.tasks_support import fixture_json
 
 from llmctl.core.errors import UsageError
 from llmctl.providers.base import CompletionRequest

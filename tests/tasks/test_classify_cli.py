@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from tasks_support import fixture_json, run_cli
+from support.tasks_support import fixture_json, run_cli
 
 pytestmark = pytest.mark.usefixtures("keys")
 

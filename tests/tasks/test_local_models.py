@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -136,10 +137,12 @@ def test_sequence_classification_head_matches_the_transformers_pipeline(tiny_sen
     provider = get_provider(ref, {})
     results = classify_many(provider, ref, TEXTS, ClassifySpec(None))
     reference = pipeline("text-classification", model=str(tiny_sentiment_head), top_k=None, device="cpu")
-    for result, want in zip(results, reference(TEXTS), strict=True):
+    wanted: list[list[dict[str, Any]]] = reference(TEXTS)  # type: ignore[assignment]  # untyped pipeline output
+    for result, want in zip(results, wanted, strict=True):
         assert result.fields["scores"] == pytest.approx({w["label"]: w["score"] for w in want}, abs=1e-5)
         assert result.fields["label"] == max(want, key=lambda w: w["score"])["label"]
     one = classify(provider, ref, TEXTS[0], ClassifySpec(None))
+    assert reference.tokenizer is not None
     assert one.fields["scores"] == pytest.approx(results[0].fields["scores"], abs=1e-5)
     assert one.usage.input_tokens == len(reference.tokenizer(TEXTS[0])["input_ids"])
 
@@ -162,7 +165,7 @@ def test_nli_zero_shot_matches_the_transformers_pipeline(tiny_nli_head: Path) ->
 
 @pytest.mark.slow
 def test_heads_through_the_cli(tiny_sentiment_head: Path, tiny_nli_head: Path, tmp_path: Path) -> None:
-    from tasks_support import run_cli
+    from support.tasks_support import run_cli
 
     result = run_cli("classify", "--json", "-m", f"hf:{tiny_sentiment_head}", "I love using transformer models!")
     assert result.exit_code == 0, result.stderr

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from tasks_support import fixture_json
+from support.tasks_support import fixture_json
 
 pytestmark = pytest.mark.usefixtures("keys")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from tasks_support import fixture_json
+from support.tasks_support import fixture_json
 
 pytestmark = pytest.mark.usefixtures("keys")
 
@@ -217,7 +217,7 @@ def test_compare_on_one_text_shows_each_models_answer(recorder, wire_cli) -> Non
 def test_summarize_estimate_bounds_the_calls_it_makes(recorder, wire_cli, user_config, tmp_path: Path) -> None:
     """On a document cut into chunks: the estimate's output bound is the sum of the calls' own caps,
     and its input covers what the calls really sent (counted with tiktoken)."""
-    from tasks_support import long_document
+    from support.tasks_support import long_document
 
     from llmctl.providers.openai.vocab import tiktoken_encoding
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
-from tasks_support import long_document, run_cli
+from support.tasks_support import long_document, run_cli
 
 from llmctl.core.errors import UsageError
 from llmctl.core.usage import Usage
@@ -56,7 +56,8 @@ def test_chunks_cut_on_paragraphs_then_sentences_and_stay_in_budget() -> None:
 
 
 @pytest.mark.parametrize("strategy", ["map-reduce", "refine"])
-def test_long_document_is_summarised_in_chunks_that_fit_the_window(tiny_chat_model: Path, strategy: str) -> None:
+def test_long_document_is_summarised_in_chunks_that_fit_the_window(tiny_chat_model: Path,
+                                                                   strategy: Literal["map-reduce", "refine"]) -> None:
     ref = resolve_model(f"hf:{tiny_chat_model}")
     provider = get_provider(ref, {})
     calls = _spy(provider)
@@ -141,7 +142,7 @@ def test_token_head_entities_match_the_pipeline_across_chunks(tiny_ner_head: Pat
     tokenizer = provider.tokenizer(ref)
     expected = []
     for a, b in split_text(doc, tokenizer.count, 128 - 4):
-        expected += [(a + e["start"], a + e["end"], e["entity_group"]) for e in reference(doc[a:b])]
+        expected += [(a + int(e["start"]), a + int(e["end"]), e["entity_group"]) for e in reference(doc[a:b])]
     assert [(e["start"], e["end"], e["type"]) for e in entities] == expected
     kind = entities[0]["type"]
     only = ner(provider, ref, doc, NerSpec([kind]))

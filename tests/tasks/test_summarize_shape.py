@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from tasks_support import fixture_json, run_cli
+from support.tasks_support import fixture_json, run_cli
 
 # 130 words, 7 sentences, news-like (the case: --max-words 30 gave 70 words).
 PARAGRAPH = (

@@ -47,9 +47,9 @@ def test_count_stream_equals_whole_text(pair) -> None:
 
 
 def test_tekken_pieces_cross_many_cuts(monkeypatch) -> None:
-    import llmctl.providers.piece_count as piece_count
+    import llmctl.tokencount.tiktoken_pieces as tiktoken_pieces
 
-    monkeypatch.setattr(piece_count, "STREAM_PIECE_BYTES", 2048)
+    monkeypatch.setattr(tiktoken_pieces, "STREAM_PIECE_BYTES", 2048)
     tok = tokenizer_for_version("tekken")
     text = "\n".join(TEXTS * 300)
     reference = REFERENCES["tekken"]().instruct_tokenizer.tokenizer

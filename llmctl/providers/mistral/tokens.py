@@ -14,7 +14,7 @@ from typing import Any, BinaryIO
 from llmctl.core.errors import ConfigError, InputError, UsageError
 from llmctl.core.inputs import decode_utf8
 from llmctl.providers.base import ModelRef, Tokenizer
-from llmctl.providers.piece_count import count_in_pieces
+from llmctl.tokencount.tiktoken_pieces import count_in_pieces
 
 #: tokenizer version -> file name inside mistral_common/data
 TOKENIZER_FILES: dict[str, str] = {
@@ -95,7 +95,7 @@ class MistralTokenizer(Tokenizer):
     def count_stream(self, stream: BinaryIO, source: str) -> int:
         if not self.is_tekken:
             return self.count(decode_utf8(stream.read(), source))
-        # Tekken splits text with an o200k-style pre-tokenizer: piece_count holds the proof.
+        # Tekken splits text with an o200k-style pre-tokenizer: tokencount.tiktoken_pieces holds the proof.
         model = self._tokenizer()._model
         return count_in_pieces(lambda: model, stream, source, str(model._pat_str))
 

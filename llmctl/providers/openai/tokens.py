@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 from llmctl.core.errors import InputError, NetworkError, UsageError
 from llmctl.providers.base import ModelRef, Tokenizer
 from llmctl.providers.openai.vocab import BUNDLED, RankIndex, open_index, tiktoken_encoding
-from llmctl.providers.piece_count import count_buffer, count_in_pieces
+from llmctl.tokencount.tiktoken_pieces import count_buffer, count_in_pieces
 
 #: OpenAI's documented chat framing: every message costs 3 tokens beyond its texts, the reply 3 more.
 TOKENS_PER_MESSAGE = 3

@@ -8,7 +8,7 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "tasks" / "fixtures"
 runner = CliRunner()
 
 

@@ -59,7 +59,8 @@ class BatchServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # Polled every 10 ms: shutdown() waits for the next poll (0.5 s by default, at every teardown).
+        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.01,), daemon=True)
         self._thread.start()
 
     @property
@@ -86,7 +87,7 @@ class BatchServer:
         for raw in content.splitlines():
             line = json.loads(raw)
             body = line["body"]
-            model = body.get("model") or batch.get("model")
+            model = str(body.get("model") or batch.get("model"))
             if "input" in body:
                 text = body["input"]
                 response_body = _embedding_body(model, text)
@@ -208,8 +209,9 @@ def _handler(server: BatchServer) -> type[BaseHTTPRequestHandler]:
                 parts = {part.get_param("name", header="content-disposition"): part for part in message.iter_parts()}
                 content = parts["file"].get_payload(decode=True)
                 name = parts["file"].get_filename()
-                purpose = parts["purpose"].get_payload(decode=True).decode()
-                uploaded = server.upload(purpose, name, content)
+                purpose = parts["purpose"].get_payload(decode=True)
+                assert isinstance(content, bytes) and isinstance(purpose, bytes) and name is not None
+                uploaded = server.upload(purpose.decode(), name, content)
                 if server.drop_uploads:
                     server.drop_uploads -= 1
                     self._drop()

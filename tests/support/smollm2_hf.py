@@ -29,7 +29,7 @@ def build_smollm2_hf(dest: Path) -> Path:
     folder, name = str(SMOLLM2_GGUF.parent), SMOLLM2_GGUF.name
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
     model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name)
-    model.hf_quantizer = None
+    model.hf_quantizer = None  # type: ignore[assignment]  # drop the GGUF loader's quantizer before saving
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     model.save_pretrained(staging, safe_serialization=True)

@@ -4,7 +4,7 @@ On CPUs that advertise AMX to a guest that cannot use it, ggml's repacked AMX ke
 (`ldtilecfg`); plain kernels work everywhere, so the server is started with them.
 A chat model's GGUF names no pooling, and the server would then answer one vector per token;
 mean pooling gives one vector per input, as the embeddings API promises.
-Usage: python tests/api/serve_llama.py --model PATH --host 127.0.0.1 --port N [--embedding true]
+Usage: python tests/support/serve_llama.py --model PATH --host 127.0.0.1 --port N [--embedding true]
 """
 
 from __future__ import annotations

@@ -81,7 +81,8 @@ class FaultServer:
         self.httpd = _QuietServer(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # Polled every 10 ms: shutdown() waits for the next poll (0.5 s by default, at every teardown).
+        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.01,), daemon=True)
         self._thread.start()
 
     @property
@@ -155,7 +156,7 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             elif name == "chat":
                 self._json(200, native_chat_body(self.path, model) or chat_body(model))
             elif name == "embed":
-                inputs = body.get("input") or []
+                inputs = (body or {}).get("input") or []
                 self._json(200, {"object": "list", "model": model,
                                  "data": [{"object": "embedding", "index": i, "embedding": [float(i), 1.0]}
                                           for i in range(len(inputs))],

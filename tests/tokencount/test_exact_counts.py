@@ -15,9 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llmctl.providers.hf import tokenizer as hf_tokenizer
-from llmctl.providers.hf.tokenizer import GPT2_CUT, WHITESPACE_CUT, HFTokenizer, cut_rule
+from llmctl.providers.hf.tokenizer import HFTokenizer
 from llmctl.providers.mistral.tokens import tokenizer_for_version
-from llmctl.providers.piece_count import PROVED_PATTERNS, is_proved
+from llmctl.tokencount.tiktoken_pieces import PROVED_PATTERNS, is_proved
+from llmctl.tokencount.tokenizer_json import GPT2_CUT, WHITESPACE_CUT, cut_rule
 
 # Spaces, line ends, CR, tabs, Unicode spaces, punctuation, letters, digits, other scripts.
 ALPHABET = list(" \n\r\t\u00a0\u2003\u3000\u2028\x0b\x0c.,;:!?-'\"()/\\#@abcABCxyzXYZ019\u00e9\u00df\u4e2d\U0001f600")
@@ -36,7 +37,7 @@ CORPUS = ["frog sing \nDawn moon \n" * 50, "Hello, world.\nNext line \n\n  \tTab
 
 
 def _tiktoken_cuts(text: str) -> list[int]:
-    """Every character offset where piece_count.safe_cut may cut (its two rules)."""
+    """Every character offset where tiktoken_pieces.safe_cut may cut (its two rules)."""
     cuts = []
     for i in range(1, len(text)):
         prev, here = text[i - 1], text[i]
@@ -70,14 +71,15 @@ def test_tekken_cuts_add_up(text: str) -> None:
         assert tekken.count(text[:cut]) + tekken.count(text[cut:]) == whole
 
 
+@pytest.mark.heavy  # a property search over whole streams (tests/tokencount/test_pieces.py covers streams quickly)
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=LINES)
 def test_tiktoken_and_tekken_streams_count_as_the_whole(real_tiktoken, text: str,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    from llmctl.providers import piece_count
     from llmctl.providers.openai.tokens import TiktokenTokenizer
+    from llmctl.tokencount import tiktoken_pieces
 
-    monkeypatch.setattr(piece_count, "STREAM_PIECE_BYTES", 7)
+    monkeypatch.setattr(tiktoken_pieces, "STREAM_PIECE_BYTES", 7)
     for name, encoding in real_tiktoken.items():
         counted = TiktokenTokenizer(name).count_stream(io.BytesIO(text.encode()), "t.txt")
         assert counted == len(encoding.encode_ordinary(text))
@@ -195,7 +197,7 @@ def test_a_big_file_of_space_newline_lines_counts_exactly(hf_kinds: dict[str, HF
 
 def test_cut_rule_reads_the_json_not_the_object() -> None:
     # The same rule from the spec alone, for a tokenizer.json as Llama 3 ships it.
-    spec = {"normalizer": None, "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+    spec: dict[str, Any] = {"normalizer": None, "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
         {"type": "Split", "pattern": {"Regex": LLAMA3_SPLIT}, "behavior": "Isolated", "invert": False},
         {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}]}}
     assert cut_rule(spec) is WHITESPACE_CUT

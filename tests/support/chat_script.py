@@ -22,7 +22,8 @@ class ChatScript:
         self.failures: list[str] = []
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        # Polled every 10 ms: shutdown() waits for the next poll (0.5 s by default, at every teardown).
+        threading.Thread(target=self.httpd.serve_forever, args=(0.01,), daemon=True).start()
 
     @property
     def base_url(self) -> str:
