@@ -28,28 +28,46 @@ def shipped_config_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "configs"
 
 
+#: The folder name under each of the user's directories.
+APP = "llmctl"
+
+
 def user_config_path() -> Path:
     explicit = os.environ.get("LLMCTL_CONFIG")
     if explicit:
         return Path(explicit).expanduser()
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "llmctl" / "config.toml"
+    return user_config_dir() / "config.toml"
 
 
+# The user's directories as platformdirs finds them: on Linux the XDG variables (XDG_CONFIG_HOME, XDG_DATA_HOME,
+# XDG_CACHE_HOME, XDG_STATE_HOME), read on each call, else ~/.config, ~/.local/share, ~/.cache, ~/.local/state;
+# on macOS and Windows the platform's own places.
 def user_config_dir() -> Path:
     """`$XDG_CONFIG_HOME/llmctl` (default `~/.config/llmctl`): templates live here, whatever LLMCTL_CONFIG names."""
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "llmctl"
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir(APP, appauthor=False))
 
 
 def user_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "llmctl"
+    """`$XDG_CACHE_HOME/llmctl` (default `~/.cache/llmctl`): what can be rebuilt (token indexes)."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir(APP, appauthor=False))
 
 
 def user_data_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "llmctl"
+    """`$XDG_DATA_HOME/llmctl` (default `~/.local/share/llmctl`): the usage log, the response cache, batches, prices."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir(APP, appauthor=False))
+
+
+def user_state_dir() -> Path:
+    """`$XDG_STATE_HOME/llmctl` (default `~/.local/state/llmctl`): the chat's line history."""
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir(APP, appauthor=False))
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
