@@ -119,6 +119,55 @@ class Config:
         return spec if isinstance(spec, dict) else None
 
 
+@dataclass(frozen=True)
+class BackendSettings:
+    """A model's backend as the configs set it up: its `[providers.*]` or `[profiles.*]` table, resolved.
+
+    What name resolution, prices and usage estimates read is typed here; every key of the table (`table`)
+    goes to the backend's own option model (pydantic, `providers/options.py`) when the model is opened,
+    so naming a model loads no pydantic.
+    """
+
+    kind: str
+    #: the profile's name, for a `[profiles.NAME]` table
+    profile: str | None = None
+    base_url: str | None = None
+    #: a profile's own base_url, kept when --base-url points elsewhere (its key stays with it)
+    profile_base_url: str | None = None
+    #: somebody's own server (a profile or --base-url), not the provider's API
+    custom_endpoint: bool = False
+    #: a profile's tokenizer for usage its server does not report ("hf:PATH", "gguf:PATH")
+    tokenizer: str | None = None
+    #: a profile's price table (the provider's own name for a proxy of that provider)
+    prices: str | None = None
+    #: the whole table, as the backend's option model reads it
+    table: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    @classmethod
+    def of(cls, table: dict[str, Any], *, kind: str, where: str = "the config") -> BackendSettings:
+        """The typed view of a backend's table (exit 3 where a key resolution reads has the wrong type)."""
+        def text(key: str) -> str | None:
+            value = table.get(key)
+            if value is None or isinstance(value, str):
+                return value
+            raise ConfigError(f"{where}: {key} must be a string, not {_kind_of(value)}")
+
+        return cls(kind, text("profile"), text("base_url"), text("profile_base_url"),
+                   table.get("custom_endpoint") is True, text("tokenizer"), text("prices"), dict(table))
+
+    def pointed_at(self, base_url: str) -> BackendSettings:
+        """These settings sending to `base_url` (--base-url): somebody's own server, where a profile's key stays
+        with the profile's own host."""
+        table = {**self.table, "base_url": base_url, "custom_endpoint": True}
+        if self.profile:
+            table["profile_base_url"] = self.base_url
+        return BackendSettings.of(table, kind=self.kind)
+
+    def where(self) -> str:
+        """The settings' name in messages."""
+        return f"the profile {self.profile!r}" if self.profile else "the provider settings"
+
+
 #: The tables a config file may hold; everything else is a typo the user should hear about.
 KNOWN_TABLES = ("defaults", "aliases", "models", "prices", "providers", "profiles", *RUN_TABLES)
 #: [defaults] keys and what each must be.

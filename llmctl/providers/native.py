@@ -93,7 +93,7 @@ class NativeProvider(RestProvider):
 
     @classmethod
     def standalone_tokenizer(cls, ref: ModelRef) -> Tokenizer | None:
-        if ref.settings.get("custom_endpoint") or cls.env_key() is None:
+        if ref.settings.custom_endpoint or cls.env_key() is None:
             return CountOnlyTokenizer(f"tiktoken:{ESTIMATE_ENCODING}", estimate_counter(), ref.label, cls.vendor,
                                       estimated=True)
         return None  # the provider instance asks the count endpoint

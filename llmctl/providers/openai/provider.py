@@ -151,7 +151,7 @@ class OpenAIProvider(RestProvider):
         return ref.facts.endpoint != "completions"
 
     def supports_tools(self, ref: ModelRef) -> bool:
-        return ref.spec.get("endpoint") != "completions"
+        return ref.facts.endpoint != "completions"
 
     def accepts_attachment(self, ref: ModelRef, mime: str) -> bool:
         # An OpenAI-compatible server's models are not in our configs: the server decides.
