@@ -10,6 +10,7 @@ creating a second batch, which would be billed again.
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import re
@@ -166,7 +167,7 @@ class BatchClient:
         found = self._json("GET", self._paths()[0])
         return [self._info(entry) for entry in found.get("data", [])]
 
-    def file_lines(self, file_id: str | None) -> list[dict[str, Any]]:
+    def file_lines(self, file_id: str | None) -> builtins.list[dict[str, Any]]:
         if not file_id:
             return []
         text = self._send("GET", f"/files/{file_id}/content").text
