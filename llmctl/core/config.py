@@ -118,6 +118,16 @@ class Config:
         spec = table.get(model)
         return spec if isinstance(spec, dict) else None
 
+    def points_to(self, provider: str, model: str) -> str | None:
+        """The dated model an alias such as `gpt-4o` stands for (`points_to`), or None."""
+        target = (self.model_spec(provider, model) or {}).get("points_to")
+        return target if isinstance(target, str) else None
+
+    def prefixes(self, provider: str) -> list[str]:
+        """The bare-name prefixes a `[providers.*]` table claims (`gpt-` for openai)."""
+        found = (self.providers.get(provider) or {}).get("prefixes")
+        return [p for p in found if isinstance(p, str)] if isinstance(found, list) else []
+
 
 @dataclass(frozen=True)
 class BackendSettings:

@@ -171,9 +171,8 @@ class PriceTable:
             seen.add(name)
             if name in table:
                 return self._build(provider, name, table[name])
-            spec = self._config.model_spec(provider, name) or {}
-            target = spec.get("points_to")
-            if not isinstance(target, str):
+            target = self._config.points_to(provider, name)
+            if target is None:
                 return None
             name = target
         return None

@@ -57,8 +57,8 @@ def configured_models(config: Config) -> list[ModelInfo]:
             if not isinstance(spec, dict) or "context_window" not in spec and "points_to" not in spec:
                 continue  # settings of a local alias, shown with the alias
             merged = dict(spec)
-            target = spec.get("points_to")
-            if isinstance(target, str):
+            target = config.points_to(provider, name)
+            if target is not None:
                 merged = {**(config.model_spec(provider, target) or {}), **spec}
             price = prices.lookup(provider, name)
             rows.append(ModelInfo(

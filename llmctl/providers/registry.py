@@ -74,13 +74,13 @@ def _follow_points_to(config: Config, provider: str, model: str) -> dict[str, An
         return None
     seen = {model}
     merged = dict(spec)
-    target = spec.get("points_to")
-    while isinstance(target, str) and target not in seen:
+    target = config.points_to(provider, model)
+    while target is not None and target not in seen:
         seen.add(target)
         target_spec = config.model_spec(provider, target) or {}
         merged = {**target_spec, **{k: v for k, v in merged.items() if k != "points_to"}}
         merged["dated"] = target
-        target = target_spec.get("points_to")
+        target = config.points_to(provider, target)
     return merged
 
 
@@ -256,8 +256,8 @@ def _resolve_bare(config: Config, name: str, base_url: str | None) -> ModelRef:
     for kind in plugins.builtin_names():
         if provider_class(kind).claims(name):
             return _resolve_explicit(config, kind, name, base_url)
-    for provider, settings in config.providers.items():
-        for prefix in settings.get("prefixes", []):
+    for provider in config.providers:
+        for prefix in config.prefixes(provider):
             if name.startswith(prefix):
                 return _resolve_explicit(config, provider, name, base_url)
     for kind in known_kinds():  # plugins last: their metadata is read only for a name nothing else takes
