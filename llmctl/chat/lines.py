@@ -7,7 +7,6 @@ that the next such line closes. History is kept in $XDG_STATE_HOME/llmctl/chat_h
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,8 +16,9 @@ HISTORY_LENGTH = 1000
 
 
 def history_path() -> Path:
-    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(state).expanduser() / "llmctl" / "chat_history"
+    from llmctl.core.config import user_state_dir
+
+    return user_state_dir() / "chat_history"
 
 
 class LineReader:

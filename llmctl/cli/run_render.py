@@ -7,14 +7,16 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmctl.core.inputs import InputItem
 from llmctl.core.output import Output
 from llmctl.core.usage import Usage, format_money
-from llmctl.run.estimate import ModelEstimate
 from llmctl.run.records import ModelTotals
 from llmctl.run.runner import Report
+
+if TYPE_CHECKING:
+    from llmctl.run.estimate import ModelEstimate  # an --estimate run's; a one-shot answer never loads it
 
 
 def _money(value: Decimal | float | None, local: bool = False) -> str:

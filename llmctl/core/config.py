@@ -28,28 +28,46 @@ def shipped_config_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "configs"
 
 
+#: The folder name under each of the user's directories.
+APP = "llmctl"
+
+
 def user_config_path() -> Path:
     explicit = os.environ.get("LLMCTL_CONFIG")
     if explicit:
         return Path(explicit).expanduser()
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "llmctl" / "config.toml"
+    return user_config_dir() / "config.toml"
 
 
+# The user's directories as platformdirs finds them: on Linux the XDG variables (XDG_CONFIG_HOME, XDG_DATA_HOME,
+# XDG_CACHE_HOME, XDG_STATE_HOME), read on each call, else ~/.config, ~/.local/share, ~/.cache, ~/.local/state;
+# on macOS and Windows the platform's own places.
 def user_config_dir() -> Path:
     """`$XDG_CONFIG_HOME/llmctl` (default `~/.config/llmctl`): templates live here, whatever LLMCTL_CONFIG names."""
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "llmctl"
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir(APP, appauthor=False))
 
 
 def user_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "llmctl"
+    """`$XDG_CACHE_HOME/llmctl` (default `~/.cache/llmctl`): what can be rebuilt (token indexes)."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir(APP, appauthor=False))
 
 
 def user_data_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "llmctl"
+    """`$XDG_DATA_HOME/llmctl` (default `~/.local/share/llmctl`): the usage log, the response cache, batches, prices."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir(APP, appauthor=False))
+
+
+def user_state_dir() -> Path:
+    """`$XDG_STATE_HOME/llmctl` (default `~/.local/state/llmctl`): the chat's line history."""
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir(APP, appauthor=False))
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -99,6 +117,65 @@ class Config:
         table = self.models.get(provider, {})
         spec = table.get(model)
         return spec if isinstance(spec, dict) else None
+
+    def points_to(self, provider: str, model: str) -> str | None:
+        """The dated model an alias such as `gpt-4o` stands for (`points_to`), or None."""
+        target = (self.model_spec(provider, model) or {}).get("points_to")
+        return target if isinstance(target, str) else None
+
+    def prefixes(self, provider: str) -> list[str]:
+        """The bare-name prefixes a `[providers.*]` table claims (`gpt-` for openai)."""
+        found = (self.providers.get(provider) or {}).get("prefixes")
+        return [p for p in found if isinstance(p, str)] if isinstance(found, list) else []
+
+
+@dataclass(frozen=True)
+class BackendSettings:
+    """A model's backend as the configs set it up: its `[providers.*]` or `[profiles.*]` table, resolved.
+
+    What name resolution, prices and usage estimates read is typed here; every key of the table (`table`)
+    goes to the backend's own option model (pydantic, `providers/options.py`) when the model is opened,
+    so naming a model loads no pydantic.
+    """
+
+    kind: str
+    #: the profile's name, for a `[profiles.NAME]` table
+    profile: str | None = None
+    base_url: str | None = None
+    #: a profile's own base_url, kept when --base-url points elsewhere (its key stays with it)
+    profile_base_url: str | None = None
+    #: somebody's own server (a profile or --base-url), not the provider's API
+    custom_endpoint: bool = False
+    #: a profile's tokenizer for usage its server does not report ("hf:PATH", "gguf:PATH")
+    tokenizer: str | None = None
+    #: a profile's price table (the provider's own name for a proxy of that provider)
+    prices: str | None = None
+    #: the whole table, as the backend's option model reads it
+    table: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    @classmethod
+    def of(cls, table: dict[str, Any], *, kind: str, where: str = "the config") -> BackendSettings:
+        """The typed view of a backend's table (exit 3 where a key resolution reads has the wrong type)."""
+        def text(key: str) -> str | None:
+            value = table.get(key)
+            if value is None or isinstance(value, str):
+                return value
+            raise ConfigError(f"{where}: {key} must be a string, not {_kind_of(value)}")
+
+        return cls(kind, text("profile"), text("base_url"), text("profile_base_url"),
+                   table.get("custom_endpoint") is True, text("tokenizer"), text("prices"), dict(table))
+
+    def pointed_at(self, base_url: str) -> BackendSettings:
+        """These settings sending to `base_url` (--base-url): somebody's own server, where a profile's key stays
+        with the profile's own host."""
+        table = {**self.table, "base_url": base_url, "custom_endpoint": True}
+        if self.profile:
+            table["profile_base_url"] = self.base_url
+        return BackendSettings.of(table, kind=self.kind)
+
+    def where(self) -> str:
+        """The settings' name in messages."""
+        return f"the profile {self.profile!r}" if self.profile else "the provider settings"
 
 
 #: The tables a config file may hold; everything else is a typo the user should hear about.

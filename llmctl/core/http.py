@@ -1,8 +1,7 @@
 """The one HTTP client stack: timeouts, money-safe retries, key guarding, redacted request traces.
 
-Both SDKs (openai, mistralai) are handed a client built here with their own retries turned off,
-so a request is retried by exactly one policy; the providers spoken to natively (providers/native.py)
-send through it directly. A retry happens only where the first try cannot
+Every HTTP provider sends through a client built here (providers/rest.py), so a request is retried by
+exactly one policy. A retry happens only where the first try cannot
 have been billed: the connection was never made (connect errors and timeouts), or the server
 answered 429, 408, 409 or 5xx before any output. A POST the server may have accepted (a read
 timeout, a connection dropped after the body was sent) is sent again only where sending it twice

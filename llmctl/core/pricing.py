@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from llmctl.core.config import Config
+from llmctl.core.config import BackendSettings, Config
 from llmctl.core.errors import ConfigError
 from llmctl.core.usage import Cost, Usage
 
@@ -68,23 +68,23 @@ def _rate(entry: dict[str, Any], key: str, where: str) -> Decimal | None:
     return value
 
 
-def price_tables(provider: str, settings: dict[str, Any]) -> list[str]:
+def price_tables(provider: str, settings: BackendSettings) -> list[str]:
     """The [prices.*] tables a model's usage is looked up in, first match wins; empty where nobody can say.
 
     An API's own model: its provider's table. A profile is somebody's own server: its own
     `[prices.<profile>]` table, then the table its `prices` key names (`prices = "openai"` for a
     proxy in front of OpenAI itself). An ad hoc --base-url endpoint has no table of its own.
     """
-    if not settings.get("custom_endpoint"):
+    if not settings.custom_endpoint:
         return [provider]
     tables: list[str] = []
-    for name in (settings.get("profile"), settings.get("prices")):
-        if isinstance(name, str) and name and name not in tables:
+    for name in (settings.profile, settings.prices):
+        if name and name not in tables:
             tables.append(name)
     return tables
 
 
-def priced_as(provider: str, settings: dict[str, Any]) -> str | None:
+def priced_as(provider: str, settings: BackendSettings) -> str | None:
     """The first table of price_tables, or None where nobody can say."""
     tables = price_tables(provider, settings)
     return tables[0] if tables else None
@@ -94,7 +94,7 @@ def _toml_key(name: str) -> str:
     return name if name.replace("_", "").replace("-", "").isalnum() and name.isascii() else f'"{name}"'
 
 
-def price_hint(provider: str, model: str, settings: dict[str, Any]) -> str:
+def price_hint(provider: str, model: str, settings: BackendSettings) -> str:
     """Where llmctl looked for a model's price and where the user can add one, for an 'unknown cost' line."""
     tables = price_tables(provider, settings)
     if not tables:
@@ -171,14 +171,13 @@ class PriceTable:
             seen.add(name)
             if name in table:
                 return self._build(provider, name, table[name])
-            spec = self._config.model_spec(provider, name) or {}
-            target = spec.get("points_to")
-            if not isinstance(target, str):
+            target = self._config.points_to(provider, name)
+            if target is None:
                 return None
             name = target
         return None
 
-    def find(self, provider: str, model: str, settings: dict[str, Any]) -> Price | None:
+    def find(self, provider: str, model: str, settings: BackendSettings) -> Price | None:
         """The price of a model as resolved, from the first of its price_tables that has it."""
         for table in price_tables(provider, settings):
             price = self.lookup(table, model)
@@ -186,7 +185,7 @@ class PriceTable:
                 return price
         return None
 
-    def cost_for(self, provider: str, model: str, settings: dict[str, Any], usage: Usage, *,
+    def cost_for(self, provider: str, model: str, settings: BackendSettings, usage: Usage, *,
                  batch: bool = False) -> Cost:
         """cost_of for a model as resolved: a custom endpoint is priced by its profile's tables only."""
         return self.cost_at(self.find(provider, model, settings), usage, batch=batch)

@@ -9,6 +9,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 from llmctl.core.attachments import Attachment
+from llmctl.core.config import BackendSettings
 from llmctl.core.errors import InputError, UsageError
 from llmctl.core.inputs import decode_utf8
 from llmctl.core.tooling import ToolCall, ToolSpec
@@ -32,7 +33,13 @@ class ModelRef:
     model: str
     label: str
     spec: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
-    settings: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    #: the backend's [providers.*]/[profiles.*] settings, typed (a table given as a dict is read into them)
+    settings: BackendSettings = field(default_factory=lambda: BackendSettings(""), hash=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.settings, dict):
+            table: dict[str, Any] = self.settings
+            object.__setattr__(self, "settings", BackendSettings.of(table, kind=str(table.get("kind", self.kind))))
 
     @cached_property
     def facts(self) -> ModelSettings:

@@ -13,7 +13,7 @@ from llmctl.core.errors import LlmctlError, UsageError
 from llmctl.core.pricing import PriceTable
 from llmctl.providers.base import ModelRef
 from llmctl.providers.registry import (
-    _provider_settings,
+    backend_settings,
     get_provider,
     profile_kind,
     provider_class,
@@ -57,8 +57,8 @@ def configured_models(config: Config) -> list[ModelInfo]:
             if not isinstance(spec, dict) or "context_window" not in spec and "points_to" not in spec:
                 continue  # settings of a local alias, shown with the alias
             merged = dict(spec)
-            target = spec.get("points_to")
-            if isinstance(target, str):
+            target = config.points_to(provider, name)
+            if target is not None:
                 merged = {**(config.model_spec(provider, target) or {}), **spec}
             price = prices.lookup(provider, name)
             rows.append(ModelInfo(
@@ -135,18 +135,16 @@ def served_models(config: Config, profile: str, options: dict[str, Any] | None =
     from llmctl.providers.options import build_options
 
     compatible = profile_kind(config)
-    settings = _provider_settings(config, profile)
-    if settings is None or settings.get("kind", profile) != compatible:
+    settings = backend_settings(config, profile)
+    if settings is None or settings.kind != compatible:
         known = sorted(name for name in {**config.providers, **config.profiles}
-                       if (_provider_settings(config, name) or {}).get("kind", name) == compatible)
+                       if getattr(backend_settings(config, name), "kind", None) == compatible)
         raise UsageError(f"--from needs an OpenAI-compatible provider or profile, not {profile!r}; "
                          f"known: {', '.join(known)}")
-    if "profile" in settings:
-        settings["custom_endpoint"] = True
-    typed = build_options(compatible, settings, options or {}, label=f"{profile}:")
+    typed = build_options(compatible, settings.table, options or {}, label=f"{profile}:")
     provider = provider_class(compatible)(typed)
     assert isinstance(provider, HostedProvider)
-    ref = ModelRef(profile, compatible, "", f"{profile}:", {}, settings)
+    ref = ModelRef(profile, compatible, "", f"{profile}:", {}, settings)  # typed settings, as resolution makes
     credentials = provider.credentials()
     url = provider.base_url.rstrip("/") + "/models"
     # The same key guard as every call: the key goes only to the host it belongs to.

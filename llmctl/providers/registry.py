@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llmctl.core.config import Config, get_config, shipped_config_dir
+from llmctl.core.config import BackendSettings, Config, get_config, shipped_config_dir
 from llmctl.core.errors import ConfigError, LlmctlError, MissingDependencyError, UsageError
 from llmctl.providers import plugins
 from llmctl.providers.base import ModelRef, Provider
@@ -74,13 +74,13 @@ def _follow_points_to(config: Config, provider: str, model: str) -> dict[str, An
         return None
     seen = {model}
     merged = dict(spec)
-    target = spec.get("points_to")
-    while isinstance(target, str) and target not in seen:
+    target = config.points_to(provider, model)
+    while target is not None and target not in seen:
         seen.add(target)
         target_spec = config.model_spec(provider, target) or {}
         merged = {**target_spec, **{k: v for k, v in merged.items() if k != "points_to"}}
         merged["dated"] = target
-        target = target_spec.get("points_to")
+        target = config.points_to(provider, target)
     return merged
 
 
@@ -93,17 +93,26 @@ def profile_kind(config: Config) -> str:
     raise ConfigError("no [providers.*] table says serves_profiles = true; profiles need one")
 
 
-def _provider_settings(config: Config, name: str) -> dict[str, Any] | None:
+def backend_settings(config: Config, name: str) -> BackendSettings | None:
+    """The settings of the provider or profile `name`, typed; None where no such name is known.
+
+    A profile is somebody's own server (`custom_endpoint`), spoken to by the backend its `kind` names,
+    else by the provider whose shipped table says `serves_profiles = true`.
+    """
     if name in config.profiles:
-        settings = dict(config.profiles[name])
-        settings.setdefault("kind", profile_kind(config))
-        settings["profile"] = name
-        return settings
-    if name in config.providers:
-        return dict(config.providers[name])
-    if name in PROVIDER_KINDS or find_provider_class(name) is not None:
-        return {"kind": name}  # an installed provider needs no table of its own
-    return None
+        table = {"kind": profile_kind(config), **config.profiles[name], "profile": name, "custom_endpoint": True}
+        where = f"[profiles.{name}]"
+    elif name in config.providers:
+        table, where = dict(config.providers[name]), f"[providers.{name}]"
+    elif name in PROVIDER_KINDS or find_provider_class(name) is not None:
+        table, where = {"kind": name}, ""  # an installed provider needs no table of its own
+    else:
+        return None
+    source = config.user_path or shipped_config_dir() / "providers.toml"
+    kind = table.get("kind", name)
+    if not isinstance(kind, str):
+        raise ConfigError(f"{source}: {where} kind must be a backend name (a string), not {kind!r}")
+    return BackendSettings.of(table, kind=kind, where=f"{source}: {where}")
 
 
 def _known_provider_names(config: Config) -> list[str]:
@@ -116,10 +125,9 @@ def known_kinds() -> list[str]:
     return sorted(set(PROVIDER_KINDS) | set(plugins.builtin_names()) | set(plugins.entry_point_registrations()))
 
 
-def _backend_kind(config: Config, name: str, settings: dict[str, Any]) -> str:
-    kind = str(settings.get("kind", name))
+def _backend_kind(config: Config, name: str, kind: str, table: str) -> str:
+    """`kind`, the backend of the table [`table`.`name`]; exit 3 where no installed provider has that name."""
     if find_provider_class(kind) is None:
-        table = "profiles" if "profile" in settings else "providers"
         where = config.user_path or shipped_config_dir() / "providers.toml"
         raise ConfigError(f"{where}: [{table}.{name}] kind {kind!r} is not a backend; expected one of: "
                           f"{_list(known_kinds())}")
@@ -139,42 +147,36 @@ def check_backend_tables(config: Config | None = None) -> None:
         if table == "profiles":
             settings.setdefault("kind", profile_kind(config))
             settings["profile"] = name
-        kind = _backend_kind(config, name, settings)
+        # The user's table as written (check_user_config made sure a kind is a string).
+        kind = _backend_kind(config, name, str(settings.get("kind", name)), table)
         build_options(kind, {k: v for k, v in settings.items() if k != "profile"},
                       source=config.user_path, table=f"{table}.{name}")
 
 
 def _resolve_explicit(config: Config, provider: str, model: str, base_url: str | None) -> ModelRef:
-    settings = _provider_settings(config, provider)
+    settings = backend_settings(config, provider)
     if settings is None:
         raise UsageError(
             f"unknown provider {provider!r}; valid providers: {_list(_known_provider_names(config))}"
         )
-    kind = _backend_kind(config, provider, settings)
+    kind = _backend_kind(config, provider, settings.kind, "profiles" if settings.profile else "providers")
     if not model:
         raise UsageError(f"no model after {provider}: (for example {provider}:NAME)")
-    if base_url:
-        if "profile" in settings:
-            # The profile's key belongs to the profile's host, not to wherever --base-url points.
-            settings["profile_base_url"] = settings.get("base_url")
-        settings["base_url"] = base_url
-        settings["custom_endpoint"] = True
-    if "profile" in settings:
-        settings["custom_endpoint"] = True
+    typed = settings.pointed_at(base_url) if base_url else settings
     label = f"{provider}:{model}"
-    if "profile" in settings:
+    if typed.profile:
         # A profile is the user's own table: its keys are checked now, whatever the command.
-        provider_options(ModelRef(provider, kind, model, label, {}, settings))
+        provider_options(ModelRef(provider, kind, model, label, {}, typed))
     cls = provider_class(kind)
     if cls.model_is_path:
-        return ModelRef(provider, kind, cls.resolve_name(provider, model), label, {}, settings)
+        return ModelRef(provider, kind, cls.resolve_name(provider, model), label, {}, typed)
     spec = _follow_points_to(config, provider, model)
-    if spec is None and (kind == provider or not settings.get("custom_endpoint")):
+    if spec is None and (kind == provider or not typed.custom_endpoint):
         spec = cls.unlisted_spec(provider, model)
-    if spec is None and not settings.get("custom_endpoint"):
+    if spec is None and not typed.custom_endpoint:
         known = [m for m in config.models.get(provider, {})] + (cls.listed_models() if kind == provider else [])
         raise UsageError(f"unknown model {label}; known {provider} models: {_list(known)}")
-    return ModelRef(provider, kind, cls.resolve_name(provider, model), label, spec or {}, settings)
+    return ModelRef(provider, kind, cls.resolve_name(provider, model), label, spec or {}, typed)
 
 
 class DefaultModelName(str):
@@ -254,8 +256,8 @@ def _resolve_bare(config: Config, name: str, base_url: str | None) -> ModelRef:
     for kind in plugins.builtin_names():
         if provider_class(kind).claims(name):
             return _resolve_explicit(config, kind, name, base_url)
-    for provider, settings in config.providers.items():
-        for prefix in settings.get("prefixes", []):
+    for provider in config.providers:
+        for prefix in config.prefixes(provider):
             if name.startswith(prefix):
                 return _resolve_explicit(config, provider, name, base_url)
     for kind in known_kinds():  # plugins last: their metadata is read only for a name nothing else takes
@@ -294,13 +296,13 @@ def provider_options(ref: ModelRef, given: Mapping[str, Any] | None = None) -> B
     from llmctl.providers.options import build_options, check_model_settings
 
     config = get_config()
-    table = f"profiles.{ref.settings['profile']}" if ref.settings.get("profile") else f"providers.{ref.provider}"
+    table = f"profiles.{ref.settings.profile}" if ref.settings.profile else f"providers.{ref.provider}"
     source = config.user_path or shipped_config_dir() / "providers.toml"
     if ref.spec:
         name = ref.label.partition(":")[2]
         check_model_settings(ref.spec, source=config.user_path or shipped_config_dir() / "models.toml",
                              table=f'models.{ref.provider}."{name}"')
-    return build_options(ref.kind, ref.settings, given or {}, label=ref.label, source=source, table=table)
+    return build_options(ref.kind, ref.settings.table, given or {}, label=ref.label, source=source, table=table)
 
 
 _CLASSES: dict[plugins.Registration, type[Provider]] = {}

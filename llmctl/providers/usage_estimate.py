@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from llmctl.core.config import BackendSettings
 from llmctl.core.errors import ConfigError, LlmctlError
 from llmctl.core.usage import Usage
 from llmctl.providers.base import ModelRef
@@ -42,20 +43,15 @@ class Estimator:
         return Usage(sum(self.count(t) for t in texts), estimated=True, tokenizer=self.name)
 
 
-def _where(settings: dict[str, Any]) -> str:
-    profile = settings.get("profile")
-    return f"the profile {profile!r}" if profile else "the provider settings"
-
-
-def named_tokenizer_ref(settings: dict[str, Any]) -> ModelRef | None:
+def named_tokenizer_ref(settings: BackendSettings) -> ModelRef | None:
     """The model whose tokenizer a profile names, resolved (not loaded); exit 3 when it is not usable."""
-    value = settings.get("tokenizer")
+    value = settings.tokenizer
     if value is None:
         return None
-    where = _where(settings)
+    where = settings.where()
     from llmctl.providers.registry import find_provider_class, resolve_model
 
-    kind = value.partition(":")[0] if isinstance(value, str) else ""
+    kind = value.partition(":")[0]
     try:
         cls = find_provider_class(kind) if kind.isidentifier() else None
     except LlmctlError:
@@ -90,7 +86,7 @@ def estimator_for(ref: ModelRef, own: Callable[[], Any], *, custom_endpoint: boo
 
         local = get_provider(named)
         tok = local.tokenizer(named)
-        return Estimator(str(ref.settings["tokenizer"]), tok.count,
+        return Estimator(str(ref.settings.tokenizer), tok.count,
                          lambda messages: local.count_chat(named, messages))
     if custom_endpoint:
         from llmctl.providers.openai.tokens import FALLBACK_ENCODING, tokenizer_for_encoding

@@ -245,7 +245,7 @@ def _write_entry(path: Path, entry: dict[str, Any]) -> None:
 
 def remember(info: BatchInfo, name: str, ref: ModelRef, job: Job, items: Sequence[InputItem]) -> None:
     path = _entry_path(info.id)
-    entry = {"id": info.id, "model": name, "label": ref.label, "base_url": ref.settings.get("base_url"),
+    entry = {"id": info.id, "model": name, "label": ref.label, "base_url": ref.settings.base_url,
              "command": job.command,
              "settings": job.settings(), "submitted": time.time(), "status": info.status, "logged": False,
              "inputs": [item.fields for item in items]}

@@ -109,7 +109,7 @@ class ResponseCache:
     def key(job: Any, ref: ModelRef, text: str, files: str | None = None) -> str:
         """`files`: the model's fingerprint as its run found it (a run takes it once); without
         it the files are looked at now."""
-        endpoint = ref.settings.get("base_url") or ref.provider
+        endpoint = ref.settings.base_url or ref.provider
         blob = json.dumps({"provider": ref.provider, "endpoint": endpoint, "command": job.command,
                            "model": ref.model, "files": files or model_fingerprint(ref),
                            "settings": job.settings(), "input": text},

@@ -225,7 +225,7 @@ def test_cli_not_json_exit_4(faults: FaultServer) -> None:
     result = _cli("complete", "--base-url", faults.base_url, "-m", "openai:local", "--max-retries", "0", "hi")
     assert result.exit_code == 4
     assert result.stderr == ("llmctl: error: openai:local: the server answered with a body that is not JSON "
-                             "(HTTP 200): '<html><body>502 Bad Gateway</body></html>'\n")
+                             "(HTTP 200, text/html): '<html><body>502 Bad Gateway</body></html>'\n")
 
 
 def test_cli_embed_retries_then_writes_vectors(faults: FaultServer) -> None:

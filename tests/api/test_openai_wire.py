@@ -70,6 +70,31 @@ def test_stream_without_usage_is_counted_and_marked_estimated(recorder: Recorder
     assert result.usage.to_json()["tokenizer"] == "tiktoken:o200k_base"
 
 
+def test_an_error_event_in_a_stream_fails_the_call(recorder: Recorder, open_model) -> None:
+    # OpenAI reports a failure after the answer began as an event carrying an error object (the SDK's rule too).
+    first = fixture_text("openai_chat_stream.sse").split("\n\n")[1]
+    error = {"error": {"message": "The server had an error while streaming.", "type": "server_error"}}
+    recorder.reply(sse=f"{first}\n\ndata: {json.dumps(error)}\n\n")
+    ref, provider = open_model("openai:gpt-4o-mini")
+    seen: list[str] = []
+    with pytest.raises(ProviderError) as err:
+        provider.complete(ref, CompletionRequest("hi", stream=True), seen.append)
+    assert seen == ["Frogs"]
+    assert err.value.one_line() == "openai:gpt-4o-mini: the stream failed: The server had an error while streaming."
+
+
+def test_the_request_goes_out_with_llmctls_name_and_no_sdk_headers(recorder: Recorder, open_model) -> None:
+    from llmctl import __version__
+
+    recorder.reply(json_body=fixture_json("openai_chat.json"))
+    ref, provider = open_model("openai:gpt-4o-mini")
+    provider.complete(ref, CompletionRequest("hi"))
+    headers = recorder.requests[0].headers
+    assert headers["user-agent"] == f"llmctl/{__version__}"
+    assert headers["content-type"] == "application/json"
+    assert not [name for name in headers if name.lower().startswith(("x-stainless", "openai-"))]
+
+
 def test_instruct_model_uses_the_completions_endpoint(recorder: Recorder, open_model) -> None:
     recorder.reply(json_body=fixture_json("openai_completions.json"))
     ref, provider = open_model("openai:gpt-3.5-turbo-instruct")
@@ -276,7 +301,7 @@ def test_verbose_trace_redacts_the_key(recorder: Recorder, open_model) -> None:
     assert " -> 500 after " in lines[0] and "retry 1/1 in " in lines[0]
     assert " -> 200 after " in lines[1] and lines[1].endswith("(attempt 2)")
     assert all(OPENAI_KEY not in line for line in lines)
-    assert OPENAI_KEY not in repr(provider) and OPENAI_KEY not in repr(provider.client()._client._transport)
+    assert OPENAI_KEY not in repr(provider) and OPENAI_KEY not in repr(provider.client()._transport)
 
 
 def test_body_that_is_not_json_is_exit_4(recorder: Recorder, open_model) -> None:
@@ -286,7 +311,7 @@ def test_body_that_is_not_json_is_exit_4(recorder: Recorder, open_model) -> None
         provider.complete(ref, CompletionRequest("hi"))
     assert err.value.exit_code == 4
     assert err.value.one_line() == ("openai:gpt-4o-mini: the server answered with a body that is not JSON "
-                                    "(HTTP 200): '<html>upstream connect error</html>'")
+                                    "(HTTP 200, text/html): '<html>upstream connect error</html>'")
 
 
 def test_normalized_vectors_have_unit_length(recorder: Recorder, open_model) -> None:

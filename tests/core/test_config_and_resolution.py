@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -97,13 +98,32 @@ def test_user_alias_and_profile(user_config) -> None:
     assert resolve_model("fast").label == "openai:gpt-4.1-nano"
     ref = resolve_model("vllm:meta-llama/Llama-3.1-8B-Instruct")
     assert (ref.provider, ref.kind, ref.model) == ("vllm", "openai", "meta-llama/Llama-3.1-8B-Instruct")
-    assert ref.settings["base_url"] == "http://127.0.0.1:8000/v1"
-    assert ref.settings["key_env"] == "VLLM_KEY" and ref.settings["custom_endpoint"] is True
+    assert (ref.settings.kind, ref.settings.profile) == ("openai", "vllm")
+    assert ref.settings.base_url == "http://127.0.0.1:8000/v1" and ref.settings.custom_endpoint is True
+    assert ref.settings.table["key_env"] == "VLLM_KEY"  # the option model's key, read when the model is opened
+    # --base-url elsewhere: the profile's own host is kept (its key goes only there).
+    moved = resolve_model("vllm:m", base_url="http://127.0.0.1:9000/v1")
+    assert (moved.settings.base_url, moved.settings.profile_base_url) == ("http://127.0.0.1:9000/v1",
+                                                                         "http://127.0.0.1:8000/v1")
+
+
+def test_a_models_settings_are_typed_and_read_as_such() -> None:
+    from llmctl.core.config import BackendSettings
+
+    ref = resolve_model("openai:gpt-4o-mini")
+    assert isinstance(ref.settings, BackendSettings)
+    assert (ref.settings.kind, ref.settings.profile, ref.settings.custom_endpoint) == ("openai", None, False)
+    # Nothing in llmctl reads a resolved model's settings or spec as a raw dict.
+    root = Path(__file__).resolve().parents[2] / "llmctl"
+    raw = re.compile(r"\.(settings|spec)(\.get\(|\[)")
+    found = [f"{path.relative_to(root)}:{n}" for path in root.rglob("*.py")
+             for n, line in enumerate(path.read_text().splitlines(), 1) if raw.search(line) and "ref." in line]
+    assert found == []
 
 
 def test_base_url_allows_any_model_name() -> None:
     ref = resolve_model("openai:local", base_url="http://127.0.0.1:8080/v1")
-    assert ref.settings["base_url"] == "http://127.0.0.1:8080/v1"
+    assert ref.settings.base_url == "http://127.0.0.1:8080/v1" and ref.settings.custom_endpoint is True
     with pytest.raises(UsageError, match="unknown model openai:local"):
         resolve_model("openai:local")
 

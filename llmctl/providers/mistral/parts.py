@@ -40,12 +40,14 @@ def attachment_chunk(attachment: Attachment) -> dict[str, Any]:
     return {"type": "document_url", "document_url": attachment.data_url()}
 
 
-def tool_calls_of(message: Any) -> list[ToolCall]:
+def tool_calls_of(message: dict[str, Any]) -> list[ToolCall]:
+    """The calls in a response message, in the order the model wrote them."""
     import json
 
     found: list[ToolCall] = []
-    for call in getattr(message, "tool_calls", None) or []:
-        arguments = call.function.arguments
+    for call in message.get("tool_calls") or []:
+        function = call.get("function") or {}
+        arguments = function.get("arguments")
         text = arguments if isinstance(arguments, str) else json.dumps(arguments)
-        found.append(ToolCall(str(call.id or f"call{len(found)}"), str(call.function.name), text or "{}"))
+        found.append(ToolCall(str(call.get("id") or f"call{len(found)}"), str(function.get("name")), text or "{}"))
     return found

@@ -110,7 +110,7 @@ def mistral_tokenizer(ref: ModelRef) -> MistralTokenizer:
     """The tokenizer of a Mistral model; unknown models on custom endpoints get tekken."""
     version = ref.facts.tokenizer
     if version is None:
-        if ref.settings.get("custom_endpoint"):
+        if ref.settings.custom_endpoint:
             version = "tekken"
         else:
             raise UsageError(f"no tokenizer is known for {ref.label}")

@@ -1,13 +1,19 @@
-"""The `openai` provider: OpenAI's API and any OpenAI-compatible server (profiles, --base-url)."""
+"""The `openai` provider: OpenAI's API and any OpenAI-compatible server (profiles, --base-url).
+
+Spoken to through its REST API with llmctl's own HTTP client (providers/rest.py), not the openai SDK: chat,
+legacy completions and embeddings are plain JSON POSTs (and server-sent events), files and batches go through
+run/batch_api.py on the same client, so the SDK would add only its import (hundreds of milliseconds on every
+one-shot call) and a second layer of types over bodies llmctl reads itself.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import json
 from typing import TYPE_CHECKING, Any
 
 from llmctl.core.errors import ProviderError, UsageError
 from llmctl.core.usage import Usage
-from llmctl.providers.api_errors import not_json_error
+from llmctl.providers.api_errors import not_json_error, provider_message
 from llmctl.providers.base import (
     Completion,
     CompletionRequest,
@@ -18,7 +24,8 @@ from llmctl.providers.base import (
     Tokenizer,
     TokenLogprob,
 )
-from llmctl.providers.hosted import PLACEHOLDER_KEY, EmbedLimits, HostedProvider
+from llmctl.providers.hosted import EmbedLimits
+from llmctl.providers.rest import RestProvider
 
 if TYPE_CHECKING:
     from llmctl.providers.openai.batch import OpenAIBatchFormat
@@ -43,9 +50,8 @@ FAMILIES: tuple[tuple[str, str], ...] = (
 )
 
 
-class OpenAIProvider(HostedProvider):
+class OpenAIProvider(RestProvider):
     kind = "openai"
-    extra = "openai"
     default_key_env = "OPENAI_API_KEY"
     default_base_url = "https://api.openai.com/v1"
     chat_framing = True
@@ -90,39 +96,13 @@ class OpenAIProvider(HostedProvider):
 
         return openai_tokenizer(ref)
 
-    # ------------------------------------------------------------------ client
-    def _build_client(self) -> Any:
-        from llmctl.core.http import client_options, make_client, make_timeout
-        from llmctl.providers.registry import require_import
-
-        openai = require_import("openai", "the openai SDK", "openai")
-        creds = self.credentials()
-        settings = client_options(dict(self.options))
-        http = make_client(secrets=self.secrets(), key_header=self.key_header(creds), **settings)
-        return openai.OpenAI(
-            # The SDK insists on a key; the placeholder never leaves (the client's key guard drops it).
-            api_key=creds.key or PLACEHOLDER_KEY,
-            base_url=self.base_url,
-            http_client=http,
-            max_retries=0,  # llmctl.core.http retries; one policy, not two
-            timeout=make_timeout(settings.get("timeout")),
-            organization=None,
-            project=None,
-        )
-
-    def close(self) -> None:
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
-
     # ------------------------------------------------------------------ complete
     def _sampling(self, ref: ModelRef, request: CompletionRequest, *, chat: bool) -> dict[str, Any]:
+        """The request body's model and sampling fields, or the exit-2 error for what the API refuses."""
         self.check_request(ref, request)
         if len(request.stop) > MAX_STOP and not self.custom_endpoint:
             raise UsageError(f"OpenAI accepts at most {MAX_STOP} --stop sequences, not {len(request.stop)}")
         args: dict[str, Any] = {"model": ref.model}
-        extra: dict[str, Any] = {}
         if request.max_tokens is not None:
             # Hosted chat models take max_completion_tokens (reasoning models refuse max_tokens);
             # OpenAI-compatible servers and the legacy endpoint know max_tokens.
@@ -143,9 +123,7 @@ class OpenAIProvider(HostedProvider):
                 flag = name.replace("_", "-")
                 raise UsageError(f"--{flag} is not supported by the OpenAI API ({ref.label}); "
                                  "it works with OpenAI-compatible servers (a profile or --base-url)")
-            extra[name] = value
-        if extra:
-            args["extra_body"] = extra
+            args[name] = value  # fields of the server's own (vLLM, llama.cpp), beside OpenAI's
         if request.json_schema is not None and chat:
             from llmctl.core.schemas import strict_compatible
 
@@ -173,7 +151,7 @@ class OpenAIProvider(HostedProvider):
         return ref.facts.endpoint != "completions"
 
     def supports_tools(self, ref: ModelRef) -> bool:
-        return ref.spec.get("endpoint") != "completions"
+        return ref.facts.endpoint != "completions"
 
     def accepts_attachment(self, ref: ModelRef, mime: str) -> bool:
         # An OpenAI-compatible server's models are not in our configs: the server decides.
@@ -184,126 +162,89 @@ class OpenAIProvider(HostedProvider):
 
     def complete(self, ref: ModelRef, request: CompletionRequest, on_text: TextSink | None = None) -> Completion:
         legacy = ref.facts.endpoint == "completions"
-        args = self._sampling(ref, request, chat=not legacy)
+        body = self._sampling(ref, request, chat=not legacy)
         if legacy:
             if request.attachments:
                 raise UsageError(f"{ref.label} is a completions-endpoint model; it takes no attachments")
-            args["prompt"] = _legacy_prompt(request)
+            body["prompt"] = _legacy_prompt(request)
         else:
             from llmctl.providers.openai.parts import chat_messages
 
-            # The SDK walks every message against its TypedDicts before sending (0.3 ms each: 30 ms for a
-            # 50-turn conversation); ours are already in wire form, so they go in as the body's own field.
-            args["messages"] = []
-            args["extra_body"] = {**args.get("extra_body", {}), "messages": chat_messages(ref, request)}
-        client = self.client()
-        endpoint = client.completions if legacy else client.chat.completions
+            body["messages"] = chat_messages(ref, request)
+        path = "/completions" if legacy else "/chat/completions"
         if request.stream:
-            return self._stream(ref, request, endpoint, args, legacy, on_text)
-        response = self._call(ref, lambda: endpoint.create(**args))
-        _check_object(ref, response, self.redacted)
-        if not response.choices:
+            return self._stream(ref, request, path, body, legacy, on_text)
+        answer = self.post_json(ref, path, body)
+        choices = answer.get("choices")
+        if not choices:
             raise ProviderError(f"{ref.label}: the server returned no choices")
-        choice = response.choices[0]
-        text = (choice.text if legacy else choice.message.content) or ""
-        usage = _usage(response.usage) or self.estimate_usage(ref, request, text)
+        choice = choices[0] if isinstance(choices, list) else None
+        message = choice.get("message") or {} if isinstance(choice, dict) else None
+        if not isinstance(choice, dict) or not isinstance(message, dict):
+            raise _shape_error(ref, answer)
+        text = (choice.get("text") if legacy else message.get("content")) or ""
+        usage = _usage(answer.get("usage")) or self.estimate_usage(ref, request, text)
         logprobs = _logprobs(choice) if request.logprobs is not None and not legacy else None
         calls: list[Any] = []
         if request.tools and not legacy:
             from llmctl.providers.openai.parts import tool_calls_of
 
-            calls = tool_calls_of(choice.message)
-        return Completion(text, usage, choice.finish_reason, getattr(response, "model", None), logprobs,
-                          tool_calls=calls)
+            calls = tool_calls_of(message)
+        return Completion(str(text), usage, choice.get("finish_reason"), _model(answer), logprobs, tool_calls=calls)
 
-    def _stream(self, ref: ModelRef, request: CompletionRequest, endpoint: Any, args: dict[str, Any],
+    def _stream(self, ref: ModelRef, request: CompletionRequest, path: str, body: dict[str, Any],
                 legacy: bool, on_text: TextSink | None) -> Completion:
-        args = {**args, "stream": True, "stream_options": {"include_usage": True}}
-        stream = self._call(ref, lambda: endpoint.create(**args))
+        body = {**body, "stream": True, "stream_options": {"include_usage": True}}
         parts: list[str] = []
         usage: Usage | None = None
         finish: str | None = None
         model: str | None = None
-        for chunk in self._chunks(ref, stream):
-            model = model or getattr(chunk, "model", None)
-            if getattr(chunk, "usage", None):
-                usage = _usage(chunk.usage)
-            for choice in chunk.choices or []:
-                if choice.index:
+        for chunk in self.post_events(ref, path, body):
+            if chunk.get("error"):
+                # An error after the answer began comes as an event, not a status.
+                raise ProviderError(f"{ref.label}: the stream failed: {self.redacted(provider_message(chunk))}")
+            model = model or _model(chunk)
+            if chunk.get("usage"):
+                usage = _usage(chunk["usage"])
+            for choice in chunk.get("choices") or []:
+                if not isinstance(choice, dict) or choice.get("index"):
                     continue
-                delta = choice.text if legacy else (choice.delta.content if choice.delta else None)
+                delta = choice.get("text") if legacy else (choice.get("delta") or {}).get("content")
                 if delta:
                     parts.append(delta)
                     if on_text is not None:
                         on_text(delta)
-                if choice.finish_reason:
-                    finish = choice.finish_reason
+                if choice.get("finish_reason"):
+                    finish = choice["finish_reason"]
         return self.stream_result(ref, request, parts, finish, usage, model)
-
-    def _chunks(self, ref: ModelRef, stream: Any) -> Iterator[Any]:
-        import httpx2
-
-        import openai
-
-        try:
-            with stream:
-                yield from stream
-        except httpx2.TransportError as exc:
-            raise self.transport_error(ref, exc, streaming=True) from exc
-        except openai.APIConnectionError as exc:
-            raise self.transport_error(ref, exc.__cause__ or exc, streaming=True) from exc
-        except openai.APIError as exc:
-            raise ProviderError(f"{ref.label}: the stream failed: {exc.message}") from exc
-        except ValueError as exc:
-            raise ProviderError(f"{ref.label}: the stream carried an event that is not JSON ({exc})") from exc
 
     # ------------------------------------------------------------------ embed
     def embed(self, ref: ModelRef, request: EmbeddingRequest) -> Embeddings:
-        client = self.client()
-
         def send(texts: list[str]) -> Embeddings:
-            args: dict[str, Any] = {"model": ref.model, "input": texts, "encoding_format": "float"}
+            body: dict[str, Any] = {"model": ref.model, "input": texts, "encoding_format": "float"}
             if request.dimensions is not None:
-                args["dimensions"] = request.dimensions
-            response = self._call(ref, lambda: client.embeddings.create(**args))
-            _check_object(ref, response, self.redacted)
-            rows = sorted(response.data, key=lambda row: row.index)
-            vectors = [list(row.embedding) for row in rows]
-            usage = _usage(response.usage)
+                body["dimensions"] = request.dimensions
+            answer = self.post_json(ref, "/embeddings", body)
+            try:
+                rows = sorted(answer["data"], key=lambda row: row["index"])
+                vectors = [list(row["embedding"]) for row in rows]
+            except (KeyError, TypeError):
+                raise _shape_error(ref, answer) from None
+            usage = _usage(answer.get("usage"))
             if usage is None:
                 usage = self.estimate_input_usage(ref, texts)
-            return Embeddings(vectors, usage, getattr(response, "model", None))
+            return Embeddings(vectors, usage, _model(answer))
 
         return self.embed_batches(ref, request, send)
 
-    # ------------------------------------------------------------------ errors
-    def _call(self, ref: ModelRef, fn: Any) -> Any:
-        import httpx2
 
-        import openai
-
-        try:
-            return fn()
-        except openai.APIStatusError as exc:
-            body = exc.body if exc.body is not None else exc.response.text
-            raise self.status_failure(ref, exc.status_code, body, exc.response) from None
-        except openai.APITimeoutError as exc:
-            raise self.transport_error(ref, exc.__cause__ or exc) from None
-        except openai.APIConnectionError as exc:
-            raise self.transport_error(ref, exc.__cause__ or exc) from None
-        except openai.APIResponseValidationError as exc:
-            response = exc.response
-            raise not_json_error(ref, response.status_code, self.redacted(response.text),
-                                 response.headers.get("content-type")) from None
-        except httpx2.TransportError as exc:
-            raise self.transport_error(ref, exc) from None
+def _shape_error(ref: ModelRef, answer: dict[str, Any]) -> ProviderError:
+    return not_json_error(ref, 200, json.dumps(answer), None)
 
 
-def _check_object(ref: ModelRef, response: Any, redacted: Callable[[str], str]) -> None:
-    """The SDK hands back a plain string when the body was not JSON; that is a failed call."""
-    if isinstance(response, (str, bytes)):
-        text = response if isinstance(response, str) else response.decode("utf-8", "replace")
-        raise not_json_error(ref, 200, redacted(text), None)
+def _model(answer: dict[str, Any]) -> str | None:
+    model = answer.get("model")
+    return model if isinstance(model, str) else None
 
 
 def _legacy_prompt(request: CompletionRequest) -> str:
@@ -314,20 +255,17 @@ def _legacy_prompt(request: CompletionRequest) -> str:
     return "\n\n".join(parts)
 
 
-def _logprobs(choice: Any) -> list[TokenLogprob]:
+def _logprobs(choice: dict[str, Any]) -> list[TokenLogprob]:
     """The chat endpoint's `logprobs.content`: one entry per token with its top alternatives."""
-    content = getattr(getattr(choice, "logprobs", None), "content", None) or []
-    return [TokenLogprob(item.token, float(item.logprob),
-                         tuple((alt.token, float(alt.logprob)) for alt in item.top_logprobs or []))
+    content = (choice.get("logprobs") or {}).get("content") or []
+    return [TokenLogprob(item["token"], float(item["logprob"]),
+                         tuple((alt["token"], float(alt["logprob"])) for alt in item.get("top_logprobs") or []))
             for item in content]
 
 
 def _usage(raw: Any) -> Usage | None:
-    if raw is None:
+    if not isinstance(raw, dict) or raw.get("prompt_tokens") is None:
         return None
-    prompt = getattr(raw, "prompt_tokens", None)
-    if prompt is None:
-        return None
-    details = getattr(raw, "prompt_tokens_details", None)
-    cached = getattr(details, "cached_tokens", None) if details is not None else None
-    return Usage(int(prompt), int(getattr(raw, "completion_tokens", 0) or 0), int(cached or 0))
+    details = raw.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    return Usage(int(raw["prompt_tokens"]), int(raw.get("completion_tokens") or 0), int(cached or 0))

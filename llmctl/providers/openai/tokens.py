@@ -193,7 +193,7 @@ def openai_tokenizer(ref: ModelRef) -> TiktokenTokenizer:
     """The tokenizer of an OpenAI model; unknown models on custom endpoints get o200k_base."""
     encoding = ref.facts.encoding
     if encoding is None:
-        if ref.settings.get("custom_endpoint"):
+        if ref.settings.custom_endpoint:
             encoding = "o200k_base"
         else:
             raise UsageError(f"no tokenizer is known for {ref.label}")
