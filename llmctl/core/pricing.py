@@ -104,7 +104,7 @@ def price_hint(provider: str, model: str, settings: BackendSettings) -> str:
 
 
 def _threshold(entry: dict[str, Any], where: str) -> int | None:
-    raw = entry.get("long_context_above")
+    raw = entry["long_context_above"] if "long_context_above" in entry else None
     if raw is None:
         return None
     if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
@@ -146,6 +146,7 @@ class PriceTable:
         where = f"{provider}.{model}"
         if not isinstance(entry, dict):
             raise ConfigError(f"price {where} must be a table")
+        labels = {"as_of": "unknown", "source": "unknown", "currency": "USD", **entry}
         return Price(
             provider=provider,
             model=model,
@@ -154,9 +155,9 @@ class PriceTable:
             cached_input=_rate(entry, "cached_input", where),
             batch_input=_rate(entry, "batch_input", where),
             batch_output=_rate(entry, "batch_output", where),
-            as_of=str(entry.get("as_of", "unknown")),
-            source=str(entry.get("source", "unknown")),
-            currency=str(entry.get("currency", "USD")),
+            as_of=str(labels["as_of"]),
+            source=str(labels["source"]),
+            currency=str(labels["currency"]),
             long_context_above=_threshold(entry, where),
             input_long=_rate(entry, "input_long", where),
             cached_input_long=_rate(entry, "cached_input_long", where),

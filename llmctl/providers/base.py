@@ -39,7 +39,8 @@ class ModelRef:
     def __post_init__(self) -> None:
         if isinstance(self.settings, dict):
             table: dict[str, Any] = self.settings
-            object.__setattr__(self, "settings", BackendSettings.of(table, kind=str(table.get("kind", self.kind))))
+            kind = str(table["kind"]) if "kind" in table else self.kind
+            object.__setattr__(self, "settings", BackendSettings.of(table, kind=kind))
 
     @cached_property
     def facts(self) -> ModelSettings:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llmctl.core.config import Config
+from llmctl.core.config import Config, ModelEntry
 from llmctl.core.errors import LlmctlError, UsageError
 from llmctl.core.pricing import PriceTable
 from llmctl.providers.base import ModelRef
@@ -53,20 +53,19 @@ def configured_models(config: Config) -> list[ModelInfo]:
     prices = PriceTable(config)
     rows = []
     for provider in sorted(config.models):
-        for name, spec in sorted(config.models[provider].items()):
-            if not isinstance(spec, dict) or "context_window" not in spec and "points_to" not in spec:
+        for name, entry in sorted(config.models[provider].items()):
+            if not entry.listed:
                 continue  # settings of a local alias, shown with the alias
-            merged = dict(spec)
-            target = config.points_to(provider, name)
-            if target is not None:
-                merged = {**(config.model_spec(provider, target) or {}), **spec}
+            merged, target = entry, entry.points_to
+            dated = config.model_entry(provider, target) if target is not None else None
+            if dated is not None:
+                merged = ModelEntry.of(name, {**dated.settings, **entry.settings})
             price = prices.lookup(provider, name)
             rows.append(ModelInfo(
                 model=f"{provider}:{name}", provider=provider,
                 alias_of=f"{provider}:{target}" if isinstance(target, str) else None,
-                context_window=merged.get("context_window"), capabilities=sorted(merged.get("capabilities", [])),
-                attachments=list(merged.get("attachments", [])),
-                tokenizer=merged.get("encoding") or merged.get("tokenizer"),
+                context_window=merged.context_window, capabilities=sorted(merged.capabilities),
+                attachments=list(merged.attachments), tokenizer=merged.tokenizer,
                 input_per_1m=str(price.input) if price and price.input is not None else None,
                 output_per_1m=str(price.output) if price and price.output is not None else None))
     return rows

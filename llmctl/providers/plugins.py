@@ -165,7 +165,6 @@ def installed() -> tuple[list[PluginRow], list[str]]:
     from llmctl.core.config import get_config
 
     config = get_config()
-    tables = {name: table for name, table in config.providers.items() if isinstance(table, dict)}
     points = entry_point_registrations()
     chosen = {name: builtin_registration(name, with_version=True) for name in builtin_names()}
     for name, claims in points.items():
@@ -190,10 +189,10 @@ def installed() -> tuple[list[PluginRow], list[str]]:
             continue
         row.module = f"{cls.__module__}:{cls.__qualname__}"
         row.local = cls.local
-        configured = [p for table in tables.values() if table.get("kind") == name for p in table.get("prefixes", [])]
+        configured = [p for table in config.providers.values() if table.kind == name for p in table.prefixes]
         row.prefixes = list(dict.fromkeys([f"{name}:", *cls.prefixes, *configured]))
         try:
-            listed = [m for m, spec in config.models.get(name, {}).items() if isinstance(spec, dict)]
+            listed = list(config.models.get(name, {}))
             row.models = [f"{name}:{model}" for model in dict.fromkeys([*listed, *cls.listed_models()])]
         except Exception as exc:  # a plugin's listing is its own code: say so, list the rest
             warnings.append(f"the provider plugin {name!r} could not list its models: {type(exc).__name__}: {exc}")

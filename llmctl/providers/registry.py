@@ -69,27 +69,27 @@ def find_in_hf_cache(repo_id: str) -> Path | None:
 
 def _follow_points_to(config: Config, provider: str, model: str) -> dict[str, Any] | None:
     """The model's spec merged over the spec of the dated model it points to."""
-    spec = config.model_spec(provider, model)
-    if spec is None:
+    entry = config.model_entry(provider, model)
+    if entry is None:
         return None
     seen = {model}
-    merged = dict(spec)
-    target = config.points_to(provider, model)
+    merged = dict(entry.settings)
+    target = entry.points_to
     while target is not None and target not in seen:
         seen.add(target)
-        target_spec = config.model_spec(provider, target) or {}
-        merged = {**target_spec, **{k: v for k, v in merged.items() if k != "points_to"}}
+        dated = config.model_entry(provider, target)
+        merged = {**(dated.settings if dated else {}), **{k: v for k, v in merged.items() if k != "points_to"}}
         merged["dated"] = target
-        target = config.points_to(provider, target)
+        target = dated.points_to if dated else None
     return merged
 
 
 def profile_kind(config: Config) -> str:
     """The backend a [profiles.*] table speaks unless it says otherwise: the provider whose shipped
     table says `serves_profiles = true` (the OpenAI-compatible one)."""
-    for name, settings in config.providers.items():
-        if isinstance(settings, dict) and settings.get("serves_profiles") is True:
-            return str(settings.get("kind", name))
+    for name, table in config.providers.items():
+        if table.serves_profiles:
+            return table.kind or name
     raise ConfigError("no [providers.*] table says serves_profiles = true; profiles need one")
 
 
@@ -99,20 +99,23 @@ def backend_settings(config: Config, name: str) -> BackendSettings | None:
     A profile is somebody's own server (`custom_endpoint`), spoken to by the backend its `kind` names,
     else by the provider whose shipped table says `serves_profiles = true`.
     """
-    if name in config.profiles:
-        table = {"kind": profile_kind(config), **config.profiles[name], "profile": name, "custom_endpoint": True}
-        where = f"[profiles.{name}]"
-    elif name in config.providers:
-        table, where = dict(config.providers[name]), f"[providers.{name}]"
-    elif name in PROVIDER_KINDS or find_provider_class(name) is not None:
-        table, where = {"kind": name}, ""  # an installed provider needs no table of its own
-    else:
-        return None
     source = config.user_path or shipped_config_dir() / "providers.toml"
-    kind = table.get("kind", name)
-    if not isinstance(kind, str):
-        raise ConfigError(f"{source}: {where} kind must be a backend name (a string), not {kind!r}")
-    return BackendSettings.of(table, kind=kind, where=f"{source}: {where}")
+    configured = config.profiles.get(name) or config.providers.get(name)
+    if configured is not None:
+        where = f"[{'profiles' if name in config.profiles else 'providers'}.{name}]"
+        if configured.bad_kind is not None:
+            raise ConfigError(f"{source}: {where} kind must be a backend name (a string), not {configured.bad_kind!r}")
+        if name in config.profiles:
+            kind = configured.kind or profile_kind(config)
+            table = {**configured.table, "kind": kind, "profile": name, "custom_endpoint": True}
+        else:
+            kind = configured.kind or name
+            table = dict(configured.table)
+        return BackendSettings.of(table, kind=kind, where=f"{source}: {where}")
+    if name in PROVIDER_KINDS or find_provider_class(name) is not None:
+        # An installed provider needs no table of its own.
+        return BackendSettings.of({"kind": name}, kind=name, where=f"{source}: ")
+    return None
 
 
 def _known_provider_names(config: Config) -> list[str]:
@@ -143,14 +146,12 @@ def check_backend_tables(config: Config | None = None) -> None:
     from llmctl.providers.options import build_options
 
     for table, name in config.user_backends:
-        settings = dict(config.profiles[name]) if table == "profiles" else dict(config.providers[name])
-        if table == "profiles":
-            settings.setdefault("kind", profile_kind(config))
-            settings["profile"] = name
+        backend = config.profiles[name] if table == "profiles" else config.providers[name]
         # The user's table as written (check_user_config made sure a kind is a string).
-        kind = _backend_kind(config, name, str(settings.get("kind", name)), table)
-        build_options(kind, {k: v for k, v in settings.items() if k != "profile"},
-                      source=config.user_path, table=f"{table}.{name}")
+        kind = backend.kind or (profile_kind(config) if table == "profiles" else name)
+        kind = _backend_kind(config, name, kind, table)
+        options = {**backend.table, "kind": kind} if table == "profiles" else dict(backend.table)
+        build_options(kind, options, source=config.user_path, table=f"{table}.{name}")
 
 
 def _resolve_explicit(config: Config, provider: str, model: str, base_url: str | None) -> ModelRef:
@@ -174,7 +175,7 @@ def _resolve_explicit(config: Config, provider: str, model: str, base_url: str |
     if spec is None and (kind == provider or not typed.custom_endpoint):
         spec = cls.unlisted_spec(provider, model)
     if spec is None and not typed.custom_endpoint:
-        known = [m for m in config.models.get(provider, {})] + (cls.listed_models() if kind == provider else [])
+        known = list(config.models.get(provider, {})) + (cls.listed_models() if kind == provider else [])
         raise UsageError(f"unknown model {label}; known {provider} models: {_list(known)}")
     return ModelRef(provider, kind, cls.resolve_name(provider, model), label, spec or {}, typed)
 
@@ -240,7 +241,7 @@ def model_names(config: Config) -> list[str]:
     and the models built-in backends find themselves (GGUF files in the Hugging Face cache)."""
     names = list(config.aliases)
     names += [f"{provider}:{model}" for provider, table in config.models.items() for model in table
-              if isinstance(table.get(model), dict) and model not in config.aliases]
+              if model not in config.aliases]
     names += [f"{profile}:" for profile in config.profiles]
     for kind in plugins.builtin_names():
         names += [f"{kind}:{name}" for name in provider_class(kind).listed_models()]
@@ -281,8 +282,8 @@ def default_model_name(config: Config | None = None, *, purpose: str = "complete
     if env:
         return DefaultModelName.of(env, "$LLMCTL_MODEL")
     key = "embed_model" if purpose == "embed" else "model"
-    configured = config.defaults.get(key)
-    if isinstance(configured, str) and configured:
+    configured = config.defaults.of_purpose(purpose)
+    if configured:
         return DefaultModelName.of(configured, f"{config.user_path or 'the config'}: [defaults] {key}",
                                    from_config=True)
     return "default-embed" if purpose == "embed" else "default"

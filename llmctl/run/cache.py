@@ -26,6 +26,12 @@ from llmctl.providers.base import ModelRef
 from llmctl.run.store import open_store
 
 DEFAULT_MAX_MB = 512
+
+
+def _max_mb(configured: int | float | None) -> int | float:
+    return DEFAULT_MAX_MB if configured is None else configured
+
+
 #: how many stores between two size checks
 TRIM_EVERY = 200
 
@@ -74,7 +80,7 @@ def cache_db_path() -> Path:
 
 
 def cache_enabled() -> bool:
-    return bool(get_config().run_setting("cache", "enabled", True))
+    return get_config().run.cache_enabled
 
 
 class ResponseCache:
@@ -84,7 +90,7 @@ class ResponseCache:
                  warn: Callable[[str], None] | None = None) -> None:
         self.path = path or cache_db_path()
         if max_bytes is None:
-            max_bytes = int(float(get_config().run_setting("cache", "max_mb", DEFAULT_MAX_MB)) * 1024 * 1024)
+            max_bytes = int(float(_max_mb(get_config().run.cache_max_mb)) * 1024 * 1024)
         self.max_bytes = max_bytes
         self._warn = warn or (lambda message: None)
         self._lock = threading.Lock()

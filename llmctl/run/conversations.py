@@ -75,7 +75,7 @@ def conversations_enabled(no_log: bool = False) -> bool:
 
 
 def store_text() -> bool:
-    return bool(get_config().run_setting("logs", "store_text", True))
+    return get_config().run.logs_store_text
 
 
 @dataclass

@@ -102,7 +102,7 @@ class Session:
         config = get_config()
         now = dt.datetime.now(dt.UTC)
         for key, start in (("daily_usd", now.strftime("%Y-%m-%d")), ("monthly_usd", now.strftime("%Y-%m-01"))):
-            raw = config.run_setting("budget", key)
+            raw = config.run.budget(key)
             if raw is None:
                 continue
             try:

@@ -60,7 +60,7 @@ GROUPS = {"day": "substr(at, 1, 10)", "provider": "provider", "model": "provider
 
 def logging_enabled() -> bool:
     """Whether calls are logged; LLMCTL_NO_LOG only keeps conversations out (budgets need the costs)."""
-    return bool(get_config().run_setting("usage", "log", True))
+    return get_config().run.usage_log
 
 
 def _now() -> str:
@@ -74,7 +74,7 @@ class UsageLog:
                  keep_text: bool | None = None) -> None:
         self.path = path or usage_db_path()
         self._warn = warn or (lambda message: None)
-        self.keep_text = bool(get_config().run_setting("usage", "log_text", False)) if keep_text is None \
+        self.keep_text = get_config().run.usage_log_text if keep_text is None \
             else keep_text
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None

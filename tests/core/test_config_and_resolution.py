@@ -121,6 +121,34 @@ def test_a_models_settings_are_typed_and_read_as_such() -> None:
     assert found == []
 
 
+def test_the_configs_tables_are_typed_and_no_module_reads_them_as_raw_dicts(user_config) -> None:
+    from llmctl.core.config import BackendTable, Defaults, ModelEntry, RunSettings
+
+    user_config('[defaults]\nmodel = "openai:gpt-4o-mini"\n[cache]\nmax_mb = 0\n[usage]\nlog_text = true\n'
+                '[profiles.box]\nbase_url = "http://127.0.0.1:9/v1"\n')
+    config = get_config()
+    openai = config.providers["openai"]
+    assert isinstance(openai, BackendTable) and "gpt-" in openai.prefixes and openai.kind in (None, "openai")
+    assert [name for name, table in config.providers.items() if table.serves_profiles] != []
+    assert isinstance(config.profiles["box"], BackendTable) and config.profiles["box"].kind is None
+    entry = config.models["openai"]["gpt-5.5"]
+    assert isinstance(entry, ModelEntry) and entry.points_to == "gpt-5.5-2026-04-23" and entry.listed
+    assert (entry.context_window, entry.tokenizer) == (1050000, "o200k_base")
+    assert entry.capabilities == ("complete", "tokenize")
+    assert config.defaults == Defaults(model="openai:gpt-4o-mini")
+    run = config.run
+    assert isinstance(run, RunSettings) and (run.cache_max_mb, run.usage_log_text, run.usage_log) == (0, True, True)
+    # Outside the module that turns TOML into these tables (core/config_tables.py), nothing that reads the
+    # config reads a table, a model's spec or a backend's settings with `.get("key")`.
+    root = Path(__file__).resolve().parents[2] / "llmctl"
+    raw = re.compile(r'(\bspec|\.settings|\btables?|\bmerged|\bsection|\bconfig\.\w+)\)?\.get\("')
+    readers = [path for path in root.rglob("*.py") if path.name != "config_tables.py"
+               and ("from llmctl.core.config import" in path.read_text() or path.name == "config.py")]
+    found = [f"{path.relative_to(root)}:{n}: {line.strip()}" for path in readers
+             for n, line in enumerate(path.read_text().splitlines(), 1) if raw.search(line)]
+    assert found == []
+
+
 def test_base_url_allows_any_model_name() -> None:
     ref = resolve_model("openai:local", base_url="http://127.0.0.1:8080/v1")
     assert ref.settings.base_url == "http://127.0.0.1:8080/v1" and ref.settings.custom_endpoint is True

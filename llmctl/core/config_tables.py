@@ -1,0 +1,267 @@
+"""The config's tables, typed: where raw TOML becomes the objects the rest of llmctl reads.
+
+This is the one module that reads the merged TOML as dicts: `check_user_config` checks the user's file
+(exit 3 naming the table and key) and `typed_tables` builds the typed tables from the merged files.
+Plain frozen dataclasses, not pydantic: naming a model (the one-shot `complete`, `--help`) loads no
+pydantic; a backend's or a model's own options are validated by their pydantic models when used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llmctl.core.errors import ConfigError
+
+RUN_TABLES = ("budget", "usage", "cache", "logs")
+#: The tables a config file may hold; everything else is a typo the user should hear about.
+KNOWN_TABLES = ("defaults", "aliases", "models", "prices", "providers", "profiles", *RUN_TABLES)
+#: [defaults] keys and what each must be.
+DEFAULT_KEYS = {"model": "a model name (a string)", "embed_model": "a model name (a string)"}
+#: The run layer's tables: each key and the Python types its value may have.
+RUN_KEYS: dict[str, dict[str, tuple[type, ...]]] = {
+    "budget": {"daily_usd": (int, float, str), "monthly_usd": (int, float, str)},
+    "usage": {"log": (bool,), "log_text": (bool,)},
+    "cache": {"enabled": (bool,), "max_mb": (int, float)},
+    "logs": {"store_text": (bool,)},
+}
+
+
+def _section(data: dict[str, Any], name: str) -> dict[str, Any]:
+    """The table `name` of a TOML document, empty where it is missing or not a table."""
+    value = data.get(name)
+    return value if isinstance(value, dict) else {}
+
+
+def _text(table: dict[str, Any], key: str) -> str | None:
+    value = table.get(key)
+    return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True)
+class BackendTable:
+    """One `[providers.NAME]` or `[profiles.NAME]` table: what resolution reads, typed; `table` whole, for the
+    backend's own option model (pydantic, when the model is opened)."""
+
+    name: str
+    #: the backend it names (`kind = ...`), None where it names none
+    kind: str | None = None
+    #: a `kind` that is not a string, as written (an error where the table is used)
+    bad_kind: object = None
+    #: the bare-name prefixes it claims (`gpt-` for openai)
+    prefixes: tuple[str, ...] = ()
+    #: the provider [profiles.*] tables are spoken to by unless they name a kind
+    serves_profiles: bool = False
+    table: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    @classmethod
+    def of(cls, name: str, table: dict[str, Any]) -> BackendTable:
+        kind = table.get("kind")
+        prefixes = table.get("prefixes")
+        return cls(name, kind if isinstance(kind, str) else None, None if isinstance(kind, str) else kind,
+                   tuple(p for p in prefixes if isinstance(p, str)) if isinstance(prefixes, list) else (),
+                   table.get("serves_profiles") is True, dict(table))
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One `[models.PROVIDER."NAME"]` table: what listing and name resolution read, typed; `settings` whole,
+    validated into `options.ModelSettings` when the model is opened (`ModelRef.facts`)."""
+
+    name: str
+    #: the dated model an alias such as `gpt-4o` stands for
+    points_to: str | None = None
+    context_window: int | None = None
+    capabilities: tuple[str, ...] = ()
+    attachments: tuple[str, ...] = ()
+    #: the tokenizer that counts its tokens (`encoding` or `tokenizer`)
+    tokenizer: str | None = None
+    #: an API model (a window or an alias of one), not the settings of a local alias
+    listed: bool = False
+    settings: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    @classmethod
+    def of(cls, name: str, spec: dict[str, Any]) -> ModelEntry:
+        window = spec.get("context_window")
+        capabilities, attachments = spec.get("capabilities"), spec.get("attachments")
+        return cls(name, _text(spec, "points_to"),
+                   window if isinstance(window, int) and not isinstance(window, bool) else None,
+                   tuple(str(c) for c in capabilities) if isinstance(capabilities, list) else (),
+                   tuple(str(a) for a in attachments) if isinstance(attachments, list) else (),
+                   _text(spec, "encoding") or _text(spec, "tokenizer"),
+                   "context_window" in spec or "points_to" in spec, dict(spec))
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """[defaults]: the model used without -m, and the one `embed` uses."""
+
+    model: str | None = None
+    embed_model: str | None = None
+
+    def of_purpose(self, purpose: str) -> str | None:
+        return self.embed_model if purpose == "embed" else self.model
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """The run layer's tables: [budget], [usage] (the log), [cache] and [logs] (conversations)."""
+
+    #: caps in USD as written (a number or a decimal string); read as Decimal where spent
+    daily_usd: int | float | str | None = None
+    monthly_usd: int | float | str | None = None
+    usage_log: bool = True
+    usage_log_text: bool = False
+    cache_enabled: bool = True
+    cache_max_mb: int | float | None = None
+    logs_store_text: bool = True
+
+    def budget(self, key: str) -> int | float | str | None:
+        """A cap by its key in [budget] (`daily_usd`, `monthly_usd`)."""
+        return self.daily_usd if key == "daily_usd" else self.monthly_usd
+
+    @classmethod
+    def of(cls, merged: dict[str, Any]) -> RunSettings:
+        budget, usage, cache, logs = (_section(merged, name) for name in RUN_TABLES)
+
+        def flag(table: dict[str, Any], key: str, default: bool) -> bool:
+            value = table.get(key, default)
+            return value if isinstance(value, bool) else bool(value)
+
+        def amount(key: str) -> int | float | str | None:
+            value = budget.get(key)
+            return value if isinstance(value, (int, float, str)) else None
+
+        max_mb = cache.get("max_mb")
+        return cls(amount("daily_usd"), amount("monthly_usd"), flag(usage, "log", True), flag(usage, "log_text", False),
+                   flag(cache, "enabled", True), max_mb if isinstance(max_mb, (int, float)) else None,
+                   flag(logs, "store_text", True))
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The merged files' tables, typed."""
+
+    models: dict[str, dict[str, ModelEntry]]
+    aliases: dict[str, str]
+    providers: dict[str, BackendTable]
+    profiles: dict[str, BackendTable]
+    defaults: Defaults
+    run: RunSettings
+
+
+def typed_tables(merged: dict[str, Any]) -> Tables:
+    """The typed tables of the merged (shipped, then user) config; entries of the wrong shape are left out
+    (the user's file was checked by `check_user_config`; the shipped files are ours)."""
+    models = {provider: {name: ModelEntry.of(name, spec) for name, spec in table.items() if isinstance(spec, dict)}
+              for provider, table in _section(merged, "models").items() if isinstance(table, dict)}
+    aliases = {name: target for name, target in _section(merged, "aliases").items() if isinstance(target, str)}
+    backends = [{name: BackendTable.of(name, table) for name, table in _section(merged, key).items()
+                 if isinstance(table, dict)} for key in ("providers", "profiles")]
+    defaults = _section(merged, "defaults")
+    return Tables(models, aliases, backends[0], backends[1],
+                  Defaults(_text(defaults, "model"), _text(defaults, "embed_model")), RunSettings.of(merged))
+
+
+@dataclass(frozen=True)
+class BackendSettings:
+    """A model's backend as the configs set it up: its `[providers.*]` or `[profiles.*]` table, resolved.
+
+    What name resolution, prices and usage estimates read is typed here; every key of the table (`table`)
+    goes to the backend's own option model (pydantic, `providers/options.py`) when the model is opened,
+    so naming a model loads no pydantic.
+    """
+
+    kind: str
+    #: the profile's name, for a `[profiles.NAME]` table
+    profile: str | None = None
+    base_url: str | None = None
+    #: a profile's own base_url, kept when --base-url points elsewhere (its key stays with it)
+    profile_base_url: str | None = None
+    #: somebody's own server (a profile or --base-url), not the provider's API
+    custom_endpoint: bool = False
+    #: a profile's tokenizer for usage its server does not report ("hf:PATH", "gguf:PATH")
+    tokenizer: str | None = None
+    #: a profile's price table (the provider's own name for a proxy of that provider)
+    prices: str | None = None
+    #: the whole table, as the backend's option model reads it
+    table: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    @classmethod
+    def of(cls, table: dict[str, Any], *, kind: str, where: str = "the config") -> BackendSettings:
+        """The typed view of a backend's table (exit 3 where a key resolution reads has the wrong type)."""
+        def text(key: str) -> str | None:
+            value = table.get(key)
+            if value is None or isinstance(value, str):
+                return value
+            raise ConfigError(f"{where}: {key} must be a string, not {_kind_of(value)}")
+
+        return cls(kind, text("profile"), text("base_url"), text("profile_base_url"),
+                   table.get("custom_endpoint") is True, text("tokenizer"), text("prices"), dict(table))
+
+    def pointed_at(self, base_url: str) -> BackendSettings:
+        """These settings sending to `base_url` (--base-url): somebody's own server, where a profile's key stays
+        with the profile's own host."""
+        table = {**self.table, "base_url": base_url, "custom_endpoint": True}
+        if self.profile:
+            table["profile_base_url"] = self.base_url
+        return BackendSettings.of(table, kind=self.kind)
+
+    def where(self) -> str:
+        """The settings' name in messages."""
+        return f"the profile {self.profile!r}" if self.profile else "the provider settings"
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    names = {int: "an integer", float: "a number", list: "a list", str: "a string"}
+    return f"{value!r} ({names.get(type(value), type(value).__name__)})"
+
+
+def check_user_config(data: dict[str, Any], path: Path) -> None:
+    """The shape of a user config file: known tables, known [defaults] keys, the types of values (exit 3).
+
+    Backend options in [providers.*]/[profiles.*] are checked by their typed models when a command
+    starts (llmctl.providers.registry.check_backend_tables), the settings under [models.*] when the
+    model is opened (llmctl.providers.options).
+    """
+    for key, value in data.items():
+        if key not in KNOWN_TABLES:
+            raise ConfigError(f"{path}: unknown table [{key}]; expected one of: {', '.join(KNOWN_TABLES)}")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: {key} must be a table ([{key}]), not {_kind_of(value)}")
+    for key, value in _section(data, "defaults").items():
+        if key not in DEFAULT_KEYS:
+            raise ConfigError(f"{path}: [defaults] unknown key {key!r}; expected one of: {', '.join(DEFAULT_KEYS)}")
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{path}: [defaults] {key} must be {DEFAULT_KEYS[key]}, not {_kind_of(value)}")
+    for table, keys in RUN_KEYS.items():
+        for key, value in _section(data, table).items():
+            if key not in keys:
+                raise ConfigError(f"{path}: [{table}] unknown key {key!r}; expected one of: {', '.join(keys)}")
+            if isinstance(value, bool) and bool not in keys[key] or not isinstance(value, keys[key]):
+                names = {bool: "a boolean", int: "a number", float: "a number", str: "a decimal string"}
+                expected = " or ".join(dict.fromkeys(names[t] for t in keys[key]))
+                raise ConfigError(f"{path}: [{table}] {key} must be {expected}, not {_kind_of(value)}")
+    for key, value in _section(data, "aliases").items():
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{path}: [aliases] {key} must be a model name (a string), not {_kind_of(value)}")
+    for table in ("providers", "profiles"):
+        for name, settings in _section(data, table).items():
+            if not isinstance(settings, dict):
+                raise ConfigError(f"{path}: {table}.{name} must be a table ([{table}.{name}]), "
+                                  f"not {_kind_of(settings)}")
+            kind = BackendTable.of(name, settings).bad_kind
+            if kind is not None:
+                raise ConfigError(f"{path}: [{table}.{name}] kind must be a backend name (a string), "
+                                  f"not {_kind_of(kind)}")
+    for provider, models in _section(data, "models").items():
+        if not isinstance(models, dict):
+            raise ConfigError(f"{path}: models.{provider} must be a table of models, not {_kind_of(models)}")
+        for name, spec in models.items():
+            if not isinstance(spec, dict):
+                raise ConfigError(f"{path}: models.{provider}.{name} must be a table, not {_kind_of(spec)}")
