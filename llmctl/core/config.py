@@ -12,25 +12,15 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from llmctl.core.config_tables import (
-    KNOWN_TABLES,
-    BackendSettings,
-    BackendTable,
-    Defaults,
-    ModelEntry,
-    RunSettings,
-    check_user_config,
-    typed_tables,
-)
 from llmctl.core.errors import ConfigError
 
+if TYPE_CHECKING:  # read only when the config is loaded: --help never loads it
+    from llmctl.core.config_tables import BackendTable, Defaults, ModelEntry, RunSettings
+
 SHIPPED_FILES = ("models.toml", "prices.toml", "providers.toml")
-#: what other modules import from here (the typed tables live in config_tables)
-__all__ = ["KNOWN_TABLES", "BackendSettings", "BackendTable", "Config", "Defaults", "ModelEntry", "RunSettings",
-           "check_user_config", "get_config", "load_config", "merge_tables", "shipped_config_dir", "user_cache_dir",
-           "user_config_dir", "user_config_path", "user_data_dir", "user_state_dir"]
+
 
 
 def shipped_config_dir() -> Path:
@@ -109,18 +99,18 @@ class Config:
     """Everything llmctl reads from TOML, already merged, typed (`llmctl.core.config_tables`)."""
 
     #: provider -> model name -> its [models.PROVIDER."NAME"] table
-    models: dict[str, dict[str, ModelEntry]] = field(default_factory=dict)
-    aliases: dict[str, str] = field(default_factory=dict)
+    models: dict[str, dict[str, ModelEntry]]
+    aliases: dict[str, str]
+    providers: dict[str, BackendTable]
+    profiles: dict[str, BackendTable]
+    defaults: Defaults
+    #: the run layer's tables: [budget], [usage] (the log), [cache] and [logs] (conversations)
+    run: RunSettings
     #: provider -> model -> price entry, read into `pricing.Price` by the price table
     prices: dict[str, Any] = field(default_factory=dict)
-    providers: dict[str, BackendTable] = field(default_factory=dict)
-    profiles: dict[str, BackendTable] = field(default_factory=dict)
-    defaults: Defaults = field(default_factory=Defaults)
     user_path: Path | None = None
     #: The user's own [prices] entries, each of which replaces a shipped or fetched entry whole.
     user_prices: dict[str, Any] = field(default_factory=dict)
-    #: the run layer's tables: [budget], [usage] (the log), [cache] and [logs] (conversations)
-    run: RunSettings = field(default_factory=RunSettings)
     #: ("profiles" | "providers", name) of each backend table the user's file sets, checked at start
     user_backends: tuple[tuple[str, str], ...] = ()
 
@@ -142,6 +132,60 @@ class Config:
         return table.prefixes if table is not None else ()
 
 
+@dataclass(frozen=True)
+class BackendSettings:
+    """A model's backend as the configs set it up: its `[providers.*]` or `[profiles.*]` table, resolved.
+
+    What name resolution, prices and usage estimates read is typed here; every key of the table (`table`)
+    goes to the backend's own option model (pydantic, `providers/options.py`) when the model is opened,
+    so naming a model loads no pydantic.
+    """
+
+    kind: str
+    #: the profile's name, for a `[profiles.NAME]` table
+    profile: str | None = None
+    base_url: str | None = None
+    #: a profile's own base_url, kept when --base-url points elsewhere (its key stays with it)
+    profile_base_url: str | None = None
+    #: somebody's own server (a profile or --base-url), not the provider's API
+    custom_endpoint: bool = False
+    #: a profile's tokenizer for usage its server does not report ("hf:PATH", "gguf:PATH")
+    tokenizer: str | None = None
+    #: a profile's price table (the provider's own name for a proxy of that provider)
+    prices: str | None = None
+    #: the whole table, as the backend's option model reads it
+    table: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    @classmethod
+    def of(cls, table: dict[str, Any], *, kind: str, where: str = "the config") -> BackendSettings:
+        """The typed view of a backend's table (exit 3 where a key resolution reads has the wrong type)."""
+        def text(key: str) -> str | None:
+            value = table.get(key)
+            if value is None or isinstance(value, str):
+                return value
+            from llmctl.core.config_tables import kind_of
+
+            raise ConfigError(f"{where}: {key} must be a string, not {kind_of(value)}")
+
+        def flag(key: str) -> bool:
+            return table.get(key) is True
+
+        return cls(kind, text("profile"), text("base_url"), text("profile_base_url"),
+                   flag("custom_endpoint"), text("tokenizer"), text("prices"), dict(table))
+
+    def pointed_at(self, base_url: str) -> BackendSettings:
+        """These settings sending to `base_url` (--base-url): somebody's own server, where a profile's key stays
+        with the profile's own host."""
+        table = {**self.table, "base_url": base_url, "custom_endpoint": True}
+        if self.profile:
+            table["profile_base_url"] = self.base_url
+        return BackendSettings.of(table, kind=self.kind)
+
+    def where(self) -> str:
+        """The settings' name in messages."""
+        return f"the profile {self.profile!r}" if self.profile else "the provider settings"
+
+
 def load_config(user_path: Path | None = None) -> Config:
     shipped_dir = shipped_config_dir()
     shipped: dict[str, Any] = {}
@@ -157,6 +201,8 @@ def load_config(user_path: Path | None = None) -> Config:
         source = "" if user_path is not None else " (named by LLMCTL_CONFIG)"
         raise ConfigError(f"{path}: {what}{source}")
     user: dict[str, Any] = _read_toml(path) if path.is_file() else {}
+    from llmctl.core.config_tables import check_user_config, typed_tables
+
     check_user_config(user, path)
     merged = merge_tables(shipped, user)
     user_prices = _prices_of(user)
@@ -165,17 +211,12 @@ def load_config(user_path: Path | None = None) -> Config:
         # A user's price entry is a whole price: no shipped rate (cached, batch) survives under it.
         if isinstance(table, dict):
             prices.setdefault(provider, {}).update(table)
-    tables = typed_tables(merged)
+    models, aliases, providers, profiles, defaults, run = typed_tables(merged)
     return Config(
-        models=tables.models,
-        aliases=tables.aliases,
+        models, aliases, providers, profiles, defaults, run,
         prices=prices,
-        user_prices=user_prices,
-        providers=tables.providers,
-        profiles=tables.profiles,
-        defaults=tables.defaults,
         user_path=path if path.is_file() else None,
-        run=tables.run,
+        user_prices=user_prices,
         user_backends=tuple((table, name) for table in ("profiles", "providers") for name in _names(user, table)),
     )
 

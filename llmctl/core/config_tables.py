@@ -2,8 +2,9 @@
 
 This is the one module that reads the merged TOML as dicts: `check_user_config` checks the user's file
 (exit 3 naming the table and key) and `typed_tables` builds the typed tables from the merged files.
-Plain frozen dataclasses, not pydantic: naming a model (the one-shot `complete`, `--help`) loads no
-pydantic; a backend's or a model's own options are validated by their pydantic models when used.
+Plain frozen dataclasses, not pydantic, imported only when the config is read: `--help` loads none of this and
+naming a model loads no pydantic; a backend's or a model's own options are validated by their pydantic models
+when used (`BackendSettings`, `ModelRef.facts`).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def _text(table: dict[str, Any], key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class BackendTable:
     """One `[providers.NAME]` or `[profiles.NAME]` table: what resolution reads, typed; `table` whole, for the
     backend's own option model (pydantic, when the model is opened)."""
@@ -64,7 +65,7 @@ class BackendTable:
                    table.get("serves_profiles") is True, dict(table))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ModelEntry:
     """One `[models.PROVIDER."NAME"]` table: what listing and name resolution read, typed; `settings` whole,
     validated into `options.ModelSettings` when the model is opened (`ModelRef.facts`)."""
@@ -93,7 +94,7 @@ class ModelEntry:
                    "context_window" in spec or "points_to" in spec, dict(spec))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Defaults:
     """[defaults]: the model used without -m, and the one `embed` uses."""
 
@@ -104,7 +105,7 @@ class Defaults:
         return self.embed_model if purpose == "embed" else self.model
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RunSettings:
     """The run layer's tables: [budget], [usage] (the log), [cache] and [logs] (conversations)."""
 
@@ -139,16 +140,9 @@ class RunSettings:
                    flag(logs, "store_text", True))
 
 
-@dataclass(frozen=True)
-class Tables:
-    """The merged files' tables, typed."""
-
-    models: dict[str, dict[str, ModelEntry]]
-    aliases: dict[str, str]
-    providers: dict[str, BackendTable]
-    profiles: dict[str, BackendTable]
-    defaults: Defaults
-    run: RunSettings
+#: models, aliases, providers, profiles, defaults, run
+Tables = tuple[dict[str, dict[str, "ModelEntry"]], dict[str, str], dict[str, "BackendTable"], dict[str, "BackendTable"],
+               "Defaults", "RunSettings"]
 
 
 def typed_tables(merged: dict[str, Any]) -> Tables:
@@ -160,60 +154,11 @@ def typed_tables(merged: dict[str, Any]) -> Tables:
     backends = [{name: BackendTable.of(name, table) for name, table in _section(merged, key).items()
                  if isinstance(table, dict)} for key in ("providers", "profiles")]
     defaults = _section(merged, "defaults")
-    return Tables(models, aliases, backends[0], backends[1],
+    return (models, aliases, backends[0], backends[1],
                   Defaults(_text(defaults, "model"), _text(defaults, "embed_model")), RunSettings.of(merged))
 
 
-@dataclass(frozen=True)
-class BackendSettings:
-    """A model's backend as the configs set it up: its `[providers.*]` or `[profiles.*]` table, resolved.
-
-    What name resolution, prices and usage estimates read is typed here; every key of the table (`table`)
-    goes to the backend's own option model (pydantic, `providers/options.py`) when the model is opened,
-    so naming a model loads no pydantic.
-    """
-
-    kind: str
-    #: the profile's name, for a `[profiles.NAME]` table
-    profile: str | None = None
-    base_url: str | None = None
-    #: a profile's own base_url, kept when --base-url points elsewhere (its key stays with it)
-    profile_base_url: str | None = None
-    #: somebody's own server (a profile or --base-url), not the provider's API
-    custom_endpoint: bool = False
-    #: a profile's tokenizer for usage its server does not report ("hf:PATH", "gguf:PATH")
-    tokenizer: str | None = None
-    #: a profile's price table (the provider's own name for a proxy of that provider)
-    prices: str | None = None
-    #: the whole table, as the backend's option model reads it
-    table: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
-
-    @classmethod
-    def of(cls, table: dict[str, Any], *, kind: str, where: str = "the config") -> BackendSettings:
-        """The typed view of a backend's table (exit 3 where a key resolution reads has the wrong type)."""
-        def text(key: str) -> str | None:
-            value = table.get(key)
-            if value is None or isinstance(value, str):
-                return value
-            raise ConfigError(f"{where}: {key} must be a string, not {_kind_of(value)}")
-
-        return cls(kind, text("profile"), text("base_url"), text("profile_base_url"),
-                   table.get("custom_endpoint") is True, text("tokenizer"), text("prices"), dict(table))
-
-    def pointed_at(self, base_url: str) -> BackendSettings:
-        """These settings sending to `base_url` (--base-url): somebody's own server, where a profile's key stays
-        with the profile's own host."""
-        table = {**self.table, "base_url": base_url, "custom_endpoint": True}
-        if self.profile:
-            table["profile_base_url"] = self.base_url
-        return BackendSettings.of(table, kind=self.kind)
-
-    def where(self) -> str:
-        """The settings' name in messages."""
-        return f"the profile {self.profile!r}" if self.profile else "the provider settings"
-
-
-def _kind_of(value: Any) -> str:
+def kind_of(value: Any) -> str:
     if isinstance(value, dict):
         return "a table"
     if isinstance(value, bool):
@@ -233,12 +178,12 @@ def check_user_config(data: dict[str, Any], path: Path) -> None:
         if key not in KNOWN_TABLES:
             raise ConfigError(f"{path}: unknown table [{key}]; expected one of: {', '.join(KNOWN_TABLES)}")
         if not isinstance(value, dict):
-            raise ConfigError(f"{path}: {key} must be a table ([{key}]), not {_kind_of(value)}")
+            raise ConfigError(f"{path}: {key} must be a table ([{key}]), not {kind_of(value)}")
     for key, value in _section(data, "defaults").items():
         if key not in DEFAULT_KEYS:
             raise ConfigError(f"{path}: [defaults] unknown key {key!r}; expected one of: {', '.join(DEFAULT_KEYS)}")
         if not isinstance(value, str) or not value.strip():
-            raise ConfigError(f"{path}: [defaults] {key} must be {DEFAULT_KEYS[key]}, not {_kind_of(value)}")
+            raise ConfigError(f"{path}: [defaults] {key} must be {DEFAULT_KEYS[key]}, not {kind_of(value)}")
     for table, keys in RUN_KEYS.items():
         for key, value in _section(data, table).items():
             if key not in keys:
@@ -246,22 +191,22 @@ def check_user_config(data: dict[str, Any], path: Path) -> None:
             if isinstance(value, bool) and bool not in keys[key] or not isinstance(value, keys[key]):
                 names = {bool: "a boolean", int: "a number", float: "a number", str: "a decimal string"}
                 expected = " or ".join(dict.fromkeys(names[t] for t in keys[key]))
-                raise ConfigError(f"{path}: [{table}] {key} must be {expected}, not {_kind_of(value)}")
+                raise ConfigError(f"{path}: [{table}] {key} must be {expected}, not {kind_of(value)}")
     for key, value in _section(data, "aliases").items():
         if not isinstance(value, str) or not value.strip():
-            raise ConfigError(f"{path}: [aliases] {key} must be a model name (a string), not {_kind_of(value)}")
+            raise ConfigError(f"{path}: [aliases] {key} must be a model name (a string), not {kind_of(value)}")
     for table in ("providers", "profiles"):
         for name, settings in _section(data, table).items():
             if not isinstance(settings, dict):
                 raise ConfigError(f"{path}: {table}.{name} must be a table ([{table}.{name}]), "
-                                  f"not {_kind_of(settings)}")
+                                  f"not {kind_of(settings)}")
             kind = BackendTable.of(name, settings).bad_kind
             if kind is not None:
                 raise ConfigError(f"{path}: [{table}.{name}] kind must be a backend name (a string), "
-                                  f"not {_kind_of(kind)}")
+                                  f"not {kind_of(kind)}")
     for provider, models in _section(data, "models").items():
         if not isinstance(models, dict):
-            raise ConfigError(f"{path}: models.{provider} must be a table of models, not {_kind_of(models)}")
+            raise ConfigError(f"{path}: models.{provider} must be a table of models, not {kind_of(models)}")
         for name, spec in models.items():
             if not isinstance(spec, dict):
-                raise ConfigError(f"{path}: models.{provider}.{name} must be a table, not {_kind_of(spec)}")
+                raise ConfigError(f"{path}: models.{provider}.{name} must be a table, not {kind_of(spec)}")

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llmctl.core.config import Config, ModelEntry
+from llmctl.core.config import Config
+from llmctl.core.config_tables import ModelEntry
 from llmctl.core.errors import LlmctlError, UsageError
 from llmctl.core.pricing import PriceTable
 from llmctl.providers.base import ModelRef

@@ -122,7 +122,7 @@ def test_a_models_settings_are_typed_and_read_as_such() -> None:
 
 
 def test_the_configs_tables_are_typed_and_no_module_reads_them_as_raw_dicts(user_config) -> None:
-    from llmctl.core.config import BackendTable, Defaults, ModelEntry, RunSettings
+    from llmctl.core.config_tables import BackendTable, ModelEntry, RunSettings
 
     user_config('[defaults]\nmodel = "openai:gpt-4o-mini"\n[cache]\nmax_mb = 0\n[usage]\nlog_text = true\n'
                 '[profiles.box]\nbase_url = "http://127.0.0.1:9/v1"\n')
@@ -135,7 +135,7 @@ def test_the_configs_tables_are_typed_and_no_module_reads_them_as_raw_dicts(user
     assert isinstance(entry, ModelEntry) and entry.points_to == "gpt-5.5-2026-04-23" and entry.listed
     assert (entry.context_window, entry.tokenizer) == (1050000, "o200k_base")
     assert entry.capabilities == ("complete", "tokenize")
-    assert config.defaults == Defaults(model="openai:gpt-4o-mini")
+    assert (config.defaults.model, config.defaults.embed_model) == ("openai:gpt-4o-mini", None)
     run = config.run
     assert isinstance(run, RunSettings) and (run.cache_max_mb, run.usage_log_text, run.usage_log) == (0, True, True)
     # Outside the module that turns TOML into these tables (core/config_tables.py), nothing that reads the

@@ -8,7 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from llmctl.cli.app import app
-from llmctl.core.config import KNOWN_TABLES, load_config
+from llmctl.core.config import load_config
+from llmctl.core.config_tables import KNOWN_TABLES
 from llmctl.core.errors import ConfigError
 
 runner = CliRunner()
