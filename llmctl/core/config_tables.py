@@ -2,14 +2,13 @@
 
 This is the one module that reads the merged TOML as dicts: `check_user_config` checks the user's file
 (exit 3 naming the table and key) and `typed_tables` builds the typed tables from the merged files.
-Plain frozen dataclasses, not pydantic, imported only when the config is read: `--help` loads none of this and
+Plain typed classes, not pydantic, imported only when the config is read: `--help` loads none of this and
 naming a model loads no pydantic; a backend's or a model's own options are validated by their pydantic models
 when used (`BackendSettings`, `ModelRef.facts`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,90 +39,79 @@ def _text(table: dict[str, Any], key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-@dataclass(frozen=True, eq=False)
+# Plain classes with __slots__, not dataclasses: defining a dataclass costs about half a millisecond, and
+# every command that reads the config imports this module. Read-only by convention: nothing assigns to them.
 class BackendTable:
     """One `[providers.NAME]` or `[profiles.NAME]` table: what resolution reads, typed; `table` whole, for the
     backend's own option model (pydantic, when the model is opened)."""
 
-    name: str
-    #: the backend it names (`kind = ...`), None where it names none
-    kind: str | None = None
-    #: a `kind` that is not a string, as written (an error where the table is used)
-    bad_kind: object = None
-    #: the bare-name prefixes it claims (`gpt-` for openai)
-    prefixes: tuple[str, ...] = ()
-    #: the provider [profiles.*] tables are spoken to by unless they name a kind
-    serves_profiles: bool = False
-    table: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    __slots__ = ("name", "kind", "bad_kind", "prefixes", "serves_profiles", "table")
 
-    @classmethod
-    def of(cls, name: str, table: dict[str, Any]) -> BackendTable:
-        kind = table.get("kind")
-        prefixes = table.get("prefixes")
-        return cls(name, kind if isinstance(kind, str) else None, None if isinstance(kind, str) else kind,
-                   tuple(p for p in prefixes if isinstance(p, str)) if isinstance(prefixes, list) else (),
-                   table.get("serves_profiles") is True, dict(table))
+    def __init__(self, name: str, table: dict[str, Any]) -> None:
+        kind, prefixes = table.get("kind"), table.get("prefixes")
+        self.name = name
+        #: the backend it names (`kind = ...`), None where it names none
+        self.kind: str | None = kind if isinstance(kind, str) else None
+        #: a `kind` that is not a string, as written (an error where the table is used)
+        self.bad_kind: object = None if isinstance(kind, str) else kind
+        #: the bare-name prefixes it claims (`gpt-` for openai)
+        self.prefixes: tuple[str, ...] = \
+            tuple(p for p in prefixes if isinstance(p, str)) if isinstance(prefixes, list) else ()
+        #: the provider [profiles.*] tables are spoken to by unless they name a kind
+        self.serves_profiles: bool = table.get("serves_profiles") is True
+        self.table: dict[str, Any] = dict(table)
+
+    def __repr__(self) -> str:
+        return f"BackendTable({self.name!r}, kind={self.kind!r}, prefixes={self.prefixes!r})"
 
 
-@dataclass(frozen=True, eq=False)
 class ModelEntry:
     """One `[models.PROVIDER."NAME"]` table: what listing and name resolution read, typed; `settings` whole,
     validated into `options.ModelSettings` when the model is opened (`ModelRef.facts`)."""
 
-    name: str
-    #: the dated model an alias such as `gpt-4o` stands for
-    points_to: str | None = None
-    context_window: int | None = None
-    capabilities: tuple[str, ...] = ()
-    attachments: tuple[str, ...] = ()
-    #: the tokenizer that counts its tokens (`encoding` or `tokenizer`)
-    tokenizer: str | None = None
-    #: an API model (a window or an alias of one), not the settings of a local alias
-    listed: bool = False
-    settings: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    __slots__ = ("name", "points_to", "context_window", "capabilities", "attachments", "tokenizer", "listed",
+                 "settings")
 
-    @classmethod
-    def of(cls, name: str, spec: dict[str, Any]) -> ModelEntry:
+    def __init__(self, name: str, spec: dict[str, Any]) -> None:
         window = spec.get("context_window")
         capabilities, attachments = spec.get("capabilities"), spec.get("attachments")
-        return cls(name, _text(spec, "points_to"),
-                   window if isinstance(window, int) and not isinstance(window, bool) else None,
-                   tuple(str(c) for c in capabilities) if isinstance(capabilities, list) else (),
-                   tuple(str(a) for a in attachments) if isinstance(attachments, list) else (),
-                   _text(spec, "encoding") or _text(spec, "tokenizer"),
-                   "context_window" in spec or "points_to" in spec, dict(spec))
+        self.name = name
+        #: the dated model an alias such as `gpt-4o` stands for
+        self.points_to: str | None = _text(spec, "points_to")
+        self.context_window: int | None = window if isinstance(window, int) and not isinstance(window, bool) else None
+        self.capabilities: tuple[str, ...] = \
+            tuple(str(c) for c in capabilities) if isinstance(capabilities, list) else ()
+        self.attachments: tuple[str, ...] = tuple(str(a) for a in attachments) if isinstance(attachments, list) else ()
+        #: the tokenizer that counts its tokens (`encoding` or `tokenizer`)
+        self.tokenizer: str | None = _text(spec, "encoding") or _text(spec, "tokenizer")
+        #: an API model (a window or an alias of one), not the settings of a local alias
+        self.listed: bool = "context_window" in spec or "points_to" in spec
+        self.settings: dict[str, Any] = dict(spec)
+
+    def __repr__(self) -> str:
+        return f"ModelEntry({self.name!r}, points_to={self.points_to!r}, context_window={self.context_window!r})"
 
 
-@dataclass(frozen=True, eq=False)
 class Defaults:
     """[defaults]: the model used without -m, and the one `embed` uses."""
 
-    model: str | None = None
-    embed_model: str | None = None
+    __slots__ = ("model", "embed_model")
+
+    def __init__(self, table: dict[str, Any]) -> None:
+        self.model: str | None = _text(table, "model")
+        self.embed_model: str | None = _text(table, "embed_model")
 
     def of_purpose(self, purpose: str) -> str | None:
         return self.embed_model if purpose == "embed" else self.model
 
 
-@dataclass(frozen=True, eq=False)
 class RunSettings:
     """The run layer's tables: [budget], [usage] (the log), [cache] and [logs] (conversations)."""
 
-    #: caps in USD as written (a number or a decimal string); read as Decimal where spent
-    daily_usd: int | float | str | None = None
-    monthly_usd: int | float | str | None = None
-    usage_log: bool = True
-    usage_log_text: bool = False
-    cache_enabled: bool = True
-    cache_max_mb: int | float | None = None
-    logs_store_text: bool = True
+    __slots__ = ("daily_usd", "monthly_usd", "usage_log", "usage_log_text", "cache_enabled", "cache_max_mb",
+                 "logs_store_text")
 
-    def budget(self, key: str) -> int | float | str | None:
-        """A cap by its key in [budget] (`daily_usd`, `monthly_usd`)."""
-        return self.daily_usd if key == "daily_usd" else self.monthly_usd
-
-    @classmethod
-    def of(cls, merged: dict[str, Any]) -> RunSettings:
+    def __init__(self, merged: dict[str, Any]) -> None:
         budget, usage, cache, logs = (_section(merged, name) for name in RUN_TABLES)
 
         def flag(table: dict[str, Any], key: str, default: bool) -> bool:
@@ -135,27 +123,36 @@ class RunSettings:
             return value if isinstance(value, (int, float, str)) else None
 
         max_mb = cache.get("max_mb")
-        return cls(amount("daily_usd"), amount("monthly_usd"), flag(usage, "log", True), flag(usage, "log_text", False),
-                   flag(cache, "enabled", True), max_mb if isinstance(max_mb, (int, float)) else None,
-                   flag(logs, "store_text", True))
+        #: caps in USD as written (a number or a decimal string); read as Decimal where spent
+        self.daily_usd = amount("daily_usd")
+        self.monthly_usd = amount("monthly_usd")
+        self.usage_log = flag(usage, "log", True)
+        self.usage_log_text = flag(usage, "log_text", False)
+        self.cache_enabled = flag(cache, "enabled", True)
+        self.cache_max_mb: int | float | None = max_mb if isinstance(max_mb, (int, float)) else None
+        self.logs_store_text = flag(logs, "store_text", True)
+
+    def budget(self, key: str) -> int | float | str | None:
+        """A cap by its key in [budget] (`daily_usd`, `monthly_usd`)."""
+        return self.daily_usd if key == "daily_usd" else self.monthly_usd
 
 
 #: models, aliases, providers, profiles, defaults, run
-Tables = tuple[dict[str, dict[str, "ModelEntry"]], dict[str, str], dict[str, "BackendTable"], dict[str, "BackendTable"],
-               "Defaults", "RunSettings"]
+Tables = tuple[dict[str, dict[str, ModelEntry]], dict[str, str], dict[str, BackendTable], dict[str, BackendTable],
+               Defaults, RunSettings]
 
 
 def typed_tables(merged: dict[str, Any]) -> Tables:
     """The typed tables of the merged (shipped, then user) config; entries of the wrong shape are left out
     (the user's file was checked by `check_user_config`; the shipped files are ours)."""
-    models = {provider: {name: ModelEntry.of(name, spec) for name, spec in table.items() if isinstance(spec, dict)}
+    models = {provider: {name: ModelEntry(name, spec) for name, spec in table.items() if isinstance(spec, dict)}
               for provider, table in _section(merged, "models").items() if isinstance(table, dict)}
     aliases = {name: target for name, target in _section(merged, "aliases").items() if isinstance(target, str)}
-    backends = [{name: BackendTable.of(name, table) for name, table in _section(merged, key).items()
+    backends = [{name: BackendTable(name, table) for name, table in _section(merged, key).items()
                  if isinstance(table, dict)} for key in ("providers", "profiles")]
     defaults = _section(merged, "defaults")
     return (models, aliases, backends[0], backends[1],
-                  Defaults(_text(defaults, "model"), _text(defaults, "embed_model")), RunSettings.of(merged))
+                  Defaults(defaults), RunSettings(merged))
 
 
 def kind_of(value: Any) -> str:
@@ -200,7 +197,7 @@ def check_user_config(data: dict[str, Any], path: Path) -> None:
             if not isinstance(settings, dict):
                 raise ConfigError(f"{path}: {table}.{name} must be a table ([{table}.{name}]), "
                                   f"not {kind_of(settings)}")
-            kind = BackendTable.of(name, settings).bad_kind
+            kind = BackendTable(name, settings).bad_kind
             if kind is not None:
                 raise ConfigError(f"{path}: [{table}.{name}] kind must be a backend name (a string), "
                                   f"not {kind_of(kind)}")

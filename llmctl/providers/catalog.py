@@ -60,7 +60,7 @@ def configured_models(config: Config) -> list[ModelInfo]:
             merged, target = entry, entry.points_to
             dated = config.model_entry(provider, target) if target is not None else None
             if dated is not None:
-                merged = ModelEntry.of(name, {**dated.settings, **entry.settings})
+                merged = ModelEntry(name, {**dated.settings, **entry.settings})
             price = prices.lookup(provider, name)
             rows.append(ModelInfo(
                 model=f"{provider}:{name}", provider=provider,
