@@ -1,6 +1,6 @@
 # make demo: create .venv, install everything, answer one prompt with the embedded local model.
 # make test: the same install if needed, then the whole test suite (what CI runs).
-# make test-fast: the tests that open no model, without the long process-spawning ones (-m "not slow and not heavy").
+# make test-fast: the tests that open no model, without the long process-spawning ones, on two workers.
 VENV   ?= .venv
 PYTHON ?= python3
 BIN     = $(VENV)/bin
@@ -33,8 +33,9 @@ demo: install
 test: install
 	$(BIN)/python -m pytest -q
 
+# Two workers (pytest-xdist): the selection is ~900 small tests, so both cores share them.
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not slow and not heavy"
+	$(BIN)/python -m pytest -q -n 2 -m "not slow and not heavy"
 
 # What CI checks beside the tests: ruff over the code, tests and benchmarks; mypy over the package.
 lint: install
