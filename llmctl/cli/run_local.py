@@ -18,10 +18,10 @@ from llmctl.core.errors import BudgetExceededError, InputError, UsageError
 from llmctl.core.inputs import decode_utf8
 from llmctl.core.output import Output, plural
 from llmctl.core.usage import format_money
-from llmctl.providers.base import COMPLETE, CompletionRequest, ModelRef, Provider
 
 if TYPE_CHECKING:
     from llmctl.chat import ChatSession, Turn
+    from llmctl.providers.base import ModelRef, Provider
 
 
 def _resolve(name: str) -> ModelRef:
@@ -244,6 +244,8 @@ def run_local_command(
     if serve:
         _serve(out, ref, provider, host, port, embedding, api_key)
         return
+    from llmctl.providers.base import COMPLETE, CompletionRequest
+
     provider.require(ref, COMPLETE)
     started = time.perf_counter()
     with out.spinner(f"loading {ref.label}"):
