@@ -11,6 +11,7 @@ import contextlib
 import ctypes
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -85,9 +86,15 @@ def model_params_patch() -> Iterator[None]:
         llama_lib.llama_model_default_params = original
 
 
+#: One load at a time: with verbose=False llama_cpp points fds 1 and 2 at /dev/null while it loads and
+#: puts back what it found, so two loads at once (a tokenize compare of two GGUF models) could leave
+#: stdout on /dev/null for good; model_params_patch swaps a module global the same way.
+_LOADING = threading.Lock()
+
+
 def open_llama(path: str, **kwargs: Any) -> llama_cpp.Llama:
     """A Llama with llama.cpp's logging silenced; raises ValueError/RuntimeError as llama_cpp does."""
-    with model_params_patch():
+    with _LOADING, model_params_patch():
         llm = llama_cpp.Llama(model_path=path, verbose=False, **kwargs)
     llama_lib.llama_log_set(_keep_log, ctypes.c_void_p(0))
     return llm
