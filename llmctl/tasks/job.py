@@ -43,11 +43,15 @@ def count_requests(ref: ModelRef, provider: Provider, tokenizer: Tokenizer,
     flagged in `retried` may be sent a second time, which counts in the retry bounds: its prompt
     and answer as history, the validation problem, and another answer."""
     tokens_in = tokens_out = largest = retry_in = retry_out = 0
+    unbounded = False
     for number, (request, carried) in enumerate(calls):
         inputs = provider.count_request(ref, request) + carried
         tokens_in += inputs
         largest = max(largest, inputs)
         answer = request.max_tokens if request.max_tokens is not None else _output_ceiling(ref, tokenizer, inputs)
+        # An uncapped answer on a model with no known limit: no budget can bound it (the run layer refuses).
+        unbounded = unbounded or (request.max_tokens is None and ref.facts.max_output is None
+                                  and not (ref.context_window or tokenizer.context_window))
         tokens_out += answer
         if number < len(retried) and retried[number]:
             again = retry_request(request, "", "")
@@ -55,7 +59,8 @@ def count_requests(ref: ModelRef, provider: Provider, tokenizer: Tokenizer,
             retry_in += again_in
             retry_out += request.max_tokens if request.max_tokens is not None else \
                 _output_ceiling(ref, tokenizer, again_in)
-    return Estimate(tokens_in, tokens_out, largest if len(calls) > 1 else None, retry_in, retry_out)
+    return Estimate(tokens_in, tokens_out, largest if len(calls) > 1 else None, retry_in, retry_out,
+                    unbounded=unbounded)
 
 
 class TaskJob(Job):

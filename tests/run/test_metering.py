@@ -168,6 +168,19 @@ def test_a_daily_budget_with_no_known_output_limit_is_refused(scripted_backend, 
     assert fault_server.seen == []
 
 
+def test_a_task_with_an_uncapped_answer_and_no_known_limit_is_refused(scripted_backend, fault_server) -> None:
+    # classify --explain asks an API model for its reason without a cap: nothing bounds what it may spend.
+    scripted_backend(_profile(fault_server))
+    result = run("classify", "-m", "fake:ok-a", "--labels", "pos,neg", "--explain", "--max-cost", "100000", "fine")
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith("llmctl: error: fake:ok-a has no known output limit (no max_output, no "
+                                    "context window), so --max-cost cannot bound what it may spend")
+    assert fault_server.seen == []
+    estimate = json.loads(run("classify", "--estimate", "--json", "-m", "fake:ok-a", "--labels", "pos,neg",
+                              "--explain", "fine").stdout)
+    assert estimate["output_unbounded"] is True and estimate["cost"]["max"] is None
+
+
 def test_estimate_says_the_output_is_unbounded(scripted_backend, fault_server) -> None:
     scripted_backend(_profile(fault_server))
     line = run("complete", "--estimate", "-m", "fake:ok-a", "hi")
