@@ -11,6 +11,7 @@ import os
 import random
 
 import pytest
+from support.texts import VARIED_TEXTS
 
 from llmctl.core.errors import InputError
 from llmctl.providers.openai.tokens import TiktokenTokenizer
@@ -18,18 +19,7 @@ from llmctl.tokencount.tiktoken_pieces import first_safe_cut, safe_cut
 
 #: Prose, code, CJK, emoji, whitespace runs and the line ends and spaces the cut rules look at.
 PARTS = [
-    "We live in Paris but ewhd here",
-    "def f(x):\n    return x**2  # squared\n\n\n\tclass A: pass\r\n",
-    "日本語のテキストと中文混合，한국어도 있어요。",
-    "emoji 😀👍🏽 family 👨‍👩‍👧‍👦 flags 🇫🇷🇯🇵",
-    "            lots of spaces                 \n\n\n      \t\t\t  end   ",
-    "<|endoftext|> <|im_start|>user [INST] hi [/INST] <s></s> <|fim_prefix|>",
-    "I'm sure you're right; they'll SAY WE'VE it's DON'T",
-    "12345678901234 3.14159e-10 0x1F -42 1,000,000",
-    "ÀÉÎÕÜ ñ ß ø å Ελληνικά кириллица عربى עברית हिन्दी",
-    "https://example.com/path?q=1&b=2#frag  user@example.org",
-    "a" * 300 + " " + "ab" * 200,
-    "\u200b\u200d\ufeff zero width and combining e\u0301 a\u0308",
+    *VARIED_TEXTS,
     "\n", "\n\n", "  \n", "x\n/", "word ", "Word\n", "\r\n",
 ]
 
