@@ -7,24 +7,19 @@ from typing import Any
 from llmctl.core.attachments import Attachment
 from llmctl.core.tooling import ToolCall
 from llmctl.providers.base import CompletionRequest
+from llmctl.providers.chat_wire import wire_messages, wire_tool_calls
 
 
 def chat_messages(request: CompletionRequest) -> list[dict[str, Any]]:
     """The request's messages as Mistral takes them; the prompt's attachments as chunks after its text."""
-    messages = [_message(m) for m in request.messages()]
-    if request.attachments:
-        last = messages[len(messages) - 1 - len(request.tool_rounds)]
-        last["content"] = [{"type": "text", "text": last["content"]},
-                           *(attachment_chunk(a) for a in request.attachments)]
-    return messages
+    return wire_messages(request, _message, attachment_chunk)
 
 
 def _message(message: dict[str, Any]) -> dict[str, Any]:
     calls = message.get("tool_calls")
     if message["role"] == "assistant" and calls:
         return {"role": "assistant", "content": message.get("content") or "",
-                "tool_calls": [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-                               for c in calls]}
+                "tool_calls": wire_tool_calls(calls)}
     if message["role"] == "tool":
         return {"role": "tool", "tool_call_id": message["tool_call_id"], "name": message.get("name"),
                 "content": message["content"]}

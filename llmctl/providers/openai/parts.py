@@ -9,6 +9,7 @@ from llmctl.core.attachments import Attachment
 from llmctl.core.errors import UsageError
 from llmctl.core.tooling import ToolCall, ToolSpec
 from llmctl.providers.base import CompletionRequest, ModelRef
+from llmctl.providers.chat_wire import wire_messages, wire_tool_calls
 
 #: the audio formats the chat endpoint's input_audio part names
 AUDIO_FORMATS = {"audio/wav": "wav", "audio/mpeg": "mp3"}
@@ -17,20 +18,14 @@ AUDIO_FORMATS = {"audio/wav": "wav", "audio/mpeg": "mp3"}
 def chat_messages(ref: ModelRef, request: CompletionRequest) -> list[dict[str, Any]]:
     """The request's messages as the chat endpoint takes them: tool rounds in its shape, and the
     prompt's attachments as parts after its text."""
-    messages = [_message(m) for m in request.messages()]
-    if request.attachments:
-        last = messages[len(messages) - 1 - len(request.tool_rounds)]
-        last["content"] = [{"type": "text", "text": last["content"]},
-                           *(attachment_part(ref, a) for a in request.attachments)]
-    return messages
+    return wire_messages(request, _message, lambda attachment: attachment_part(ref, attachment))
 
 
 def _message(message: dict[str, Any]) -> dict[str, Any]:
     calls = message.get("tool_calls")
     if message["role"] == "assistant" and calls:
         return {"role": "assistant", "content": message.get("content") or None,
-                "tool_calls": [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-                               for c in calls]}
+                "tool_calls": wire_tool_calls(calls)}
     if message["role"] == "tool":
         return {"role": "tool", "tool_call_id": message["tool_call_id"], "content": message["content"]}
     return {"role": message["role"], "content": message["content"]}
